@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "nixgen.cli.eval_cmds",
     "nixgen.cli.check_cmd",
     "nixgen.cli.editor_cmds",
+    "nixgen.cli.gen_cmd",
 )
 
 
