@@ -96,7 +96,7 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     given = Path(path)
     real = _resolve(given)
     try:
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         if given.is_symlink():
             raise FileError(f"is a symlink to {real}, which does not exist", file=given) from None
