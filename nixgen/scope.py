@@ -1,0 +1,160 @@
+"""The module's shape: find the body attribute set and the values hidden under lib.mk* calls.
+
+A NixOS configuration is usually ``{ config, pkgs, ... }: { ... }``, possibly curried
+(``{ ... }: { config, ... }: { ... }``, ``x: y: { ... }``), wrapped in ``let … in``,
+``with pkgs;``, ``assert …;``, parentheses, or simply a plain attribute set. :func:`body` looks
+through all of that. Values written as ``lib.mkIf c { … }``, ``mkMerge [ … ]``, ``mkForce v``
+and friends are unwrapped by :func:`strip_value` / :func:`attrset_sources`, which name the
+wrappers they passed through.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+__all__ = [
+    "ATTRSET_TYPES",
+    "WRAPPERS",
+    "attrset_sources",
+    "body",
+    "module_args",
+    "strip_value",
+    "top_attrset",
+    "wrapper_call",
+]
+
+ATTRSET_TYPES = frozenset({"attrset_expression", "rec_attrset_expression"})
+
+#: wrapper name -> number of arguments (the value is the last one)
+WRAPPERS: dict[str, int] = {
+    "mkIf": 2,
+    "mkMerge": 1,
+    "mkForce": 1,
+    "mkDefault": 1,
+    "mkOverride": 2,
+    "mkBefore": 1,
+    "mkAfter": 1,
+    "mkOrder": 2,
+    "mkOptionDefault": 1,
+    "mkVMOverride": 1,
+    "mkImageMediaOverride": 1,
+}
+
+_LOOK_THROUGH = {
+    "function_expression": "body",
+    "let_expression": "body",
+    "with_expression": "body",
+    "assert_expression": "body",
+    "parenthesized_expression": "expression",
+}
+
+
+def body(root: Node) -> Node | None:
+    """The expression the module evaluates to, past header, let, with, assert and parentheses."""
+    node: Node | None = root.child_by_field_name("expression") if root.type == "source_code" else root
+    while node is not None and node.type in _LOOK_THROUGH:
+        node = node.child_by_field_name(_LOOK_THROUGH[node.type])
+    return node
+
+
+def top_attrset(root: Node) -> Node | None:
+    """The module's body attribute set, or None when the body is something else."""
+    node = body(root)
+    return node if node is not None and node.type in ATTRSET_TYPES else None
+
+
+def module_args(root: Node, data: bytes) -> list[str] | None:
+    """Argument names of the module function (innermost curried header); None if not a function."""
+    node: Node | None = root.child_by_field_name("expression") if root.type == "source_code" else root
+    found: list[str] | None = None
+    while node is not None and node.type in _LOOK_THROUGH:
+        if node.type == "function_expression":
+            formals = node.child_by_field_name("formals")
+            names: list[str] = []
+            if formals is not None:
+                for formal in formals.named_children:
+                    name = formal.child_by_field_name("name") if formal.type == "formal" else None
+                    if name is not None and name.end_byte > name.start_byte:
+                        names.append(data[name.start_byte : name.end_byte].decode("utf-8"))
+            else:
+                uni = node.child_by_field_name("universal")
+                if uni is not None:
+                    names.append(data[uni.start_byte : uni.end_byte].decode("utf-8"))
+            found = names
+        node = node.child_by_field_name(_LOOK_THROUGH[node.type])
+    return found
+
+
+def _unparen(node: Node) -> Node:
+    while node.type == "parenthesized_expression":
+        inner = node.child_by_field_name("expression")
+        if inner is None:
+            break
+        node = inner
+    return node
+
+
+def wrapper_call(node: Node, data: bytes) -> tuple[str, list[Node]] | None:
+    """``(name, args)`` when ``node`` is a full call of a known wrapper (``lib.mkIf c v``)."""
+    if node.type != "apply_expression":
+        return None
+    args: list[Node] = []
+    head = node
+    while head.type == "apply_expression":
+        arg = head.child_by_field_name("argument")
+        fn = head.child_by_field_name("function")
+        if arg is None or fn is None:
+            return None
+        args.append(arg)
+        head = fn
+    args.reverse()
+    head = _unparen(head)
+    name_node: Node | None = None
+    if head.type == "variable_expression":
+        name_node = head.child_by_field_name("name")
+    elif head.type == "select_expression" and head.child_by_field_name("default") is None:
+        path = head.child_by_field_name("attrpath")
+        if path is not None and path.named_child_count:
+            name_node = path.named_children[-1]
+    if name_node is None or name_node.type != "identifier":
+        return None
+    name = data[name_node.start_byte : name_node.end_byte].decode("utf-8")
+    if WRAPPERS.get(name) != len(args):
+        return None
+    return name, args
+
+
+def strip_value(node: Node, data: bytes) -> tuple[Node, tuple[str, ...]]:
+    """Look through parentheses and single-value wrappers (all but mkMerge) of a value."""
+    wrappers: list[str] = []
+    while True:
+        node = _unparen(node)
+        call = wrapper_call(node, data)
+        if call is None or call[0] == "mkMerge":
+            return node, tuple(wrappers)
+        wrappers.append(call[0])
+        node = call[1][-1]
+
+
+def attrset_sources(node: Node, data: bytes) -> list[tuple[Node, tuple[str, ...]]]:
+    """The attribute-set literals a value contributes, each with the wrappers around it.
+
+    ``{ … }`` gives itself; ``mkIf c { … }`` gives the set with ``("mkIf",)``; ``mkMerge [ a b ]``
+    gives the sets of each element with ``("mkMerge", …)``. Anything else gives nothing.
+    """
+    inner, wrappers = strip_value(node, data)
+    if inner.type in ATTRSET_TYPES:
+        return [(inner, wrappers)]
+    call = wrapper_call(inner, data)
+    if call is not None and call[0] == "mkMerge":
+        lst = _unparen(call[1][0])
+        if lst.type != "list_expression":
+            return []
+        out: list[tuple[Node, tuple[str, ...]]] = []
+        for elem in lst.named_children:
+            if elem.type == "comment":
+                continue
+            for sub, sub_wrappers in attrset_sources(elem, data):
+                out.append((sub, (*wrappers, "mkMerge", *sub_wrappers)))
+        return out
+    return []
