@@ -1,0 +1,196 @@
+"""Convert one binding between dotted and nested form, keeping its comments.
+
+``a.b.c = 1;`` becomes ``a = { b.c = 1; };`` (laid out over lines like its neighbours), and an
+attribute set binding ``a = { b = 1; /* x */ c = 2; };`` becomes ``a.b = 1; /* x */ a.c = 2;``.
+One level per step, so the two conversions undo each other. Only the binding's own span is
+rewritten; the result is re-parsed and a conversion that would break the file is not offered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from nixgen.edits import Edit
+
+_SET_TYPES = ("attrset_expression",)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A ready rewrite of the binding at a position."""
+
+    kind: str  # "nested" or "dotted"
+    title: str
+    edits: tuple[Edit, ...]
+    binding_start: int
+    binding_end: int
+
+
+def _text(data: bytes, node: Any) -> str:
+    return data[node.start_byte : node.end_byte].decode("utf-8")
+
+
+def binding_at(tree: Any, offset: int) -> Any | None:
+    """The innermost ``binding`` node containing byte ``offset``."""
+    node = tree.root_node.descendant_for_byte_range(offset, offset)
+    while node is not None and node.type != "binding":
+        node = node.parent
+    return node
+
+
+def _newline(data: bytes) -> str:
+    return "\r\n" if b"\r\n" in data else "\n"
+
+
+def _line_start(data: bytes, offset: int) -> int:
+    return max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
+
+
+def _indent_of(data: bytes, offset: int) -> tuple[str, bool]:
+    """Indentation of the line holding ``offset`` and whether only it precedes ``offset``."""
+    start = _line_start(data, offset)
+    prefix = data[start:offset].decode("utf-8")
+    stripped = prefix.lstrip(" \t")
+    indent = prefix[: len(prefix) - len(stripped)]
+    return indent, stripped == ""
+
+
+def indent_unit(data: bytes) -> str:
+    """The file's indentation step: a tab, or the smallest run of leading spaces (default 2)."""
+    smallest = 0
+    for match in re.finditer(rb"(?m)^([ \t]+)\S", data):
+        lead = match.group(1)
+        if lead.startswith(b"\t"):
+            return "\t"
+        if smallest == 0 or len(lead) < smallest:
+            smallest = len(lead)
+    return " " * (smallest or 2)
+
+
+def _shift(text: str, old_indent: str, new_indent: str) -> str:
+    """Re-indent the continuation lines of ``text`` from ``old_indent`` to ``new_indent``."""
+    lines = re.split(r"(\r\n|\n|\r)", text)
+    out = [lines[0]]
+    for i in range(1, len(lines), 2):
+        out.append(lines[i])
+        line = lines[i + 1]
+        if line.startswith(old_indent):
+            line = new_indent + line[len(old_indent) :]
+        elif line.strip() == "":
+            pass
+        out.append(line)
+    return "".join(out)
+
+
+def _attrs(binding: Any) -> list[Any]:
+    attrpath = binding.child_by_field_name("attrpath")
+    if attrpath is None:
+        return []
+    return [c for c in attrpath.named_children if c.type != "comment"]
+
+
+def to_nested(data: bytes, binding: Any) -> Edit | None:
+    """``a.b.c = v;`` -> ``a = { b.c = v; };`` for a binding with a dotted key."""
+    attrs = _attrs(binding)
+    value = binding.child_by_field_name("expression")
+    if len(attrs) < 2 or value is None:
+        return None
+    head = _text(data, attrs[0])
+    attrpath = binding.child_by_field_name("attrpath")
+    rest = data[attrs[1].start_byte : attrpath.end_byte].decode("utf-8")
+    between = data[attrpath.end_byte : binding.end_byte].decode("utf-8")
+    indent, own_line = _indent_of(data, binding.start_byte)
+    if own_line:
+        unit = indent_unit(data)
+        nl = _newline(data)
+        body = _shift(rest + between, indent, indent + unit)
+        new = f"{head} = {{{nl}{indent}{unit}{body}{nl}{indent}}};"
+    else:
+        new = f"{head} = {{ {rest}{between} }};"
+    return Edit(binding.start_byte, binding.end_byte, new)
+
+
+def to_dotted(data: bytes, binding: Any) -> Edit | None:
+    """``a = { b = 1; c = 2; };`` -> ``a.b = 1; a.c = 2;`` (comments kept in order)."""
+    attrpath = binding.child_by_field_name("attrpath")
+    value = binding.child_by_field_name("expression")
+    if attrpath is None or value is None or value.type not in _SET_TYPES:
+        return None
+    # anything between the value and the `;` (a comment) has no place in dotted form
+    tail = data[value.end_byte : binding.end_byte].decode("utf-8").strip()
+    if tail != ";":
+        return None
+    head = _text(data, attrpath)
+    items: list[Any] = []
+    for child in value.named_children:
+        if child.type == "binding_set":
+            items.extend(child.named_children)
+        elif child.type == "comment":
+            items.append(child)
+        else:
+            return None
+    inner = [c for c in items if c.type != "comment"]
+    if not inner or any(c.type != "binding" for c in inner):
+        return None
+    indent, own_line = _indent_of(data, binding.start_byte)
+    nl = _newline(data)
+    sep = f"{nl}{indent}" if own_line else " "
+    parts: list[str] = []
+    prev_end: int | None = None
+    for item in items:
+        piece = _text(data, item)
+        item_indent, _ = _indent_of(data, item.start_byte)
+        if item.type == "binding":
+            inner_path = item.child_by_field_name("attrpath")
+            piece = head + "." + data[inner_path.start_byte : item.end_byte].decode("utf-8")
+            piece = _shift(piece, item_indent, indent)
+        elif item.type == "comment":
+            piece = _shift(piece, item_indent, indent)
+        same_line = prev_end is not None and not re.search(
+            rb"[\r\n]", data[prev_end : item.start_byte]
+        )
+        if parts and same_line and item.type == "comment":
+            parts[-1] = parts[-1] + " " + piece
+        else:
+            parts.append(piece)
+        prev_end = item.end_byte
+    return Edit(binding.start_byte, binding.end_byte, sep.join(parts))
+
+
+def conversions_at(document: Any, offset: int) -> list[Conversion]:
+    """The conversions offered for the binding under ``offset`` (verified by re-parsing)."""
+    data: bytes = document.data
+    binding = binding_at(document.tree, offset)
+    out: list[Conversion] = []
+    while binding is not None:
+        key = _text(data, binding.child_by_field_name("attrpath") or binding)
+        for kind, make in (("nested", to_nested), ("dotted", to_dotted)):
+            edit = make(data, binding)
+            if edit is None or not _parses(document, edit):
+                continue
+            title = (f"Convert {key} to nested form" if kind == "nested"
+                     else f"Convert {key} to dotted form")
+            out.append(Conversion(kind, title, (edit,), binding.start_byte, binding.end_byte))
+        if out:
+            break
+        parent = binding.parent
+        while parent is not None and parent.type != "binding":
+            parent = parent.parent
+        binding = parent
+    return out
+
+
+def conversion_at(document: Any, offset: int) -> Conversion | None:
+    """The first conversion offered at ``offset``, or None."""
+    found = conversions_at(document, offset)
+    return found[0] if found else None
+
+
+def _parses(document: Any, edit: Edit) -> bool:
+    try:
+        document.apply([edit])
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,330 @@
+"""The nixgen language server (``nixgen lsp``): the CLI's rewrites on an editor's unsaved buffer.
+
+Speaks LSP over stdio through pygls: incremental text sync with an incrementally re-parsed
+tree per buffer, diagnostics (syntax errors and ``nixgen check`` findings), code actions
+(add/remove container, set option, dotted/nested conversion, check quick fixes),
+``workspace/executeCommand`` for ``nixgen.addContainer``, ``nixgen.removeContainer``,
+``nixgen.setOption`` and ``nixgen.deleteOption`` (answered with a ``workspace/applyEdit`` of
+minimal text edits), hover on container names and document symbols. A bad request gets an
+LSP error response with a readable message; nothing a client sends stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.uris import to_fs_path
+
+from nixgen import __version__
+from nixgen.editops import OperationResult, run_operation
+from nixgen.errors import NixgenError, NixSyntaxError, UsageError, ValidationError
+from nixgen.lsp_buffer import Buffer
+from nixgen.lsp_diagnostics import buffer_diagnostics
+from nixgen.lsp_positions import LineIndex
+
+log = logging.getLogger(__name__)
+
+COMMANDS: dict[str, str] = {
+    "nixgen.addContainer": "add-container",
+    "nixgen.removeContainer": "remove-container",
+    "nixgen.setOption": "set",
+    "nixgen.deleteOption": "delete",
+}
+REQUEST_FAILED = -32803
+INVALID_PARAMS = -32602
+
+
+class RequestFailed(JsonRpcException):
+    """The request was valid but could not be carried out (LSP ``RequestFailed``)."""
+
+    CODE = REQUEST_FAILED
+    MESSAGE = "Request failed"
+
+
+class _Malformed:
+    """A request whose parameters do not fit its method (answered with an error)."""
+
+    def __init__(self, msg_id: Any, method: str, detail: str) -> None:
+        self.id = msg_id
+        self.method = method
+        self.detail = detail
+
+
+def _cattrs_detail(exc: BaseException) -> str:
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    try:
+        from cattrs import transform_error
+
+        return "; ".join(transform_error(cause)) or str(cause)  # type: ignore[arg-type]
+    except Exception:
+        return str(cause)
+
+
+class NixgenProtocol(LanguageServerProtocol):
+    """pygls' protocol, answering requests with malformed parameters instead of dropping them."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "method" in data and data.get("id") is not None:
+                return _Malformed(data["id"], str(data["method"]), _cattrs_detail(exc))
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Malformed):
+            self._send_response(
+                message.id,
+                error=types.ResponseError(
+                    code=INVALID_PARAMS,
+                    message=f"invalid parameters for {message.method}: {message.detail}",
+                ),
+            )
+            return
+        super().handle_message(message)
+
+
+class NixgenServer(LanguageServer):
+    """The language server: open buffers by URI plus the LSP features."""
+
+    def __init__(self) -> None:
+        super().__init__("nixgen", __version__, protocol_cls=NixgenProtocol)
+        self.buffers: dict[str, Buffer] = {}
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, json.JSONDecodeError):
+            self.protocol._send_data({
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": -32700, "message": f"Parse error: not JSON ({error})"},
+            })
+            return
+        super().report_server_error(error, source)
+
+    # --- buffers ------------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        try:
+            return str(self.workspace.position_encoding or "utf-16")
+        except RuntimeError:
+            return "utf-16"
+
+    def open_buffer(self, uri: str, text: str, version: int | None) -> Buffer:
+        buf = Buffer(uri, text.encode("utf-8"), version, _path_of(uri), self.encoding)
+        self.buffers[uri] = buf
+        return buf
+
+    def buffer(self, uri: Any) -> Buffer:
+        if not isinstance(uri, str) or not uri:
+            raise JsonRpcInvalidParams("argument 'uri': expected the document's URI (a string)")
+        buf = self.buffers.get(uri)
+        if buf is not None:
+            return buf
+        path = _path_of(uri)
+        if path is None or not path.is_file():
+            raise JsonRpcInvalidParams(f"document {uri} is not open and not a readable file")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RequestFailed(f"cannot read {path}: {exc.strerror}") from None
+        return Buffer(uri, data, None, path, self.encoding)
+
+    def other_buffers(self, uri: str) -> dict[Path, bytes]:
+        return {b.path: b.data for u, b in self.buffers.items() if u != uri and b.path}
+
+    def publish(self, buf: Buffer) -> None:
+        try:
+            diags, findings = buffer_diagnostics(buf.data, buf.tree, buf.index, path=buf.path,
+                                                 document=buf.document)
+        except Exception as exc:
+            log.exception("diagnostics failed")
+            diags, findings = [], []
+            self.window_log_message(types.LogMessageParams(
+                types.MessageType.Error, f"nixgen: diagnostics failed: {exc}"))
+        buf.findings = findings
+        converter = self.protocol._converter
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=buf.uri,
+            version=buf.version,
+            diagnostics=[converter.structure(d, types.Diagnostic) for d in diags],
+        ))
+
+    # --- edits --------------------------------------------------------------------------
+
+    def _supports(self) -> tuple[bool, bool]:
+        caps = self.client_capabilities
+        ws = caps.workspace.workspace_edit if caps and caps.workspace else None
+        doc_changes = bool(ws and ws.document_changes)
+        create = doc_changes and bool(ws and ws.resource_operations
+                                      and types.ResourceOperationKind.Create
+                                      in ws.resource_operations)
+        return doc_changes, create
+
+    def workspace_edit(self, result: OperationResult, buf: Buffer) -> types.WorkspaceEdit:
+        """A WorkspaceEdit of minimal TextEdits (and CreateFile where a file is new)."""
+        doc_changes_ok, create_ok = self._supports()
+        document_changes: list[Any] = []
+        changes: dict[str, list[types.TextEdit]] = {}
+        for f in result.files:
+            if not f.edits and not f.create:
+                continue
+            if f.is_buffer:
+                uri, other = buf.uri, buf
+            else:
+                uri = f.path.absolute().as_uri()
+                other = self.buffers.get(uri) or next(
+                    (b for b in self.buffers.values() if b.path and _same(b.path, f.path)), None)
+                if other is not None:
+                    uri = other.uri
+            index = other.index if other is not None and other.data == f.old else LineIndex(
+                f.old, self.encoding)
+            edits = text_edits(index, f.edits)
+            if f.create:
+                if not create_ok:
+                    raise RequestFailed(
+                        f"this change creates the file {f.path}, and this editor does not let a "
+                        "language server create files (workspace.workspaceEdit.resourceOperations "
+                        "'create'); run the same nixgen command in a terminal instead"
+                    )
+                document_changes.append(types.CreateFile(
+                    uri=uri, options=types.CreateFileOptions(overwrite=False,
+                                                             ignore_if_exists=False)))
+                document_changes.append(types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
+                                                                                version=None),
+                    edits=edits))
+                continue
+            version = other.version if other is not None else None
+            document_changes.append(types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
+                                                                            version=version),
+                edits=edits))
+            changes.setdefault(uri, []).extend(edits)
+        if doc_changes_ok:
+            return types.WorkspaceEdit(document_changes=document_changes)
+        return types.WorkspaceEdit(changes=changes)
+
+    def buffer_edit(self, buf: Buffer, edits: Any) -> types.WorkspaceEdit:
+        result = OperationResult([_buffer_file(buf, list(edits))])
+        return self.workspace_edit(result, buf)
+
+    async def run_command(self, operation: str, arguments: tuple[Any, ...]) -> dict[str, Any]:
+        if len(arguments) != 1 or not isinstance(arguments[0], Mapping):
+            raise JsonRpcInvalidParams(
+                "expected exactly one argument: a JSON object with 'uri' and the options, e.g. "
+                '{"uri": "file:///etc/nixos/configuration.nix", "name": "foo", "port": [2022]}'
+            )
+        args = dict(arguments[0])
+        buf = self.buffer(args.pop("uri", None))
+        result = self.operation(buf, operation, args)
+        if result.noop:
+            return {"applied": False, "noop": True,
+                    "summary": result.summary or "nothing to change"}
+        edit = self.workspace_edit(result, buf)
+        response = await self.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"nixgen: {result.summary}"
+                                           if result.summary else "nixgen"))
+        applied = bool(getattr(response, "applied", False))
+        out: dict[str, Any] = {"applied": applied, "noop": False, "summary": result.summary}
+        if not applied:
+            out["failureReason"] = getattr(response, "failure_reason", None)
+        return out
+
+    def operation(self, buf: Buffer, operation: str, args: dict[str, Any]) -> OperationResult:
+        """Run an editor operation on a buffer, turning nixgen errors into LSP errors."""
+        try:
+            return run_operation(operation, args, data=buf.data, path=buf.path,
+                                 buffers=self.other_buffers(buf.uri), document=buf.document)
+        except (ValidationError, UsageError) as err:
+            raise JsonRpcInvalidParams(str(err)) from None
+        except NixSyntaxError as err:
+            raise RequestFailed(
+                f"cannot edit while the buffer has a syntax error: {_where(err, buf)}"
+            ) from None
+        except NixgenError as err:
+            raise RequestFailed(str(err)) from None
+        except JsonRpcException:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", operation)
+            raise JsonRpcInternalError(f"nixgen {operation} failed: {exc}") from None
+
+
+def _where(err: NixgenError, buf: Buffer) -> str:
+    if err.line is not None:
+        col = f":{err.col}" if err.col is not None else ""
+        return f"line {err.line}{col}: {err.message}"
+    return err.message
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a == b or a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _buffer_file(buf: Buffer, edits: list[Any]) -> Any:
+    from nixgen.editops import FileEdits
+
+    return FileEdits(buf.path or Path("buffer.nix"), buf.data, edits, is_buffer=True)
+
+
+def _path_of(uri: str) -> Path | None:
+    if not uri.startswith("file:"):
+        return None
+    fs = to_fs_path(uri)
+    return Path(fs) if fs else None
+
+
+def text_edits(index: LineIndex, edits: Any) -> list[types.TextEdit]:
+    out = []
+    for e in sorted(edits):
+        s = index.position(e.start)
+        t = index.position(e.end)
+        out.append(types.TextEdit(
+            range=types.Range(types.Position(s.line, s.character),
+                              types.Position(t.line, t.character)),
+            new_text=e.text))
+    return out
+
+
+def _lsp_range(index: LineIndex, start: int, end: int) -> types.Range:
+    s = index.position(start)
+    e = index.position(end)
+    return types.Range(types.Position(s.line, s.character), types.Position(e.line, e.character))
+
+
+def create_server() -> NixgenServer:
+    """A server with every feature registered."""
+    from nixgen import lsp_features
+
+    server = NixgenServer()
+    lsp_features.register(server)
+    for command, operation in COMMANDS.items():
+        server.command(command)(_command_handler(operation))
+    return server
+
+
+def _command_handler(operation: str) -> Callable[..., Any]:
+    async def handler(ls: NixgenServer, *args: Any) -> dict[str, Any]:
+        return await ls.run_command(operation, args)
+
+    handler.__name__ = f"command_{operation.replace('-', '_')}"
+    return handler
+
+
+def serve() -> None:
+    """Run the language server on stdin/stdout until the client says exit."""
+    create_server().start_io()

@@ -1,0 +1,152 @@
+"""Diagnostics of a buffer for editors: syntax errors with exact ranges, plus check findings.
+
+Produces LSP ``Diagnostic`` objects as JSON-ready dicts (UTF-16 ranges). Findings come from
+``nixgen.checks`` when that package is importable; a failing check never hides the syntax
+errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nixgen.lsp_positions import LineIndex
+
+SEVERITY = {"error": 1, "warning": 2, "info": 3, "information": 3, "note": 3, "hint": 4}
+SOURCE = "nixgen"
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    start: int
+    end: int
+    message: str
+
+
+def _offset_of(data: bytes, line: int, col: int) -> int:
+    """Byte offset of a 1-based line (split on ``\\n``) and 1-based character column."""
+    pos = 0
+    for _ in range(line - 1):
+        nxt = data.find(b"\n", pos)
+        if nxt < 0:
+            return len(data)
+        pos = nxt + 1
+    end = data.find(b"\n", pos)
+    if end < 0:
+        end = len(data)
+    text = data[pos:end].decode("utf-8", "replace")
+    return pos + len(text[: max(col - 1, 0)].encode("utf-8"))
+
+
+def syntax_problems(tree: Any, data: bytes) -> list[SyntaxProblem]:
+    """Syntax errors of ``tree`` as byte spans (the error or missing node's extent)."""
+    from nixgen import syntax
+
+    problems = []
+    for err in syntax.syntax_errors(tree, data):
+        start = _offset_of(data, err.line or 1, err.col or 1)
+        end = start
+        node = tree.root_node.descendant_for_byte_range(start, start)
+        while node is not None:
+            if (node.type == "ERROR" or node.is_missing) and node.start_byte == start:
+                end = node.end_byte
+                break
+            node = node.parent
+        if end == start and start < len(data):
+            # at least the character at the error, not past the line's end
+            nxt = start + 1
+            while nxt < len(data) and (data[nxt] & 0xC0) == 0x80:
+                nxt += 1
+            if data[start : start + 1] not in (b"\n", b"\r"):
+                end = nxt
+        if end > start:
+            stop = data.find(b"\n", start, end)
+            if stop > start:
+                end = stop
+        problems.append(SyntaxProblem(start, end, err.message))
+    return problems
+
+
+def diagnostic(index: LineIndex, start: int, end: int, message: str, *, severity: int = 1,
+               code: str | None = None, data: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "range": index.lsp_range(start, end),
+        "severity": severity,
+        "source": SOURCE,
+        "message": message,
+    }
+    if code is not None:
+        out["code"] = code
+    if data is not None:
+        out["data"] = data
+    return out
+
+
+def check_findings(document: Any, path: Path | None) -> list[Any]:
+    """Findings of ``nixgen.checks`` for ``document`` ([] when checks are not available)."""
+    try:
+        from nixgen import checks
+    except ImportError:
+        return []
+    check_document: Callable[..., Any] | None = getattr(checks, "check_document", None)
+    if check_document is None:
+        return []
+    return list(check_document(document, path=path))
+
+
+def _same(a: Path | None, b: Path | None) -> bool:
+    if a is None or b is None:
+        return True
+    if a == b:
+        return True
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def finding_diagnostic(index: LineIndex, finding: Any) -> dict[str, Any]:
+    start = getattr(finding, "start_byte", 0)
+    end = getattr(finding, "end_byte", start)
+    out = diagnostic(index, start, end, finding.message,
+                     severity=SEVERITY.get(str(finding.severity).lower(), 2),
+                     code=getattr(finding, "code", None))
+    related = []
+    for item in getattr(finding, "related", ()) or ():
+        try:
+            file, line, col = item
+        except (TypeError, ValueError):
+            continue
+        related.append({
+            "location": {
+                "uri": Path(file).absolute().as_uri() if file and file != "<input>" else "",
+                "range": {"start": {"line": max(line - 1, 0), "character": max(col - 1, 0)},
+                          "end": {"line": max(line - 1, 0), "character": max(col - 1, 0)}},
+            },
+            "message": "defined here",
+        })
+    related = [r for r in related if r["location"]["uri"]]
+    if related:
+        out["relatedInformation"] = related
+    return out
+
+
+def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path | None,
+                       document: Callable[[], Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Diagnostics for a buffer and the check findings behind them (for quick fixes)."""
+    problems = syntax_problems(tree, data)
+    out = [diagnostic(index, p.start, p.end, p.message, code="NG001") for p in problems]
+    if problems:
+        return out, []
+    findings: list[Any] = []
+    try:
+        doc = document()
+        findings = [f for f in check_findings(doc, path)
+                    if _same(getattr(f, "file", None), path) and getattr(f, "code", "") != "NG001"]
+    except Exception as exc:  # a broken check must not hide the rest
+        out.append(diagnostic(index, 0, 0, f"nixgen check failed: {exc}", severity=4))
+        return out, []
+    out.extend(finding_diagnostic(index, f) for f in findings)
+    return out, findings
