@@ -114,10 +114,10 @@ def _startswith(path: tuple[Segment, ...], prefix: tuple[Segment, ...]) -> bool:
 
 def _compatible(path: tuple[Segment, ...], want: tuple[Segment, ...]) -> bool:
     """One path is a prefix of the other (Dynamic segments never match)."""
-    n = min(len(path), len(want))
-    return all(
-        not isinstance(a, Dynamic) and a == b for a, b in zip(path[:n], want[:n], strict=False)
-    )
+    for a, b in zip(path, want, strict=False):
+        if a != b or a.__class__ is Dynamic:
+            return False
+    return True
 
 
 class Document:
@@ -273,7 +273,7 @@ class Document:
                 value_node, own = scope.strip_value(expr, data)
                 if not own and value_node.type in scope.ATTRSET_TYPES:
                     literal_set = value_node
-            line, col = syntax.line_col(data, attrpath.start_byte)
+            line, col = _line_col(data, attrpath)
             yield Binding(
                 path=path,
                 node=item,
@@ -300,7 +300,7 @@ class Document:
             path = (*prefix, name)
             if want is not None and not _compatible(path, want):
                 continue
-            line, col = syntax.line_col(data, node.start_byte)
+            line, col = _line_col(data, node)
             yield Binding(
                 path=path,
                 node=item,
@@ -714,6 +714,15 @@ class Document:
         if not edits:
             raise self._error(f"{format_path(old)} is not defined")
         return self._change(edits)
+
+
+def _line_col(data: bytes, node: Node) -> tuple[int, int]:
+    """1-based line and character column of a node's start, without rescanning the file."""
+    row, byte_col = node.start_point
+    start = node.start_byte
+    prefix = data[start - byte_col : start]
+    col = byte_col + 1 if prefix.isascii() else len(prefix.decode("utf-8", "replace")) + 1
+    return row + 1, col
 
 
 def _literal_value(node: Node, data: bytes) -> object:
