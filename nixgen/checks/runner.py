@@ -1,0 +1,341 @@
+"""Running the rules over files and configurations, and applying their fixes.
+
+File rules (syntax, duplicates, ``pkgs.lib``, dialect names) look at one file; configuration
+rules (containers) look at a file together with the modules it imports by literal relative
+path. Files can be given as unsaved buffers (``buffers``: path → bytes) that override the
+disk, which is how fixes are re-checked before anything is written and how an editor checks
+an open buffer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nixgen.checks.dialect import check_dialect
+from nixgen.checks.duplicates import check_duplicates
+from nixgen.checks.model import ERROR, Finding, code_enabled, normalise_codes
+from nixgen.checks.nodes import Source, literal, logical_bindings, strip_parens
+from nixgen.checks.spine import check_spine
+from nixgen.edits import Edit, apply_edits
+from nixgen.errors import FileError
+from nixgen.syntax import parse, syntax_errors
+
+FILE_CODES = ("NG0", "NG1", "NG2", "NG5")
+CONFIG_CODES = ("NG3", "NG4")
+
+
+def _offset(data: bytes, line: int, col: int) -> int:
+    pos = 0
+    for _ in range(line - 1):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return len(data)
+        pos = nl + 1
+    end = data.find(b"\n", pos)
+    text = data[pos : end if end >= 0 else len(data)].decode("utf-8", "replace")
+    return pos + len(text[: max(col - 1, 0)].encode("utf-8"))
+
+
+def _wanted(codes: Sequence[str], select: Sequence[str], ignore: Sequence[str]) -> bool:
+    from nixgen.checks.model import RULES
+
+    return any(code_enabled(c, select, ignore) for c in RULES if c.startswith(codes))
+
+
+def _valid(data: bytes) -> bool:
+    return not syntax_errors(parse(data), data)
+
+
+def check_source(
+    data: bytes,
+    path: Path | None = None,
+    *,
+    tree: Any = None,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+) -> list[Finding]:
+    """The file rules (NG0xx, NG1xx, NG2xx, NG5xx) for one file's bytes."""
+    sel, ign = normalise_codes(select), normalise_codes(ignore)
+    tree = tree if tree is not None else parse(data)
+    errors = syntax_errors(tree, data, str(path) if path is not None else None)
+    src = Source(data, tree, path)
+    if errors:
+        out = []
+        for err in errors:
+            start = _offset(data, err.line or 1, err.col or 1)
+            end = min(len(data), start + 1)
+            out.append(src.finding("NG001", ERROR, err.message, start, end))
+        return [f for f in out if code_enabled(f.code, sel, ign)]
+    findings = [*check_duplicates(src), *check_spine(src)]
+    errors_before = sum(1 for f in findings if f.code in ("NG101", "NG102"))
+
+    def safe(edits: tuple[Edit, ...]) -> bool:
+        new = apply_edits(data, edits)
+        tree2 = parse(new)
+        if syntax_errors(tree2, new):
+            return False
+        dups = check_duplicates(Source(new, tree2, path))
+        return sum(1 for f in dups if f.code in ("NG101", "NG102")) <= errors_before
+
+    if _wanted(("NG5",), sel, ign):
+        findings.extend(check_dialect(src, safe))
+    return [f for f in findings if code_enabled(f.code, sel, ign)]
+
+
+def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
+    """Modules imported by a literal relative or absolute path in ``imports = [ … ];``."""
+    src = Source(data, tree, path)
+    base = path.parent
+    out: list[Path] = []
+    for lb in logical_bindings(src):
+        if lb.path != ("imports",) or lb.wrappers:
+            continue
+        node = strip_parens(lb.value_node)
+        if node is None or node.type != "list_expression":
+            continue
+        for element in node.children_by_field_name("element"):
+            value = literal(element, data)
+            if not isinstance(value, Path) or str(value).startswith(("<", "~")):
+                continue
+            target = Path(os.path.normpath(base / value))
+            if target.is_dir():
+                target = target / "default.nix"
+            out.append(target)
+    return out
+
+
+class Workspace:
+    """Files as they are on disk, or as given in ``buffers``; snapshots kept for writing."""
+
+    def __init__(self, buffers: Mapping[Path, bytes] | None = None) -> None:
+        self.buffers: dict[Path, bytes] = {Path(k): v for k, v in (buffers or {}).items()}
+        self.snapshots: dict[Path, Any] = {}
+
+    def _buffer(self, path: Path) -> bytes | None:
+        if path in self.buffers:
+            return self.buffers[path]
+        real = os.path.realpath(path)
+        for key, value in self.buffers.items():
+            if os.path.realpath(key) == real:
+                return value
+        return None
+
+    def read(self, path: Path) -> bytes:
+        data = self._buffer(path)
+        if data is not None:
+            return data
+        from nixgen.files import read_snapshot
+
+        snap = read_snapshot(path)
+        self.snapshots[path] = snap
+        return snap.data
+
+    def set(self, path: Path, data: bytes) -> None:
+        if path not in self.snapshots and self._buffer(path) is None:
+            self.read(path)
+        for key in list(self.buffers):
+            if os.path.realpath(key) == os.path.realpath(path):
+                del self.buffers[key]
+        self.buffers[path] = data
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for f in findings:
+        key = (f.code, str(f.file), f.start_byte, f.end_byte, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _as_given(f: Finding, seen: Mapping[str, Path], root: Path) -> Finding:
+    """``f`` with its file spelt as the user reached it (not as a resolved absolute path)."""
+    if f.file is None:
+        return f
+    real = os.path.realpath(f.file)
+    given = seen.get(real)
+    if given is None:
+        base = os.path.realpath(root.parent)
+        if real.startswith(base + os.sep):
+            given = root.parent / os.path.relpath(real, base)
+    return replace(f, file=given) if given is not None and given != f.file else f
+
+
+def check_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    buffers: Mapping[Path, bytes] | None = None,
+    follow_imports: bool = True,
+    workspace: Workspace | None = None,
+) -> list[Finding]:
+    """Every finding for the given files and the modules they import, in file order.
+
+    A given file that is missing or unreadable raises :class:`nixgen.errors.FileError`; an
+    imported one that is missing is skipped (Nix itself reports it when evaluating).
+    """
+    sel, ign = normalise_codes(select), normalise_codes(ignore)
+    ws = workspace or Workspace(buffers)
+    roots = [Path(p) for p in paths]
+    seen: dict[str, Path] = {}
+    order: list[Path] = []
+    findings: list[Finding] = []
+    config_roots: list[tuple[Path, list[Path]]] = []
+    for root in roots:
+        if os.path.realpath(root) in seen:
+            continue
+        reached: list[Path] = []
+        stack = [root]
+        while stack:
+            path = stack.pop()
+            real = os.path.realpath(path)
+            if real in seen:
+                continue
+            try:
+                data = ws.read(path)
+            except FileError:
+                if path is root:
+                    raise
+                continue
+            seen[real] = path
+            order.append(path)
+            reached.append(path)
+            tree = parse(data)
+            findings.extend(check_source(data, path, tree=tree, select=sel, ignore=ign))
+            if follow_imports and not tree.root_node.has_error:
+                stack.extend(reversed(import_paths(data, tree, path)))
+        config_roots.append((root, reached))
+    if _wanted(CONFIG_CODES, sel, ign):
+        from nixgen.checks.container_rules import check_configuration
+
+        for root, reached in config_roots:
+            if not any(b"containers" in ws.read(p) for p in reached):
+                continue
+            found = check_configuration(root, ws.buffers or None)
+            findings.extend(_as_given(f, seen, root) for f in found
+                            if code_enabled(f.code, sel, ign))
+    rank = {os.path.realpath(p): i for i, p in enumerate(order)}
+    findings = _dedupe(findings)
+    findings.sort(key=lambda f: (rank.get(os.path.realpath(f.file) if f.file else "", 1 << 30),
+                                 str(f.file), f.start_byte, f.code))
+    return findings
+
+
+def check_document(
+    doc: Any,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    configuration: bool = True,
+) -> list[Finding]:
+    """Findings located in one document (an open buffer: ``doc.data`` is what is checked).
+
+    With a path, configuration rules also run, reading the modules it imports from disk.
+    """
+    p = Path(path) if path is not None else getattr(doc, "path", None)
+    p = Path(p) if p is not None else None
+    data: bytes = doc.data
+    tree = getattr(doc, "tree", None)
+    findings = check_source(data, p, tree=tree, select=select, ignore=ignore)
+    if configuration and p is not None and b"containers" in data:
+        sel, ign = normalise_codes(select), normalise_codes(ignore)
+        if _wanted(CONFIG_CODES, sel, ign):
+            from nixgen.checks.container_rules import check_configuration
+
+            real = os.path.realpath(p)
+            for f in check_configuration(p, {p: data}):
+                if (f.file is not None and os.path.realpath(f.file) == real
+                        and code_enabled(f.code, sel, ign)):
+                    findings.append(f)
+    return _dedupe(findings)
+
+
+def _overlaps(a: Edit, b: Edit) -> bool:
+    if a == b:
+        return False
+    if a.start == a.end == b.start == b.end:
+        return True
+    return a.start < b.end and b.start < a.end
+
+
+def fix_edits(findings: Iterable[Finding]) -> list[Edit]:
+    """The edits of every fix that does not collide with an earlier one (identical edits merge)."""
+    accepted: list[Edit] = []
+    for f in findings:
+        if f.fix is None:
+            continue
+        edits = f.fix.edits
+        if any(_overlaps(e, a) for e in edits for a in accepted):
+            continue
+        accepted.extend(e for e in edits if e not in accepted)
+    return sorted(accepted)
+
+
+def apply_fixes(data: bytes, findings: Iterable[Finding]) -> bytes:
+    """``data`` with the fixes of ``findings`` (all against these bytes) applied.
+
+    Fixes that would collide are left for a later round; a result that would not parse is
+    refused fix by fix, keeping the ones that parse.
+    """
+    fixable = [f for f in findings if f.fix is not None]
+    new = apply_edits(data, fix_edits(fixable))
+    if new == data or _valid(new):
+        return new
+    kept: list[Finding] = []
+    for f in fixable:
+        trial = apply_edits(data, fix_edits([*kept, f]))
+        if _valid(trial):
+            kept.append(f)
+    return apply_edits(data, fix_edits(kept))
+
+
+@dataclass
+class FixResult:
+    """What ``--fix`` did: new bytes per changed file, and the findings that remain."""
+
+    workspace: Workspace
+    changed: dict[Path, bytes] = field(default_factory=dict)
+    remaining: list[Finding] = field(default_factory=list)
+    fixed: int = 0
+
+
+def fix_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    buffers: Mapping[Path, bytes] | None = None,
+    rounds: int = 5,
+) -> FixResult:
+    """Apply fixes in memory until none is left (at most ``rounds`` times); nothing is written."""
+    roots = [Path(p) for p in paths]
+    ws = Workspace(buffers)
+    result = FixResult(ws)
+    before = len(check_paths(roots, select=select, ignore=ignore, workspace=ws))
+    for _ in range(rounds):
+        findings = check_paths(roots, select=select, ignore=ignore, workspace=ws)
+        by_file: dict[Path, list[Finding]] = {}
+        for f in findings:
+            if f.fix is not None and f.file is not None:
+                by_file.setdefault(f.file, []).append(f)
+        progressed = False
+        for file, fs in by_file.items():
+            data = ws.read(file)
+            new = apply_fixes(data, fs)
+            if new != data:
+                ws.set(file, new)
+                result.changed[file] = new
+                progressed = True
+        if not progressed:
+            break
+    result.remaining = check_paths(roots, select=select, ignore=ignore, workspace=ws)
+    result.fixed = max(0, before - len(result.remaining))
+    return result

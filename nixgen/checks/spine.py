@@ -1,0 +1,132 @@
+"""NG201: ``pkgs.lib`` used in a NixOS module where the module argument ``lib`` is available.
+
+``pkgs`` is itself a result of the module evaluation, so reaching ``lib`` through it on the
+spine of the module system (``with pkgs.lib;``, ``pkgs.lib.mkIf …``) makes NixOS evaluate
+``pkgs`` and some modules twice. The fix rewrites ``pkgs.lib`` to ``lib`` and, when the
+module function does not take ``lib`` yet, adds it to the argument set in the file's own
+layout (``{ config, pkgs, ... }:`` → ``{ config, pkgs, lib, ... }:``).
+"""
+
+from __future__ import annotations
+
+from nixgen.checks.model import WARNING, Finding, Fix
+from nixgen.checks.nodes import (
+    Source,
+    attr_name,
+    attrpath_elements,
+    bindings_of,
+    formal_names,
+    inherited_names,
+    module_function,
+    walk_tree,
+)
+from nixgen.edits import Edit
+from nixgen.syntax import Node
+
+
+def _real_formals(function: Node) -> list[Node]:
+    formals = function.child_by_field_name("formals")
+    if formals is None:
+        return []
+    out = []
+    for formal in formals.children_by_field_name("formal"):
+        name = formal.child_by_field_name("name")
+        if name is not None and not name.is_missing and name.end_byte > name.start_byte:
+            out.append(formal)
+    return out
+
+
+def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
+    """An edit adding ``name`` after the last named argument, copying the separator style."""
+    formals = function.child_by_field_name("formals")
+    if formals is None:
+        return None
+    real = _real_formals(function)
+    ellipses = formals.child_by_field_name("ellipses")
+    if not real:
+        if ellipses is not None:
+            return Edit(ellipses.start_byte, ellipses.start_byte, f"{name}, ")
+        return None
+    last = real[-1]
+    if len(real) >= 2:
+        sep = data[real[-2].end_byte : last.start_byte].decode("utf-8", "replace")
+    elif ellipses is not None:
+        sep = data[last.end_byte : ellipses.start_byte].decode("utf-8", "replace")
+    else:
+        sep = ", "
+    if "#" in sep or "/*" in sep or "," not in sep:
+        sep = ", "
+    return Edit(last.end_byte, last.end_byte, f"{sep}{name}")
+
+
+def _bound_names(node: Node, data: bytes) -> set[str]:
+    """Names a let / rec set / inner function binds for the code inside it."""
+    names: set[str] = set()
+    if node.type in ("let_expression", "rec_attrset_expression"):
+        for b in bindings_of(node):
+            if b.type == "binding":
+                elems = attrpath_elements(b)
+                if elems:
+                    first = attr_name(elems[0], data)
+                    if isinstance(first, str):
+                        names.add(first)
+            else:
+                for attr in inherited_names(b):
+                    n = attr_name(attr, data)
+                    if isinstance(n, str):
+                        names.add(n)
+    elif node.type == "function_expression":
+        universal = node.child_by_field_name("universal")
+        if universal is not None:
+            names.add(data[universal.start_byte : universal.end_byte].decode())
+        names.update(formal_names(node, data))
+    return names
+
+
+def _shadowed(node: Node, module: Node, data: bytes, name: str) -> bool:
+    anc = node.parent
+    while anc is not None and anc != module:
+        if name in _bound_names(anc, data):
+            return True
+        anc = anc.parent
+    return False
+
+
+def check_spine(src: Source) -> list[Finding]:
+    """NG201 findings (with fixes) for ``pkgs.lib`` in a module taking ``pkgs``."""
+    module = module_function(src.root)
+    if module is None:
+        return []
+    args = formal_names(module, src.data)
+    if "pkgs" not in args:
+        return []
+    add = None if "lib" in args else add_formal_edit(module, src.data, "lib")
+    findings: list[Finding] = []
+    for node in walk_tree(module):
+        if node.type != "select_expression":
+            continue
+        base = node.child_by_field_name("expression")
+        elems = attrpath_elements(node)
+        if (base is None or base.type != "variable_expression" or src.text(base) != "pkgs"
+                or not elems or attr_name(elems[0], src.data) != "lib"):
+            continue
+        if _shadowed(node, module, src.data, "pkgs"):
+            continue
+        start, end = base.start_byte, elems[0].end_byte
+        fix = None
+        if not _shadowed(node, module, src.data, "lib"):
+            edits = [Edit(start, end, "lib")]
+            if add is not None:
+                edits.insert(0, add)
+            added = " and add `lib` to the module's arguments" if add is not None else ""
+            fix = Fix(f"use the module argument `lib`{added}", tuple(edits))
+        parent = node.parent
+        form = "with pkgs.lib;" if parent is not None and parent.type == "with_expression" \
+            and parent.child_by_field_name("environment") == node else "pkgs.lib"
+        findings.append(src.finding(
+            "NG201", WARNING,
+            f"`{form}` in a NixOS module: pkgs is computed by the module evaluation, so "
+            "using pkgs.lib on the module spine makes NixOS evaluate pkgs and some modules "
+            "twice; use the module argument `lib`",
+            start, end, fix))
+    return findings
