@@ -114,7 +114,7 @@ def _startswith(path: tuple[Segment, ...], prefix: tuple[Segment, ...]) -> bool:
 
 def _compatible(path: tuple[Segment, ...], want: tuple[Segment, ...]) -> bool:
     """One path is a prefix of the other (Dynamic segments never match)."""
-    for a, b in zip(path, want, strict=False):
+    for a, b in zip(path, want, strict=False):  # noqa: SIM110 - a plain loop is faster here
         if a != b or a.__class__ is Dynamic:
             return False
     return True
@@ -198,8 +198,11 @@ class Document:
         return syntax.line_col(self.data, byte_offset)
 
     def top_attrset(self) -> Node | None:
-        """The module's body attribute set (through header, let, with, parentheses)."""
-        return scope.top_attrset(self.tree.root_node)
+        """The module's body attribute set (through header, let, with, parentheses).
+
+        For a ``lib.mkMerge [ … ]`` body: its first unconditional attribute set.
+        """
+        return scope.top_attrset(self.tree.root_node, self.data)
 
     def module_args(self) -> list[str] | None:
         """Formals of the module function; None when the file is not a function."""
@@ -219,11 +222,11 @@ class Document:
 
     def _scan(self, want: tuple[Segment, ...] | None) -> list[Binding]:
         """Bindings whose path is compatible with ``want`` (all of them when None), in order."""
-        top = self.top_attrset()
         out: list[Binding] = []
-        if top is None:
-            return out
-        stack: list[tuple[Node, tuple[Segment, ...], tuple[str, ...]]] = [(top, (), ())]
+        stack: list[tuple[Node, tuple[Segment, ...], tuple[str, ...]]] = [
+            (node, (), wrappers)
+            for node, wrappers in reversed(scope.body_sources(self.tree.root_node, self.data))
+        ]
         while stack:
             attrset, prefix, wrappers = stack.pop()
             found: list[tuple[Node, tuple[Segment, ...], tuple[str, ...]]] = []
@@ -502,17 +505,49 @@ class Document:
                 "the file's body is not an attribute set, so there is no place to add "
                 f"{format_path(want)}"
             )
-        key = format_path(want[depth:])
-        return self._insert_item(target, lambda ind: f"{key} = {self._render(value, ind)};", "{")
+        rest = want[depth:]
+        key = format_path(rest)
+        anchor = self._relative(target, rest)
+        return self._insert_item(
+            target, lambda ind: f"{key} = {self._render(value, ind)};", "{", anchor
+        )
 
-    def _insert_item(self, container: Node, make: Any, opener: str) -> Edit:
-        """Insert one new item (binding or list element) at the end of ``container``."""
+    def _relative(self, attrset: Node, rest: tuple[Segment, ...]) -> Node | None:
+        """The last item of ``attrset`` whose key shares the longest prefix with ``rest``."""
+        best: Node | None = None
+        best_len = 0
+        for item in self._items(attrset):
+            if item.type == "binding":
+                attrpath = item.child_by_field_name("attrpath")
+                keys = [n for n, _ in attr_names(attrpath, self.data)] if attrpath else []
+            else:
+                attrs = item.child_by_field_name("attrs")
+                keys = [n for n, _ in attr_names(attrs, self.data)][:1] if attrs else []
+            common = 0
+            for a, b in zip(keys, rest, strict=False):
+                if a.__class__ is Dynamic or a != b:
+                    break
+                common += 1
+            if common and common >= best_len:
+                best, best_len = item, common
+        return best
+
+    def _insert_item(
+        self, container: Node, make: Any, opener: str, anchor_item: Node | None = None
+    ) -> Edit:
+        """Insert one new item (binding or list element) into ``container``.
+
+        It goes after ``anchor_item`` when given, else after the last item: on a new line
+        with that item's indentation, or inline (`` item``) when the container is one line.
+        """
         data = self.data
         nl = self.newline
         if container.type == "list_expression":
             items = [c for c in container.named_children if c.type != "comment"]
         else:
             items = self._items(container)
+        if anchor_item is not None:
+            items = [*items[: items.index(anchor_item)], anchor_item] if anchor_item in items else items
         close = container.children[-1]
         open_tok = next((c for c in container.children if c.type == opener), container.children[0])
         one_line = b"\n" not in data[container.start_byte : container.end_byte]
@@ -591,23 +626,23 @@ class Document:
         return self._change(_merge_spans(spans))
 
     def _item_span(self, node: Node, container: Node | None) -> tuple[int, int]:
-        lower = self._lower_bound(node, container)
-        return layout.removal_span(self.data, node.start_byte, node.end_byte, lower)
+        lower, first = self._lower_bound(node, container)
+        return layout.removal_span(self.data, node.start_byte, node.end_byte, lower, first=first)
 
     @staticmethod
-    def _lower_bound(node: Node, container: Node | None) -> int:
+    def _lower_bound(node: Node, container: Node | None) -> tuple[int, bool]:
+        """End of the previous sibling item, or of the opening bracket (then True)."""
         prev = node.prev_sibling
         while prev is not None and prev.type == "comment":
             prev = prev.prev_sibling
-        if prev is not None:
-            return prev.end_byte
-        # first item: bound by the opening bracket of the set / list
+        if prev is not None and prev.type not in ("{", "["):
+            return prev.end_byte, False
         if container is not None:
             for child in container.children:
                 if child.type in ("{", "["):
-                    return child.end_byte
-            return container.start_byte
-        return node.parent.start_byte if node.parent is not None else 0
+                    return child.end_byte, True
+            return container.start_byte, True
+        return (node.parent.start_byte if node.parent is not None else 0), True
 
     # -- lists ------------------------------------------------------------------------------
 

@@ -130,11 +130,20 @@ def _is_comment_line(data: bytes, start: int) -> bool:
     return text.startswith(b"/*") and text.endswith(b"*/") and text.count(b"*/") == 1
 
 
-def removal_span(data: bytes, start: int, end: int, lower: int, closers: bytes = b"}]") -> tuple[int, int]:
+def removal_span(
+    data: bytes,
+    start: int,
+    end: int,
+    lower: int,
+    *,
+    first: bool = False,
+    closers: bytes = b"}]",
+) -> tuple[int, int]:
     """The bytes to delete to remove the item at ``start..end`` with what it owns.
 
     An item owns the comment lines directly above it (not below ``lower``, the end of the
-    previous sibling or opening bracket) and a comment ending its own line. An item alone on
+    previous sibling or opening bracket; ``first`` says it is the opening bracket) and a
+    comment ending its own line. An item alone on
     its lines is removed with those whole lines; an item sharing its line loses only itself
     and the spaces before it. This is the exact inverse of the insertion layout used by
     :mod:`nixgen.document`.
@@ -161,7 +170,7 @@ def removal_span(data: bytes, start: int, end: int, lower: int, closers: bytes =
                     if prev <= lower or not is_blank_line(data, prev):
                         break
                     s = prev
-            elif data[lower:s].strip(b" \t\r\n") == b"" and e < len(data) and is_blank_line(data, e):
+            elif first and data[lower:s].strip(b" \t\r\n") == b"" and e < len(data) and is_blank_line(data, e):
                 # first item of its set: do not leave a blank line right after the opener,
                 # unless that blank line is all the set still holds
                 e2 = e

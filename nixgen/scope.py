@@ -17,6 +17,7 @@ __all__ = [
     "WRAPPERS",
     "attrset_sources",
     "body",
+    "body_sources",
     "module_args",
     "strip_value",
     "top_attrset",
@@ -57,10 +58,34 @@ def body(root: Node) -> Node | None:
     return node
 
 
-def top_attrset(root: Node) -> Node | None:
-    """The module's body attribute set, or None when the body is something else."""
+def body_sources(root: Node, data: bytes) -> list[tuple[Node, tuple[str, ...]]]:
+    """The attribute sets the module body is made of, each with its wrappers.
+
+    A plain ``{ … }`` body gives itself; ``lib.mkMerge [ { … } (lib.mkIf c { … }) ]`` gives
+    each element's set (wrappers ``("mkMerge",)`` / ``("mkMerge", "mkIf")``).
+    """
     node = body(root)
-    return node if node is not None and node.type in ATTRSET_TYPES else None
+    return [] if node is None else attrset_sources(node, data)
+
+
+def top_attrset(root: Node, data: bytes | None = None) -> Node | None:
+    """The set new top-level bindings go into: the body attribute set.
+
+    For a ``mkMerge [ … ]`` body (``data`` needed) it is the first element without a
+    condition (else the first element); None when the body holds no attribute set.
+    """
+    node = body(root)
+    if node is None:
+        return None
+    if node.type in ATTRSET_TYPES:
+        return node
+    if data is None:
+        return None
+    sources = attrset_sources(node, data)
+    for sub, wrappers in sources:
+        if "mkIf" not in wrappers:
+            return sub
+    return sources[0][0] if sources else None
 
 
 def module_args(root: Node, data: bytes) -> list[str] | None:
