@@ -1,0 +1,351 @@
+"""The language server driven as a real client would: ``python -m nixgen lsp`` in a subprocess,
+JSON-RPC over stdio. Edits the server sends are applied to the buffer and compared byte for
+byte with what the command line writes for the same operation on the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import nix_parse_ok, run_cli
+from test_lsp_client import LspClient, LspError, apply_text_edits, edits_for
+
+CONFIG = """{ config, pkgs, ... }:
+{
+  # Host: café 😀 — non-ASCII before every edit point
+  networking.hostName = "hôte"; # ✓
+  services.openssh.enable = true;
+  environment.systemPackages = [ pkgs.vim ];
+}
+"""
+
+WITH_CONTAINERS = """{ config, pkgs, ... }:
+{
+  # 😀 containers below
+  services.openssh.enable = true;
+  systemd.containers.web.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ 2022 ];
+  };
+  systemd.containers.web.autoStart = true;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[LspClient]:
+    c = LspClient(timeout=60)
+    c.initialize()
+    yield c
+    assert c.shutdown() == 0
+
+
+def _file(tmp_path: Path, text: str, name: str = "configuration.nix",
+          newline: str = "\n") -> tuple[Path, str]:
+    path = tmp_path / name
+    content = text.replace("\n", newline)
+    path.write_bytes(content.encode())
+    return path, path.as_uri()
+
+
+def _run(client: LspClient, command: str, args: dict[str, Any], uri: str, text: str) -> str:
+    """Execute a command and apply the edit it sent for ``uri`` to ``text``."""
+    before = len(client.applied)
+    result = client.execute(command, args)
+    assert result["applied"] is True, result
+    assert len(client.applied) == before + 1
+    edit = client.applied[-1]["edit"]
+    edits = edits_for(edit, uri)
+    assert edits, edit
+    for e in edits:  # minimal: never a whole-document replacement
+        assert e["range"] != {"start": {"line": 0, "character": 0},
+                              "end": {"line": len(text.splitlines()), "character": 0}}
+        assert len(e["newText"]) < len(text)
+    return apply_text_edits(text, edits)
+
+
+def _cli_result(path: Path, *args: str) -> str:
+    proc = run_cli(*args, "-f", str(path))
+    assert proc.returncode == 0, proc.stderr
+    return path.read_bytes().decode()
+
+
+def test_initialize_advertises_features() -> None:
+    c = LspClient(timeout=60)
+    try:
+        caps = c.initialize()["capabilities"]
+        assert caps["textDocumentSync"]["change"] == 2  # incremental
+        assert set(caps["executeCommandProvider"]["commands"]) >= {
+            "nixgen.addContainer", "nixgen.removeContainer", "nixgen.setOption",
+            "nixgen.deleteOption"}
+        assert caps["hoverProvider"] and caps["documentSymbolProvider"]
+        assert "quickfix" in caps["codeActionProvider"]["codeActionKinds"]
+    finally:
+        assert c.shutdown() == 0
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_set_option_matches_cli(client: LspClient, tmp_path: Path, nix_instantiate: str,
+                                newline: str) -> None:
+    path, uri = _file(tmp_path, CONFIG, newline=newline)
+    text = path.read_bytes().decode()
+    client.open(uri, text)
+    got = _run(client, "nixgen.setOption",
+               {"uri": uri, "path": "networking.firewall.allowedTCPPorts",
+                "value": "[ 22 80 ]"}, uri, text)
+    expected = _cli_result(path, "set", "networking.firewall.allowedTCPPorts", "[ 22 80 ]")
+    assert got.encode() == expected.encode()
+    assert ("\r\n" in got) == (newline == "\r\n")
+    assert nix_parse_ok(got, nix_instantiate)[0]
+
+
+def test_set_replaces_value_after_non_ascii(client: LspClient, tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, CONFIG)
+    got = _run(client, "nixgen.setOption",
+               {"uri": uri, "path": "networking.hostName", "value": '"naïve-😀"'}, uri, CONFIG)
+    assert got.encode() == _cli_result(path, "set", "networking.hostName",
+                                       '"naïve-😀"').encode()
+    assert '# ✓' in got
+
+
+def test_delete_option_matches_cli(client: LspClient, tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, CONFIG)
+    got = _run(client, "nixgen.deleteOption", {"uri": uri, "path": "services.openssh.enable"},
+               uri, CONFIG)
+    assert got.encode() == _cli_result(path, "delete", "services.openssh.enable").encode()
+    assert "openssh" not in got
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_add_container_matches_cli(client: LspClient, tmp_path: Path, nix_instantiate: str,
+                                   newline: str) -> None:
+    path, uri = _file(tmp_path, CONFIG, newline=newline)
+    text = path.read_bytes().decode()
+    client.open(uri, text)
+    got = _run(client, "nixgen.addContainer",
+               {"uri": uri, "name": "foo", "port": [2022], "route": "config"}, uri, text)
+    expected = _cli_result(path, "add-container", "foo", "--port", "2022", "--route", "config")
+    assert got.encode() == expected.encode()
+    assert "systemd.containers.foo" in got
+    assert nix_parse_ok(got, nix_instantiate)[0]
+
+
+def test_remove_container_matches_cli(client: LspClient, tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    got = _run(client, "nixgen.removeContainer", {"uri": uri, "name": "web"}, uri,
+               WITH_CONTAINERS)
+    assert got.encode() == _cli_result(path, "remove-container", "web").encode()
+    assert "web" not in got
+
+
+def test_commands_use_the_unsaved_buffer(client: LspClient, tmp_path: Path) -> None:
+    """Incremental changes (with UTF-16 columns) are applied; the buffer wins over the disk."""
+    path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, CONFIG, version=1)
+    # insert after the emoji on line 2 (the emoji is two UTF-16 code units)
+    line2 = CONFIG.splitlines()[2]
+    col = len(line2[: line2.index("😀") + 1].encode("utf-16-le")) // 2
+    edit1 = {"range": {"start": {"line": 2, "character": col},
+                       "end": {"line": 2, "character": col}}, "text": " ünïcode"}
+    text = apply_text_edits(CONFIG, [{"range": edit1["range"], "newText": edit1["text"]}])
+    client.change(uri, 2, [edit1])
+    # replace "hôte" with "box" by a range on line 3
+    line3 = text.splitlines()[3]
+    s = line3.index("hôte")
+    edit2 = {"range": {"start": {"line": 3, "character": s},
+                       "end": {"line": 3, "character": s + 4}}, "text": "box"}
+    text = apply_text_edits(text, [{"range": edit2["range"], "newText": edit2["text"]}])
+    diags = client.change(uri, 3, [edit2])
+    assert diags["diagnostics"] == []
+    got = _run(client, "nixgen.setOption", {"uri": uri, "path": "time.timeZone",
+                                            "value": '"UTC"'}, uri, text)
+    path.write_bytes(text.encode())  # now the disk holds what the buffer held
+    assert got.encode() == _cli_result(path, "set", "time.timeZone", '"UTC"').encode()
+    assert "ünïcode" in got and '"box"' in got
+
+
+def test_whole_text_change_and_versioned_edits(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, "{ }\n", version=1)
+    client.change(uri, 7, [{"text": CONFIG}])
+    client.execute("nixgen.setOption", {"uri": uri, "path": "a.b", "value": "1"})
+    change = client.applied[-1]["edit"]["documentChanges"][0]
+    assert change["textDocument"] == {"uri": uri, "version": 7}
+
+
+def test_syntax_error_buffer(client: LspClient, tmp_path: Path) -> None:
+    broken = CONFIG.replace('networking.hostName = "hôte";', 'networking.hostName = ;')
+    _path, uri = _file(tmp_path, broken)
+    diags = client.open(uri, broken)["diagnostics"]
+    assert len(diags) == 1
+    d = diags[0]
+    assert d["severity"] == 1 and d["source"] == "nixgen"
+    line = broken.splitlines()[3]
+    assert d["range"]["start"]["line"] == 3
+    # the missing value: between the `=` and the `;`
+    assert line.index("=") < d["range"]["start"]["character"] <= line.index(";")
+    assert d["range"]["end"]["line"] == 3
+    with pytest.raises(LspError) as err:
+        client.execute("nixgen.setOption", {"uri": uri, "path": "a", "value": "1"})
+    assert err.value.code == -32803
+    assert "syntax error" in err.value.message and "line 4" in err.value.message
+    # the server is alive and fixing the buffer clears the diagnostic
+    fixed = client.change(uri, 2, [{"text": CONFIG}])
+    assert fixed["diagnostics"] == []
+
+
+def test_syntax_error_range_after_non_ascii(client: LspClient, tmp_path: Path) -> None:
+    text = '{\n  a = "😀é"; b = ;\n}\n'
+    _path, uri = _file(tmp_path, text)
+    diags = client.open(uri, text)["diagnostics"]
+    assert len(diags) == 1
+    start = diags[0]["range"]["start"]
+    # UTF-16: the emoji counts two, so the column is past `b =` counted that way
+    b_eq = len('  a = "😀é"; b ='.encode("utf-16-le")) // 2
+    assert start["line"] == 1 and b_eq <= start["character"] <= b_eq + 1
+
+
+def test_bad_requests_get_errors_and_the_server_survives(client: LspClient,
+                                                         tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, CONFIG)
+    cases: list[tuple[str, Any, int, str]] = [
+        ("nixgen.noSuchCommand", {"uri": uri}, -32602, "not defined"),
+        ("nixgen.addContainer", {"uri": uri, "port": [2022]}, -32602, "name"),
+        ("nixgen.addContainer", {"uri": uri, "name": "foo", "port": ["x"]}, -32602, "port"),
+        ("nixgen.addContainer", {"uri": uri, "name": "foo", "colour": "red"}, -32602, "colour"),
+        ("nixgen.addContainer", {"uri": uri, "name": "9bad"}, -32602, "9bad"),
+        ("nixgen.setOption", {"uri": uri, "path": "a"}, -32602, "value"),
+        ("nixgen.setOption", {"uri": uri, "path": "a", "value": "{ ;"}, -32602, "value"),
+        ("nixgen.setOption", {"path": "a", "value": "1"}, -32602, "uri"),
+        ("nixgen.setOption", {"uri": "file:///no/such/file.nix", "path": "a", "value": "1"},
+         -32602, "not open"),
+    ]
+    for command, args, code, words in cases:
+        with pytest.raises(LspError) as err:
+            client.execute(command, args)
+        assert err.value.code == code, (command, args, err.value.message)
+        assert words in err.value.message, (command, args, err.value.message)
+    with pytest.raises(LspError) as err:
+        client.execute("nixgen.setOption", "not an object")
+    assert "JSON object" in err.value.message
+    # a request whose parameters do not fit the method
+    reply = client.request_raw("textDocument/codeAction", {"textDocument": {}})
+    assert reply["error"]["code"] == -32602
+    assert "codeAction" in reply["error"]["message"]
+    # an unknown method
+    assert client.request_raw("nixgen/unknown", {})["error"]["code"] == -32601
+    # a body that is not JSON at all
+    client.send_raw(b"{this is not json")
+    assert client.wait_response(None)["error"]["code"] == -32700
+    # still serving
+    assert client.code_actions(uri, 3, 4)
+
+
+def test_code_actions_at_cursor(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    line = WITH_CONTAINERS.splitlines()[4]
+    titles = [a["title"] for a in client.code_actions(uri, 4, line.index("web"))]
+    assert "Remove container web" in titles
+    assert "Add container…" in titles
+    assert any(t.startswith("Convert systemd.containers.web.config to nested") for t in titles)
+    titles_plain = [a["title"] for a in client.code_actions(uri, 3, 4)]
+    assert "Remove container web" not in titles_plain
+    assert "Set option services.openssh.enable…" in titles_plain
+    add = next(a for a in client.code_actions(uri, 3, 4) if a["title"] == "Add container…")
+    args = add["command"]["arguments"][0]
+    assert args["uri"] == uri and args["name"] != "web" and args["port"] != [2022]
+
+
+def test_convert_forms_keep_comments(client: LspClient, tmp_path: Path,
+                                     nix_instantiate: str) -> None:
+    text = ("{\n  # the boot loader (é)\n  boot.loader.grub.device = \"/dev/sda\"; # disk\n"
+            "  services.openssh = {\n    enable = true; # on\n    # 😀 ports\n"
+            "    ports = [ 22 ];\n  };\n}\n")
+    _path, uri = _file(tmp_path, text)
+    client.open(uri, text)
+    actions = client.code_actions(uri, 2, 4)
+    nested = next(a for a in actions if "to nested form" in a["title"])
+    got = apply_text_edits(text, edits_for(nested["edit"], uri))
+    assert got == text.replace('  boot.loader.grub.device = "/dev/sda"; # disk\n',
+                               '  boot = {\n    loader.grub.device = "/dev/sda";\n  }; # disk\n')
+    assert nix_parse_ok(got, nix_instantiate)[0]
+    # and back again: the nested form converts to dotted
+    client.change(uri, 2, [{"text": got}])
+    back = next(a for a in client.code_actions(uri, 3, 3) if "to dotted form" in a["title"])
+    assert apply_text_edits(got, edits_for(back["edit"], uri)) == text
+
+    dotted = next(a for a in client.code_actions(uri, 5, 4) if "to dotted form" in a["title"])
+    flat = apply_text_edits(got, edits_for(dotted["edit"], uri))
+    assert "  services.openssh.enable = true; # on\n  # 😀 ports\n" in flat
+    assert "  services.openssh.ports = [ 22 ];\n" in flat
+    assert nix_parse_ok(flat, nix_instantiate)[0]
+
+
+def test_hover_on_container_name(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    line = WITH_CONTAINERS.splitlines()[4]
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": uri},
+        "position": {"line": 4, "character": line.index("web") + 1}})
+    value = hover["contents"]["value"]
+    assert "web" in value and "legacy" in value and "config" in value and "2022" in value
+    assert "line 5" in value
+    none = client.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 3, "character": 4}})
+    assert none is None
+
+
+def test_document_symbols(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    names = [s["name"] for s in symbols]
+    assert names[0] == "web"
+    assert symbols[0]["detail"].startswith("legacy container")
+    assert "services.openssh.enable" in names
+    assert "systemd.containers.web.config" in names
+
+
+def test_path_route_creates_the_container_file(tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, CONFIG)
+    c = LspClient(timeout=60)
+    try:
+        c.initialize()
+        c.open(uri, CONFIG)
+        c.execute("nixgen.addContainer", {"uri": uri, "name": "db", "port": [2023],
+                                          "route": "path"})
+        changes = c.applied[-1]["edit"]["documentChanges"]
+        created = [ch for ch in changes if ch.get("kind") == "create"]
+        assert len(created) == 1 and created[0]["uri"].endswith("/containers/db.nix")
+        new_file = apply_text_edits("", edits_for(c.applied[-1]["edit"], created[0]["uri"]))
+        got = apply_text_edits(CONFIG, edits_for(c.applied[-1]["edit"], uri))
+    finally:
+        assert c.shutdown() == 0
+    expected = _cli_result(path, "add-container", "db", "--port", "2023", "--route", "path")
+    assert got == expected
+    assert new_file == (tmp_path / "containers" / "db.nix").read_text()
+
+
+def test_path_route_without_file_creation_support(tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    c = LspClient(timeout=60)
+    try:
+        c.initialize({"workspace": {"applyEdit": True}})
+        c.open(uri, CONFIG)
+        with pytest.raises(LspError) as err:
+            c.execute("nixgen.addContainer", {"uri": uri, "name": "db", "route": "path"})
+        assert err.value.code == -32803 and "create" in err.value.message
+        # plain text edits still work through `changes`
+        c.execute("nixgen.setOption", {"uri": uri, "path": "a", "value": "1"})
+        assert uri in c.applied[-1]["edit"]["changes"]
+    finally:
+        assert c.shutdown() == 0
