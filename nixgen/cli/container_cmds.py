@@ -1,0 +1,254 @@
+"""Container commands: add-container, remove-container, list-containers, show-container.
+
+Exit codes: 0 done (also when there was nothing to change), 1 an error (invalid input, a
+conflicting definition, a port clash, a file problem, a syntax error), 2 a usage error
+(unknown option, options that do not fit together).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from nixgen.cli.app import DEFAULT_CONFIG, app
+
+
+class RouteChoice(StrEnum):
+    config = "config"
+    path = "path"
+
+
+class DialectChoice(StrEnum):
+    auto = "auto"
+    legacy = "legacy"
+    modern = "modern"
+
+
+FILE_HELP = "The configuration file to read and edit."
+
+
+def _show_plan(plan: Any, *, dry_run: bool, as_json: bool, verbose: bool) -> None:
+    from nixgen.cli.output import err_console, finish, print_json, unified_diff
+
+    if verbose:
+        for note in plan.notes:
+            err_console().print(f"note: {note}")
+    if as_json:
+        result = plan.to_json()
+        result["dry_run"] = dry_run
+        if dry_run:
+            result["diff"] = "".join(
+                unified_diff(
+                    c.snapshot.data if c.snapshot else b"",
+                    c.new_data or b"",
+                    c.display_name,
+                )
+                for c in plan.changes
+            )
+        else:
+            finish(plan.changes, dry_run=False, quiet=True)
+        print_json(result)
+        return
+    from nixgen.cli.output import console
+
+    if plan.noop:
+        console().print(plan.summary)
+        return
+    if dry_run:
+        console().print(f"[bold]would have:[/bold] {_escape(plan.summary)}")
+        finish(plan.changes, dry_run=True)
+        return
+    finish(plan.changes, dry_run=False, quiet=True)
+    console().print(f"[green]✓[/green] {_escape(plan.summary)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command("add-container")
+def add_container(
+    name: str = typer.Argument(..., help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    port: list[int] = typer.Option([], "--port", "-p", help="A port for the container's sshd."),
+    ssh_key: list[str] = typer.Option([], "--ssh-key", help="An SSH public key for root."),
+    ssh_key_file: list[Path] = typer.Option(
+        [], "--ssh-key-file", help="A file of SSH public keys for root."
+    ),
+    route: RouteChoice | None = typer.Option(
+        None, "--route", help="config (inline, the default) or path (own file and profile)."
+    ),
+    dialect: DialectChoice = typer.Option(
+        DialectChoice.auto, "--dialect", help="legacy (systemd.containers) or modern (containers)."
+    ),
+    auto_start: bool = typer.Option(False, "--auto-start", help="Start with the host (modern)."),
+    private_network: bool = typer.Option(
+        False, "--private-network", help="Give the container its own network (modern)."
+    ),
+    host_address: str | None = typer.Option(None, "--host-address", help="Host side IP."),
+    local_address: str | None = typer.Option(None, "--local-address", help="Container IP."),
+    forward_port: list[str] = typer.Option(
+        [], "--forward-port", help="HOST[:CONTAINER][/tcp|udp] (modern, private network)."
+    ),
+    bind_mount: list[str] = typer.Option(
+        [], "--bind-mount", help="HOST[:CONTAINER][:ro|rw] (modern)."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Rewrite a conflicting definition."),
+    force: bool = typer.Option(False, "--force", help="Write even when a port clashes."),
+    nixos: str | None = typer.Option(
+        None, "--nixos", help="Ask this NixOS which dialect it declares (auto dialect)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the diff, write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Say which rule chose the dialect."),
+) -> None:
+    """Add a NixOS container (or add ports/keys/options to an existing one)."""
+    from nixgen.container_specs import ContainerSpec, read_ssh_key_file
+    from nixgen.containers import plan_add
+
+    keys = list(ssh_key)
+    for key_file in ssh_key_file:
+        keys.extend(read_ssh_key_file(key_file))
+    spec = ContainerSpec(
+        name=name,
+        ports=list(port),
+        ssh_keys=keys,
+        route=route.value if route else None,
+        dialect=dialect.value,  # type: ignore[arg-type]
+        auto_start=auto_start,
+        private_network=private_network,
+        host_address=host_address,
+        local_address=local_address,
+        forward_ports=list(forward_port),
+        bind_mounts=list(bind_mount),
+        replace=replace,
+        force=force,
+    )
+    declared = _declared_dialects(nixos) if nixos and dialect.value == "auto" else None
+    plan = plan_add(file, spec, declared_dialects=declared)
+    _show_plan(plan, dry_run=dry_run, as_json=as_json, verbose=verbose)
+
+
+def _declared_dialects(nixos: str) -> set[str] | None:
+    from nixgen.nix import Nix
+    from nixgen.nixos import declared_dialects
+
+    return set(declared_dialects(Nix(), nixos))
+
+
+@app.command("remove-container")
+def remove_container(
+    name: str = typer.Argument(..., help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    delete_file: bool = typer.Option(
+        False, "--delete-file", help="Also delete the container's own file (path route)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the diff, write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Remove every definition of a container."""
+    from nixgen.containers import plan_remove
+
+    plan = plan_remove(file, name, delete_file=delete_file)
+    _show_plan(plan, dry_run=dry_run, as_json=as_json, verbose=False)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+@app.command("list-containers")
+def list_containers(
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """List the containers of a configuration and the modules it imports."""
+    from nixgen.cli.output import console, print_json
+    from nixgen.containers import discover
+
+    containers = discover(file)
+    if as_json:
+        print_json([c.to_json() for c in containers])
+        return
+    if not containers:
+        console().print(f"no containers in {file}")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    table.add_column("name", overflow="fold", min_width=8)
+    for column in ("dialect", "route", "ports", "autostart", "private network", "defined at"):
+        table.add_column(column, no_wrap=True)
+    for c in containers:
+        name = c.name if len(c.name) <= 30 else c.name[:29] + "…"
+        if c.dynamic:
+            name += " (dynamic)"
+        if c.conditional:
+            name += " (mkIf)"
+        table.add_row(
+            _escape(name),
+            c.dialect,
+            c.route,
+            ", ".join(map(str, c.ports)) or "-",
+            _yes_no(c.auto_start),
+            _yes_no(c.private_network),
+            _escape(c.location),
+        )
+    console().print(table)
+
+
+@app.command("show-container")
+def show_container(
+    name: str = typer.Argument(..., help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show what the configuration says about one container."""
+    from nixgen.cli.output import console, print_json
+    from nixgen.containers import discover
+    from nixgen.errors import ValidationError
+
+    matches = [c for c in discover(file) if c.name == name and not c.dynamic]
+    if not matches:
+        raise ValidationError(f"no container named {name} is declared", file=file)
+    c = matches[0]
+    if as_json:
+        print_json(c.to_json())
+        return
+    rows = [
+        ("name", c.name),
+        ("dialect", c.dialect),
+        ("route", c.route),
+        ("ports", ", ".join(map(str, c.ports)) or "-"),
+        ("autostart", _yes_no(c.auto_start)),
+        ("private network", _yes_no(c.private_network)),
+    ]
+    if c.host_address:
+        rows.append(("host address", c.host_address))
+    if c.local_address:
+        rows.append(("local address", c.local_address))
+    for fwd in c.forward_ports:
+        rows.append(
+            ("forward port", f"{fwd.get('hostPort')} -> {fwd.get('containerPort')}"
+             f"/{fwd.get('protocol', 'tcp')}")
+        )
+    for target, mount in c.bind_mounts.items():
+        if isinstance(mount, dict):
+            mode = "ro" if mount.get("isReadOnly", True) else "rw"
+            rows.append(("bind mount", f"{mount.get('hostPath', target)} -> {target} ({mode})"))
+    if c.profile:
+        rows.append(("profile", c.profile))
+    if c.container_file:
+        rows.append(("container file", str(c.container_file)))
+    if c.conditional:
+        rows.append(("conditional", "yes (under mkIf)"))
+    for binding, f in zip(c.definitions, c.definition_files, strict=False):
+        rows.append(("defined at", f"{f}:{binding.line}"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console().print(f"[bold]{key.ljust(width)}[/bold]  {_escape(str(value))}")

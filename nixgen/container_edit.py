@@ -1,0 +1,712 @@
+"""Planning the edits that add, extend or remove a NixOS container.
+
+A plan is data: the :class:`~nixgen.files.FileChange` list to commit as one transaction (the
+configuration, the module that already defines the container, and for the path route the
+container's own ``containers/NAME.nix``), a one-line summary, and whether there is nothing to
+do. Nothing is written here; the command line commits the plan (or shows its diff), the
+language server turns it into workspace edits.
+
+New code goes through the document engine (``Document.set`` / ``append`` / ``delete``), which
+puts it into the deepest existing attribute set on its path with the style of its
+neighbours; multi-line values are laid out here with the file's indentation unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nixgen.container_specs import (
+    ContainerSpec,
+    is_ipv6,
+    parse_bind_mount,
+    parse_forward_port,
+    validate_name,
+    validate_spec,
+)
+from nixgen.containers import (
+    SSH_ENABLE,
+    SSH_PORTS,
+    Container,
+    Module,
+    container_file_for,
+    discover_modules,
+    host_ssh_ports_of,
+    host_state_version,
+    load_modules,
+    prefix_of,
+    profile_path,
+    unwrap,
+)
+from nixgen.errors import EditError, FileError, ValidationError
+
+if TYPE_CHECKING:
+    from nixgen.document import Document
+    from nixgen.files import FileChange, Snapshot
+
+KEYS_LEGACY = ("users", "extraUsers", "root", "openssh", "authorizedKeys", "keys")
+KEYS_MODERN = ("users", "users", "root", "openssh", "authorizedKeys", "keys")
+
+
+@dataclass
+class Plan:
+    """What an add/remove would change. ``noop``: nothing to do (the files already say it)."""
+
+    changes: list[FileChange]
+    summary: str
+    noop: bool
+    dialect: str
+    route: str
+    notes: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready description for ``--json``."""
+        return {
+            "name": self.name,
+            "changed": not self.noop,
+            "summary": self.summary,
+            "dialect": self.dialect,
+            "route": self.route,
+            "files": [
+                {
+                    "path": str(c.path),
+                    "action": "delete"
+                    if c.new_data is None
+                    else ("create" if c.snapshot is None else "modify"),
+                }
+                for c in self.changes
+                if c.changed
+            ],
+            "notes": list(self.notes),
+        }
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """An attribute set written one binding per line: ``[(key path, value), …]``."""
+
+    entries: list[tuple[tuple[str, ...], Any]]
+
+
+@dataclass(frozen=True)
+class Style:
+    """Indentation unit and newline of the file being edited."""
+
+    unit: str = "  "
+    newline: str = "\n"
+
+    @classmethod
+    def of(cls, data: bytes) -> Style:
+        from nixgen.layout import detect_indent_unit, detect_newline
+
+        return cls(detect_indent_unit(data) or "  ", detect_newline(data))
+
+
+def render(value: Any, style: Style, level: int) -> str:
+    """Nix text of ``value`` whose first line sits at depth ``level``."""
+    from nixgen.attrpath import format_path
+    from nixgen.emit import to_nix
+
+    if not isinstance(value, Block):
+        return to_nix(value, indent=style.unit, level=level, newline=style.newline)
+    if not value.entries:
+        return "{ }"
+    lines = ["{"]
+    for keys, item in value.entries:
+        text = render(item, style, level + 1)
+        lines.append(f"{style.unit * (level + 1)}{format_path(keys)} = {text};")
+    lines.append(style.unit * level + "}")
+    return style.newline.join(lines)
+
+
+def _level_at(data: bytes, pos: int, style: Style) -> int:
+    from nixgen.layout import line_indent
+
+    indent = line_indent(data, pos)
+    if style.unit == "\t":
+        return indent.count("\t")
+    return len(indent.expandtabs(8) if "\t" in indent else indent) // max(len(style.unit), 1)
+
+
+def set_block(doc: Document, path: tuple[str, ...], block: Block) -> Document:
+    """Create ``path = { … };`` through the engine, then lay the set out at its depth."""
+    from nixgen.edits import Edit
+    from nixgen.emit import Expr
+
+    style = Style.of(doc.data)
+    change = doc.set(path, Expr("{ }"))
+    new = change.document
+    if not block.entries:
+        return new
+    span = _inserted_span(change)
+    candidates = [
+        b
+        for b in new.get(path)
+        if b.text.strip() == "{ }" and span[0] <= b.value_start and b.value_end <= span[1]
+    ]
+    if not candidates:
+        raise EditError(f"could not find the new definition of {'.'.join(path)}")
+    binding = candidates[0]
+    level = _level_at(new.data, binding.key_start, style)
+    text = render(block, style, level)
+    return new.apply([Edit(binding.value_start, binding.value_end, text)])
+
+
+def _inserted_span(change: Any) -> tuple[int, int]:
+    """The byte range in the new document covered by the change's edits."""
+    shift = 0
+    lo, hi = None, 0
+    for edit in sorted(change.edits):
+        start = edit.start + shift
+        end = start + len(edit.text.encode("utf-8"))
+        lo = start if lo is None else min(lo, start)
+        hi = max(hi, end)
+        shift += len(edit.text.encode("utf-8")) - (edit.end - edit.start)
+    return (lo or 0, hi)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _snapshot(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | None:
+    from nixgen.containers import _buffer_for
+    from nixgen.files import Snapshot, read_snapshot, read_snapshot_or_none
+
+    data = _buffer_for(path, buffers)
+    if data is None:
+        return read_snapshot(path)
+    snap = read_snapshot_or_none(path)
+    if snap is None:
+        real = Path(os.path.realpath(path))
+        return Snapshot(path, real, data, 0, len(data), 0, 0o644, os.getuid(), os.getgid())
+    return dataclasses.replace(snap, data=data)
+
+
+class _Workspace:
+    """The documents being edited, keyed by real path, with their snapshots."""
+
+    def __init__(self, buffers: Mapping[Path, bytes] | None) -> None:
+        self.buffers = buffers
+        self.docs: dict[Path, tuple[Path, Snapshot | None, Document]] = {}
+        self.new_files: dict[Path, tuple[Path, bytes]] = {}
+        self.deleted: dict[Path, tuple[Path, Snapshot]] = {}
+
+    def doc(self, path: Path) -> Document:
+        from nixgen.document import Document
+
+        real = Path(os.path.realpath(path))
+        if real not in self.docs:
+            snap = _snapshot(path, self.buffers)
+            assert snap is not None
+            self.docs[real] = (path, snap, Document.from_text(snap.data, path=path))
+        return self.docs[real][2]
+
+    def update(self, path: Path, doc: Document) -> None:
+        real = Path(os.path.realpath(path))
+        given, snap, _ = self.docs[real]
+        self.docs[real] = (given, snap, doc)
+
+    def changes(self) -> list[FileChange]:
+        from nixgen.files import FileChange
+
+        out = []
+        for given, snap, doc in self.docs.values():
+            out.append(FileChange(given, snap, doc.data))
+        for given, data in self.new_files.values():
+            snap = _snapshot_or_none(given, self.buffers)
+            out.append(FileChange(given, snap, data))
+        for given, snap in self.deleted.values():
+            out.append(FileChange(given, snap, None))
+        return [c for c in out if c.changed]
+
+
+def _snapshot_or_none(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | None:
+    from nixgen.containers import _buffer_for
+
+    if _buffer_for(path, buffers) is None and not os.path.lexists(path):
+        return None
+    return _snapshot(path, buffers)
+
+
+# --- dialect ---------------------------------------------------------------------------------------
+
+
+def choose_dialect(
+    spec: ContainerSpec,
+    containers: list[Container],
+    existing: Container | None,
+    declared: set[str] | None,
+) -> tuple[str, str]:
+    """The dialect to write and the rule that decided it."""
+    if spec.dialect in ("legacy", "modern"):
+        return spec.dialect, f"--dialect {spec.dialect} was given"
+    if existing is not None:
+        return existing.dialect, f"container {existing.name} is already declared ({existing.location})"
+    used = [c for c in containers if c.dialect in ("legacy", "modern")]
+    if used:
+        legacy = sum(1 for c in used if c.dialect == "legacy")
+        modern = len(used) - legacy
+        dialect = "modern" if modern > legacy else "legacy"
+        first = next(c for c in used if c.dialect == dialect)
+        prefix = ".".join(prefix_of(dialect))
+        return dialect, f"the configuration already uses {prefix}. ({first.location})"
+    if declared:
+        if declared == {"modern"}:
+            return "modern", "the NixOS on the search path declares only containers.<name>"
+        if declared == {"legacy"}:
+            return "legacy", "the NixOS on the search path declares only systemd.containers.<name>"
+    if spec.modern_only_options():
+        return "modern", "options that exist only in the modern dialect were given"
+    return "legacy", "nothing in the configuration names a dialect (legacy is the default)"
+
+
+# --- port clashes ----------------------------------------------------------------------------------
+
+
+def _check_port_clashes(
+    spec: ContainerSpec,
+    new_ports: list[int],
+    private: bool,
+    modules: list[Module],
+    containers: list[Container],
+) -> None:
+    forwarded = [int(parse_forward_port(f)["hostPort"]) for f in spec.forward_ports]  # type: ignore[call-overload]
+    shared = [] if private else list(new_ports)
+    if not shared and not forwarded:
+        return
+    host = host_ssh_ports_of(modules)
+    users: list[tuple[int, str]] = []
+    for port, file, line in host:
+        users.append((port, f"the host's sshd (services.openssh at {file}:{line})"))
+    for c in containers:
+        if c.dynamic or c.name == spec.name:
+            continue
+        if c.shares_host_network:
+            for port in c.sshd_ports():
+                users.append((port, f"the sshd of container {c.name} ({c.location})"))
+        for fwd in c.forward_ports:
+            hp = fwd.get("hostPort")
+            if isinstance(hp, int):
+                users.append((hp, f"a port forwarded to container {c.name} ({c.location})"))
+    for port in [*shared, *forwarded]:
+        for used, who in users:
+            if used == port:
+                raise ValidationError(
+                    f"port {port} is already used by {who}; choose another port, give "
+                    "--private-network, or --force to write it anyway"
+                )
+    if shared:
+        for port in forwarded:
+            if port in shared:
+                raise ValidationError(
+                    f"port {port} is both the container's sshd port and a forwarded host port"
+                )
+
+
+# --- what to write -----------------------------------------------------------------------------
+
+
+def _guest_entries(spec: ContainerSpec, dialect: str, state_version: str | None,
+                   keys_path: tuple[str, ...] | None = None) -> list[tuple[tuple[str, ...], Any]]:
+    entries: list[tuple[tuple[str, ...], Any]] = []
+    if spec.ports or spec.ssh_keys:
+        entries.append((SSH_ENABLE, True))
+    if spec.ports:
+        entries.append((SSH_PORTS, list(spec.ports)))
+    if spec.ssh_keys:
+        path = keys_path or (KEYS_LEGACY if dialect == "legacy" else KEYS_MODERN)
+        entries.append((path, list(spec.ssh_keys)))
+    if dialect == "modern" and state_version:
+        entries.append((("system", "stateVersion"), state_version))
+    return entries
+
+
+def _host_options(spec: ContainerSpec) -> list[tuple[tuple[str, ...], Any]]:
+    entries: list[tuple[tuple[str, ...], Any]] = []
+    if spec.auto_start:
+        entries.append((("autoStart",), True))
+    if spec.private_network:
+        entries.append((("privateNetwork",), True))
+    if spec.host_address:
+        key = "hostAddress6" if is_ipv6(spec.host_address) else "hostAddress"
+        entries.append(((key,), spec.host_address))
+    if spec.local_address:
+        key = "localAddress6" if is_ipv6(spec.local_address) else "localAddress"
+        entries.append(((key,), spec.local_address))
+    if spec.forward_ports:
+        entries.append((("forwardPorts",), [parse_forward_port(f) for f in spec.forward_ports]))
+    if spec.bind_mounts:
+        mounts = dict(parse_bind_mount(b) for b in spec.bind_mounts)
+        entries.append((("bindMounts",), Block([((k,), v) for k, v in mounts.items()])))
+    return entries
+
+
+def container_module_text(entries: list[tuple[tuple[str, ...], Any]], style: Style) -> str:
+    """The text of a path-route container's own NixOS module."""
+    nl = style.newline
+    body = render(Block([(("boot", "isContainer"), True), *entries]), style, 0)
+    return f"{{ config, pkgs, lib, ... }}:{nl}{nl}{body}{nl}"
+
+
+def _create(
+    ws: _Workspace,
+    target: Path,
+    spec: ContainerSpec,
+    dialect: str,
+    route: str,
+    state_version: str | None,
+) -> list[str]:
+    """Write a new container into ``target``; return what was done."""
+    doc = ws.doc(target)
+    prefix = prefix_of(dialect)
+    root = (*prefix, spec.name)
+    guest = _guest_entries(spec, dialect, state_version)
+    host = _host_options(spec)
+    if route == "config":
+        if dialect == "legacy":
+            doc = set_block(doc, (*root, "config"), Block(guest))
+        else:
+            doc = set_block(doc, root, Block([(("config",), Block(guest)), *host]))
+    else:
+        profile = profile_path(spec.name, dialect)
+        if host:
+            doc = set_block(doc, root, Block([(("path",), profile), *host]))
+        else:
+            doc = doc.set((*root, "path"), profile).document
+        file = container_file_for(target, spec.name)
+        text = container_module_text(guest, Style.of(doc.data)).encode("utf-8")
+        _new_container_file(ws, file, text, spec)
+    ws.update(target, doc)
+    return _describe(spec)
+
+
+def _new_container_file(ws: _Workspace, file: Path, text: bytes, spec: ContainerSpec) -> None:
+    from nixgen.containers import _buffer_for
+
+    current = _buffer_for(file, ws.buffers)
+    if current is None and os.path.lexists(file):
+        try:
+            current = file.read_bytes()
+        except OSError as exc:
+            raise FileError(f"cannot read the file: {exc.strerror}", file=file) from None
+    if current is not None and current != text and not spec.replace:
+        raise ValidationError(
+            f"{file} already exists with other content; give --replace to overwrite it",
+            file=file,
+            line=1,
+        )
+    ws.new_files[Path(os.path.realpath(file))] = (file, text)
+
+
+def _describe(spec: ContainerSpec) -> list[str]:
+    parts = []
+    if spec.ports:
+        parts.append("sshd on port" + ("s " if len(spec.ports) > 1 else " ")
+                     + ", ".join(map(str, spec.ports)))
+    if spec.ssh_keys:
+        parts.append(f"{len(spec.ssh_keys)} SSH key" + ("s" if len(spec.ssh_keys) > 1 else ""))
+    if spec.auto_start:
+        parts.append("auto-start")
+    if spec.private_network:
+        parts.append("private network")
+    if spec.forward_ports:
+        parts.append("forwarded " + ", ".join(spec.forward_ports))
+    if spec.bind_mounts:
+        parts.append("bind mounts " + ", ".join(spec.bind_mounts))
+    return parts
+
+
+# --- extending an existing container -----------------------------------------------------------
+
+
+def _conflict(what: str, file: Path, line: int) -> ValidationError:
+    return ValidationError(
+        f"{what}; give --replace to rewrite the container", file=file, line=line
+    )
+
+
+def _find_literal(c: Container, rel: tuple[str, ...], ws: _Workspace) -> tuple[Any, Path, int] | None:
+    """The Python value of ``<prefix>.NAME.<rel>`` where the container defines it."""
+    from nixgen.containers import literal_of
+
+    path = (*prefix_of(c.dialect), c.name, *rel)
+    for file in dict.fromkeys(c.definition_files):
+        doc = ws.doc(file)
+        for b in doc.get(path):
+            return literal_of(b, doc.data), file, b.line
+    return None
+
+
+def _config_file(c: Container, ws: _Workspace) -> Path:
+    """The file holding the container's ``config`` (for appending ports and keys)."""
+    prefix = prefix_of(c.dialect)
+    for binding, file in zip(c.definitions, c.definition_files, strict=False):
+        rel = tuple(binding.path)[len(prefix) + 1 :]
+        if not rel or rel[0] == "config":
+            doc = ws.doc(file)
+            for b in doc.get((*prefix, c.name, "config")):
+                node, _ = unwrap(b.value_node)
+                if node is None or node.type not in ("attrset_expression", "rec_attrset_expression"):
+                    raise ValidationError(
+                        f"the config of container {c.name} is not an attribute set that "
+                        "nixgen can edit; edit it by hand or give --replace",
+                        file=file,
+                        line=b.line,
+                    )
+            return file
+    return c.file
+
+
+def _extend(
+    ws: _Workspace, c: Container, spec: ContainerSpec, dialect: str, route: str
+) -> list[str]:
+    """Add what is missing to an existing container; ValidationError on a conflict."""
+    if dialect != c.dialect:
+        raise _conflict(
+            f"container {c.name} is already declared in the {c.dialect} dialect, not {dialect}",
+            c.file,
+            c.line,
+        )
+    if spec.route is not None and c.route not in ("unknown", spec.route):
+        raise _conflict(
+            f"container {c.name} already uses the {c.route} route, not {spec.route}",
+            c.file,
+            c.line,
+        )
+    effective_route = c.route if c.route != "unknown" else (spec.route or "config")
+    done: list[str] = []
+    prefix = prefix_of(dialect)
+    root = (*prefix, c.name)
+    # options of the host side (modern dialect)
+    scalar_options = [
+        ("autoStart", True if spec.auto_start else None),
+        ("privateNetwork", True if spec.private_network else None),
+    ]
+    if spec.host_address:
+        scalar_options.append(
+            ("hostAddress6" if is_ipv6(spec.host_address) else "hostAddress", spec.host_address)
+        )
+    if spec.local_address:
+        scalar_options.append(
+            ("localAddress6" if is_ipv6(spec.local_address) else "localAddress",
+             spec.local_address)
+        )
+    host_sets: list[tuple[tuple[str, ...], Any]] = []
+    for key, wanted in scalar_options:
+        if wanted is None:
+            continue
+        found = _find_literal(c, (key,), ws)
+        if found is None:
+            host_sets.append(((key,), wanted))
+        elif found[0] != wanted:
+            raise _conflict(
+                f"container {c.name} sets {key} to something else", found[1], found[2]
+            )
+    for item in spec.bind_mounts:
+        target, value = parse_bind_mount(item)
+        found = _find_literal(c, ("bindMounts", target), ws)
+        if found is None:
+            mounts = c.bind_mounts.get(target)
+            if mounts is None:
+                host_sets.append((("bindMounts", target), value))
+            elif mounts != value:
+                raise _conflict(f"container {c.name} already bind-mounts {target} differently",
+                                c.file, c.line)
+        elif found[0] != value:
+            raise _conflict(
+                f"container {c.name} already bind-mounts {target} differently",
+                found[1], found[2],
+            )
+    forwards = [parse_forward_port(f) for f in spec.forward_ports]
+    new_forwards = [f for f in forwards if f not in c.forward_ports]
+    # the guest side: in the config, or in the container's own file (path route)
+    if effective_route == "path":
+        if spec.ports or spec.ssh_keys:
+            if c.container_file is None:
+                raise _conflict(
+                    f"container {c.name} uses the path route but "
+                    f"{container_file_for(c.path_file or c.file, c.name)} does not exist",
+                    c.file, c.line,
+                )
+            guest_file: Path = c.container_file
+            guest_root: tuple[str, ...] = ()
+        else:
+            guest_file, guest_root = c.file, ()
+    else:
+        guest_file = _config_file(c, ws)
+        guest_root = (*root, "config")
+    if spec.ports or spec.ssh_keys:
+        doc = ws.doc(guest_file)
+        enable_path = (*guest_root, *SSH_ENABLE)
+        defs = doc.get(enable_path)
+        if not defs:
+            doc = doc.set(enable_path, True).document
+            done.append("enabled sshd")
+        else:
+            from nixgen.containers import literal_of
+
+            if literal_of(defs[0], doc.data) is False:
+                raise _conflict(f"container {c.name} disables sshd", guest_file, defs[0].line)
+        for port in spec.ports:
+            change = doc.append((*guest_root, *SSH_PORTS), port)
+            if change.changed:
+                done.append(f"added port {port}")
+            doc = change.document
+        keys_path = KEYS_LEGACY if dialect == "legacy" else KEYS_MODERN
+        for other in (KEYS_LEGACY, KEYS_MODERN):
+            if doc.get((*guest_root, *other)):
+                keys_path = other
+                break
+        for key in spec.ssh_keys:
+            change = doc.append((*guest_root, *keys_path), key)
+            if change.changed:
+                done.append("added an SSH key")
+            doc = change.document
+        ws.update(guest_file, doc)
+    if host_sets or new_forwards:
+        doc = ws.doc(c.file)
+        for rel, value in host_sets:
+            doc = doc.set((*root, *rel), value).document
+            done.append(f"set {'.'.join(rel)}")
+        for fwd in new_forwards:
+            change = doc.append((*root, "forwardPorts"), fwd)
+            if change.changed:
+                done.append(f"forwarded port {fwd['hostPort']}")
+            doc = change.document
+        ws.update(c.file, doc)
+    return done
+
+
+# --- the public planners -----------------------------------------------------------------------
+
+
+def plan_add(
+    config: Path,
+    spec: ContainerSpec,
+    *,
+    buffers: Mapping[Path, bytes] | None = None,
+    declared_dialects: set[str] | None = None,
+) -> Plan:
+    """Plan adding ``spec`` to ``config`` (or extending the container it already declares).
+
+    ``declared_dialects``: what the NixOS on the search path declares (``nixos.declared_dialects``),
+    used by the ``auto`` dialect rule when the configuration itself says nothing.
+    """
+    config = Path(config)
+    spec = dataclasses.replace(spec, ports=list(spec.ports), ssh_keys=list(spec.ssh_keys))
+    validate_name(spec.name, private_network=spec.private_network)
+    modules = load_modules(config, buffers)
+    containers = discover_modules(modules)
+    _add_container_files(containers, buffers)
+    matches = [c for c in containers if not c.dynamic and c.name == spec.name]
+    existing = matches[0] if matches else None
+    dialect, why = choose_dialect(spec, containers, existing, declared_dialects)
+    notes = [f"dialect {dialect}: {why}"]
+    validate_spec(spec, dialect=dialect)
+    route = spec.route or (existing.route if existing and existing.route != "unknown" else "config")
+    private = spec.private_network or bool(existing and existing.private_network)
+    new_ports = [p for p in spec.ports if existing is None or p not in existing.ports]
+    if not spec.force:
+        _check_port_clashes(spec, new_ports, private, modules, containers)
+    ws = _Workspace(buffers)
+    state_version = host_state_version(modules)
+    if existing is not None and not spec.replace:
+        done = _extend(ws, existing, spec, dialect, route)
+        changes = ws.changes()
+        if not changes:
+            return Plan([], f"container {spec.name} already has these settings; nothing to change",
+                        True, dialect, existing.route, notes, spec.name)
+        where = ", ".join(str(c.path) for c in changes)
+        return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} ({where})",
+                    False, dialect, existing.route, notes, spec.name)
+    target = config
+    if existing is not None:
+        target = existing.file
+        _remove(ws, matches, delete_file=False)
+    done = _create(ws, target, spec, dialect, route, state_version)
+    changes = ws.changes()
+    verb = "replaced" if existing is not None else "added"
+    detail = f": {', '.join(done)}" if done else ""
+    summary = f"{verb} container {spec.name} ({dialect} dialect, {route} route) in {target}{detail}"
+    if not changes:
+        return Plan([], f"container {spec.name} already has these settings; nothing to change",
+                    True, dialect, route, notes, spec.name)
+    return Plan(changes, summary, False, dialect, route, notes, spec.name)
+
+
+def _add_container_files(containers: list[Container], buffers: Mapping[Path, bytes] | None) -> None:
+    from nixgen.containers import _read_container_file
+
+    for c in containers:
+        if c.route == "path":
+            _read_container_file(c, buffers)
+
+
+def _remove(ws: _Workspace, matches: Sequence[Container], *, delete_file: bool) -> list[str]:
+    done = []
+    for c in matches:
+        per_file: dict[Path, list[tuple[Any, ...]]] = {}
+        for binding, file in zip(c.definitions, c.definition_files, strict=False):
+            paths = per_file.setdefault(file, [])
+            path = tuple(binding.path)
+            if path not in paths:
+                paths.append(path)
+        for file, paths in per_file.items():
+            doc = ws.doc(file)
+            for path in paths:
+                doc = doc.delete(path).document
+            ws.update(file, doc)
+            done.append(str(file))
+        if delete_file and c.container_file is not None:
+            from nixgen.files import read_snapshot
+
+            real = Path(os.path.realpath(c.container_file))
+            ws.deleted[real] = (c.container_file, read_snapshot(c.container_file))
+            done.append(f"deleted {c.container_file}")
+    return done
+
+
+def plan_remove(
+    config: Path,
+    name: str,
+    *,
+    delete_file: bool = False,
+    buffers: Mapping[Path, bytes] | None = None,
+) -> Plan:
+    """Plan removing every definition of container ``name`` (and its module with ``delete_file``)."""
+    config = Path(config)
+    modules = load_modules(config, buffers)
+    containers = discover_modules(modules)
+    matches = [c for c in containers if not c.dynamic and c.name == name]
+    if not matches:
+        dynamic = [c for c in containers if c.dynamic]
+        hint = ""
+        if dynamic:
+            hint = f" (names built at evaluation time are not matched: {dynamic[0].location})"
+        return Plan([], f"no container named {name} is declared; nothing to change{hint}",
+                    True, "", "", [], name)
+    for c in matches:
+        if c.route == "path" and c.container_file is None:
+            candidate = container_file_for(c.path_file or c.file, c.name)
+            if candidate.is_file():
+                c.container_file = candidate
+    ws = _Workspace(buffers)
+    _remove(ws, matches, delete_file=delete_file)
+    changes = ws.changes()
+    first = matches[0]
+    files = ", ".join(str(c.path) for c in changes)
+    summary = f"removed container {name} ({files})"
+    if first.route == "path" and first.container_file is not None and not delete_file:
+        summary += f"; kept {first.container_file} (give --delete-file to delete it)"
+    return Plan(changes, summary, not changes, first.dialect, first.route, [], name)
+
+
+__all__ = ["ContainerSpec", "Plan", "choose_dialect", "plan_add", "plan_remove"]

@@ -1,0 +1,568 @@
+"""NixOS containers in a configuration: finding them, and planning to add or remove one.
+
+Two dialects name the same thing. **legacy** is the 2014 ``systemd.containers.<name>`` (only
+``config`` and ``path``); **modern** is ``containers.<name>`` with ``autoStart``,
+``privateNetwork``, ``hostAddress``, ``localAddress``, ``forwardPorts``, ``bindMounts`` and more.
+
+:func:`discover` reads a configuration and every module it imports by a literal relative path
+(recursively, each file once) and reports each container however it is written: dotted keys,
+nested attribute sets, definitions split over several bindings or files, values under
+``lib.mkIf``. A name that only evaluation could tell (``${x}``, ``containers = mapAttrs …``) is
+reported as dynamic at its location, never guessed. ``virtualisation.containers`` and
+``virtualisation.oci-containers`` are other things and are not reported.
+
+Container routes and profiles:
+
+* **config** route: the container's NixOS configuration is written inline (``…config = { };``)
+  and built with the host.
+* **path** route: the container's configuration is its own module ``containers/NAME.nix``
+  beside the configuration that declares it, built separately into a system profile whose
+  path is set as ``….path``. The legacy layout is ``/nix/var/nix/profiles/containers/NAME``
+  (the profile itself is the system). Today's NixOS (``nixos-container``) keeps one profile
+  directory per container, ``/nix/var/nix/profiles/per-container/NAME``, and the system
+  profile inside it, ``/nix/var/nix/profiles/per-container/NAME/system`` (``nixos-container
+  create`` runs ``nix-env -p $profileDir/system --set …``). The modern path route therefore
+  sets ``containers.NAME.path = "/nix/var/nix/profiles/per-container/NAME/system"``;
+  :attr:`Container.profile` is the profile a build must set, whatever the dialect.
+
+Adding and removing (:func:`plan_add`, :func:`plan_remove`) live in
+:mod:`nixgen.container_edit` and are re-exported here; :class:`ContainerSpec` comes from
+:mod:`nixgen.container_specs`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from nixgen.errors import NixgenError, ValidationError
+
+if TYPE_CHECKING:
+    from nixgen.document import Binding, Document
+
+DialectName = Literal["legacy", "modern"]
+
+LEGACY_PREFIX: tuple[str, ...] = ("systemd", "containers")
+MODERN_PREFIX: tuple[str, ...] = ("containers",)
+PREFIXES: tuple[tuple[tuple[str, ...], DialectName], ...] = (
+    (LEGACY_PREFIX, "legacy"),
+    (MODERN_PREFIX, "modern"),
+)
+
+LEGACY_PROFILE_DIR = "/nix/var/nix/profiles/containers"
+MODERN_PROFILE_DIR = "/nix/var/nix/profiles/per-container"
+
+SSH_PORTS = ("services", "openssh", "ports")
+SSH_ENABLE = ("services", "openssh", "enable")
+SSH_ENABLE_OLD = ("services", "sshd", "enable")
+DEFAULT_SSH_PORT = 22
+STATE_VERSION = ("system", "stateVersion")
+
+
+def prefix_of(dialect: str) -> tuple[str, ...]:
+    """The option prefix of a dialect: ``systemd.containers`` or ``containers``."""
+    return LEGACY_PREFIX if dialect == "legacy" else MODERN_PREFIX
+
+
+def profile_path(name: str, dialect: str) -> str:
+    """The system profile a path-route container of this dialect points at."""
+    if dialect == "legacy":
+        return f"{LEGACY_PROFILE_DIR}/{name}"
+    return f"{MODERN_PROFILE_DIR}/{name}/system"
+
+
+def container_file_for(config_file: Path, name: str) -> Path:
+    """Where the path route keeps a container's own module: ``containers/NAME.nix`` beside it."""
+    return config_file.parent / "containers" / f"{name}.nix"
+
+
+@dataclass
+class Container:
+    """One container as the configuration declares it (see the module docstring)."""
+
+    name: str
+    dialect: DialectName
+    route: Literal["config", "path", "unknown"]
+    ports: list[int] = field(default_factory=list)
+    auto_start: bool | None = None
+    private_network: bool | None = None
+    host_address: str | None = None
+    local_address: str | None = None
+    forward_ports: list[dict[str, Any]] = field(default_factory=list)
+    bind_mounts: dict[str, Any] = field(default_factory=dict)
+    file: Path = field(default_factory=Path)
+    line: int = 0
+    col: int = 0
+    definitions: list[Binding] = field(default_factory=list)
+    definition_files: list[Path] = field(default_factory=list)
+    profile: str | None = None
+    container_file: Path | None = None
+    conditional: bool = False
+    dynamic: bool = False
+    ssh_enabled: bool | None = None
+    ssh_keys: list[str] = field(default_factory=list)
+    path_file: Path | None = None
+
+    @property
+    def location(self) -> str:
+        """``file:line`` of the first definition."""
+        return f"{self.file}:{self.line}"
+
+    @property
+    def shares_host_network(self) -> bool:
+        """Whether the container uses the host's network (no private network)."""
+        return not self.private_network
+
+    def sshd_ports(self) -> list[int]:
+        """Ports its sshd listens on: the explicit list, or 22 when enabled without one."""
+        if self.ports:
+            return list(self.ports)
+        if self.ssh_enabled:
+            return [DEFAULT_SSH_PORT]
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready description (``list-containers --json``)."""
+        return {
+            "name": self.name,
+            "dialect": self.dialect,
+            "route": self.route,
+            "ports": list(self.ports),
+            "auto_start": self.auto_start,
+            "private_network": self.private_network,
+            "host_address": self.host_address,
+            "local_address": self.local_address,
+            "forward_ports": list(self.forward_ports),
+            "bind_mounts": dict(self.bind_mounts),
+            "file": str(self.file),
+            "line": self.line,
+            "col": self.col,
+            "definitions": [
+                {"file": str(f), "line": b.line, "col": b.col}
+                for b, f in zip(self.definitions, self.definition_files, strict=False)
+            ],
+            "profile": self.profile,
+            "container_file": str(self.container_file) if self.container_file else None,
+            "conditional": self.conditional,
+            "dynamic": self.dynamic,
+        }
+
+
+# --- loading a configuration and its imports -------------------------------------------------
+
+
+@dataclass
+class Module:
+    """One file of a configuration: the path to show, the real path, and its document."""
+
+    path: Path
+    real_path: Path
+    document: Document
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _buffer_for(path: Path, buffers: Mapping[Path, bytes] | None) -> bytes | None:
+    if not buffers:
+        return None
+    real = _real(path)
+    for key, value in buffers.items():
+        if Path(key) == path or _real(Path(key)) == real:
+            return value
+    return None
+
+
+def load_document(path: Path, buffers: Mapping[Path, bytes] | None = None) -> Document:
+    """The document of ``path``: the editor's buffer when one is given, else the file."""
+    from nixgen.document import Document
+
+    data = _buffer_for(path, buffers)
+    if data is not None:
+        return Document.from_text(data, path=path)
+    return Document.from_path(path)
+
+
+def check_module_shape(doc: Document, path: Path) -> None:
+    """ValidationError unless the top level is an attribute set or a module function of one."""
+    if doc.top_attrset() is None:
+        raise ValidationError(
+            "the top level is not an attribute set or a module function returning one",
+            file=path,
+            line=1,
+            col=1,
+        )
+
+
+def _unquote_path(text: str) -> str | None:
+    if "${" in text or text.startswith(("<", "~")):
+        return None
+    return text
+
+
+def import_paths(doc: Document, path: Path) -> list[Path]:
+    """Files imported by a literal relative (or absolute) path in ``imports = [ … ];``."""
+    base = _real(path).parent if path.is_symlink() else path.parent
+    found: list[Path] = []
+    for binding in doc.get(("imports",)):
+        node = _strip_parens(binding.value_node)
+        if node is None or node.type != "list_expression":
+            continue
+        for element in node.named_children:
+            element = _strip_parens(element)
+            if element is None or element.type != "path_expression":
+                continue
+            text = _unquote_path(element.text.decode("utf-8"))
+            if text is None:
+                continue
+            target = Path(os.path.normpath(base / text))
+            if not os.path.exists(target) and os.path.exists(_real(path).parent / text):
+                target = Path(os.path.normpath(_real(path).parent / text))
+            if target.is_dir():
+                target = target / "default.nix"
+            found.append(target)
+    return found
+
+
+def load_modules(config: Path, buffers: Mapping[Path, bytes] | None = None) -> list[Module]:
+    """The configuration and every module it imports (depth first, each file once)."""
+    config = Path(config)
+    top = load_document(config, buffers)
+    check_module_shape(top, config)
+    modules = [Module(config, _real(config), top)]
+    seen = {modules[0].real_path}
+    stack = list(reversed(import_paths(top, config)))
+    while stack:
+        path = stack.pop()
+        real = _real(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        if _buffer_for(path, buffers) is None and not real.is_file():
+            continue
+        doc = load_document(path, buffers)
+        if doc.top_attrset() is None:
+            continue
+        modules.append(Module(path, real, doc))
+        stack.extend(reversed(import_paths(doc, path)))
+    return modules
+
+
+# --- reading values ----------------------------------------------------------------------------
+
+_WRAPPERS = {"mkIf", "mkMerge", "mkForce", "mkDefault", "mkOverride", "mkBefore", "mkAfter",
+             "mkOrder"}
+
+
+def _strip_parens(node: Any) -> Any:
+    while node is not None and node.type == "parenthesized_expression":
+        inner = [c for c in node.named_children if c.type != "comment"]
+        node = inner[0] if inner else None
+    return node
+
+
+def _function_name(node: Any) -> str | None:
+    node = _strip_parens(node)
+    if node is None:
+        return None
+    if node.type == "variable_expression":
+        return node.text.decode("utf-8")
+    if node.type == "select_expression":
+        attrpath = node.child_by_field_name("attrpath")
+        if attrpath is not None and attrpath.named_children:
+            return attrpath.named_children[-1].text.decode("utf-8")
+    return None
+
+
+def unwrap(node: Any) -> tuple[Any, tuple[str, ...]]:
+    """Look through parentheses and ``lib.mkIf c`` / ``mkForce`` / … applications."""
+    wrappers: list[str] = []
+    node = _strip_parens(node)
+    while node is not None and node.type == "apply_expression":
+        head = node.child_by_field_name("function")
+        head_inner = _strip_parens(head)
+        name = _function_name(head)
+        if name is None and head_inner is not None and head_inner.type == "apply_expression":
+            name = _function_name(head_inner.child_by_field_name("function"))
+        if name not in _WRAPPERS:
+            break
+        wrappers.append(name)
+        node = _strip_parens(node.child_by_field_name("argument"))
+    return node, tuple(wrappers)
+
+
+def literal_of(binding: Binding, data: bytes | None = None) -> Any:
+    """The Python value of a binding's value (its own mkIf/mkForce/… looked through), or None."""
+    from nixgen.literal import Unevaluated
+
+    value = binding.value
+    return None if isinstance(value, Unevaluated) else value
+
+
+def _is_attrset(node: Any) -> bool:
+    node, _ = unwrap(node)
+    return node is not None and node.type in ("attrset_expression", "rec_attrset_expression")
+
+
+def _is_mkmerge_list(binding: Binding) -> bool:
+    inner, wrappers = unwrap(binding.value_node)
+    wrappers = (*tuple(binding.wrappers or ()), *wrappers)
+    return "mkMerge" in wrappers and inner is not None and inner.type == "list_expression"
+
+
+def _contains(outer: Binding, inner: Binding) -> bool:
+    return (
+        outer is not inner
+        and outer.node.start_byte <= inner.node.start_byte
+        and inner.node.end_byte <= outer.node.end_byte
+        and (outer.node.start_byte, outer.node.end_byte)
+        != (inner.node.start_byte, inner.node.end_byte)
+    )
+
+
+def topmost(items: list[tuple[Binding, Module]]) -> list[tuple[Binding, Module]]:
+    """The bindings not nested inside another of the list in the same file."""
+    return [
+        (b, m)
+        for b, m in items
+        if not any(m2 is m and _contains(a, b) for a, m2 in items)
+    ]
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    name: Any
+    dialect: DialectName
+    module: Module
+    bindings: list[tuple[Binding, tuple[Any, ...], Module]] = field(default_factory=list)
+    dynamic: bool = False
+
+
+def _scan(modules: list[Module]) -> Iterator[tuple[Module, Binding]]:
+    for module in modules:
+        for binding in module.document.bindings():
+            yield module, binding
+
+
+def _first_line_text(text: str, limit: int = 60) -> str:
+    first = " ".join(text.split())
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def discover_modules(modules: list[Module]) -> list[Container]:
+    """Containers declared in already loaded modules (see :func:`discover`)."""
+    found: dict[tuple[Any, ...], _Found] = {}
+    dynamic_sets: list[tuple[Module, Binding, DialectName]] = []
+    for module, binding in _scan(modules):
+        path = tuple(binding.path)
+        for prefix, dialect in PREFIXES:
+            n = len(prefix)
+            if path[:n] != prefix:
+                continue
+            if len(path) == n:
+                value = binding.value_node
+                if (
+                    getattr(binding.node, "type", "") == "binding"
+                    and not _is_attrset(value)
+                    and not _is_mkmerge_list(binding)
+                ):
+                    dynamic_sets.append((module, binding, dialect))
+                continue
+            name = path[n]
+            if isinstance(name, str):
+                key: tuple[Any, ...] = (dialect, name)
+                entry = found.setdefault(key, _Found(name, dialect, module))
+            else:
+                text = str(name)
+                key = (dialect, "dynamic", str(module.real_path), text)
+                entry = found.setdefault(key, _Found(text, dialect, module, dynamic=True))
+            entry.bindings.append((binding, path[n + 1 :], module))
+    containers = [_build(entry) for entry in found.values()]
+    for module, binding, dialect in dynamic_sets:
+        containers.append(
+            Container(
+                name=_first_line_text(binding.text),
+                dialect=dialect,
+                route="unknown",
+                file=module.path,
+                line=binding.line,
+                col=binding.col,
+                definitions=[binding],
+                definition_files=[module.path],
+                conditional="mkIf" in tuple(binding.wrappers or ()),
+                dynamic=True,
+            )
+        )
+    order = {m.real_path: i for i, m in enumerate(modules)}
+    containers.sort(key=lambda c: (order.get(_real(c.file), len(order)), c.line, c.col))
+    return containers
+
+
+def _build(entry: _Found) -> Container:
+    items = [(b, m) for b, _, m in entry.bindings]
+    defs = topmost(items)
+    defs.sort(key=lambda bm: (bm[1] is not entry.module, bm[0].line, bm[0].col))
+    first, first_module = defs[0]
+    c = Container(
+        name=entry.name,
+        dialect=entry.dialect,
+        route="unknown",
+        file=first_module.path,
+        line=first.line,
+        col=first.col,
+        definitions=[b for b, _ in defs],
+        definition_files=[m.path for _, m in defs],
+        dynamic=entry.dynamic,
+        conditional=any("mkIf" in tuple(b.wrappers or ()) for b, _, _ in entry.bindings),
+    )
+    routes = set()
+    for binding, rel, module in entry.bindings:
+        if not rel:
+            continue
+        data = module.document.data
+        head = rel[0]
+        if head == "config":
+            routes.add("config")
+        elif head == "path":
+            routes.add("path")
+            value = literal_of(binding, data) if len(rel) == 1 else None
+            if value is not None:
+                c.profile = str(value)
+                c.path_file = module.path
+        _read_field(c, binding, rel, data)
+    if routes == {"config"}:
+        c.route = "config"
+    elif routes == {"path"}:
+        c.route = "path"
+    if c.route == "path" and not c.dynamic:
+        candidate = container_file_for(c.path_file or c.file, c.name)
+        if candidate.is_file():
+            c.container_file = candidate
+    return c
+
+
+def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: bytes) -> None:
+    if rel[:1] == ("config",):
+        _read_guest_field(c, binding, rel[1:], data)
+        return
+    if len(rel) != 1:
+        if rel[:1] == ("bindMounts",) and len(rel) == 2 and isinstance(rel[1], str):
+            value = literal_of(binding, data)
+            if isinstance(value, dict):
+                c.bind_mounts[rel[1]] = value
+        return
+    value = literal_of(binding, data)
+    head = rel[0]
+    if head == "autoStart" and isinstance(value, bool):
+        c.auto_start = value
+    elif head == "privateNetwork" and isinstance(value, bool):
+        c.private_network = value
+    elif head in ("hostAddress", "hostAddress6") and isinstance(value, str):
+        c.host_address = c.host_address or value
+    elif head in ("localAddress", "localAddress6") and isinstance(value, str):
+        c.local_address = c.local_address or value
+    elif head == "forwardPorts" and isinstance(value, list):
+        c.forward_ports.extend(v for v in value if isinstance(v, dict))
+    elif head == "bindMounts" and isinstance(value, dict):
+        c.bind_mounts.update(value)
+
+
+def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: bytes) -> None:
+    """Fields of the container's own NixOS configuration (relative to ``config``)."""
+    if rel == SSH_PORTS:
+        value = literal_of(binding, data)
+        if isinstance(value, list):
+            c.ports.extend(p for p in value if isinstance(p, int) and p not in c.ports)
+    elif rel in (SSH_ENABLE, SSH_ENABLE_OLD):
+        value = literal_of(binding, data)
+        if isinstance(value, bool):
+            c.ssh_enabled = value
+    elif (
+        len(rel) == 6
+        and rel[0] == "users"
+        and rel[2] == "root"
+        and rel[3:] == ("openssh", "authorizedKeys", "keys")
+    ):
+        value = literal_of(binding, data)
+        if isinstance(value, list):
+            c.ssh_keys.extend(k for k in value if isinstance(k, str))
+
+
+def _read_container_file(c: Container, buffers: Mapping[Path, bytes] | None) -> None:
+    if c.container_file is None:
+        return
+    try:
+        doc = load_document(c.container_file, buffers)
+    except NixgenError:
+        return
+    for binding in doc.bindings():
+        _read_guest_field(c, binding, tuple(binding.path), doc.data)
+
+
+def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:
+    """Every container declared by ``config`` and the modules it imports (see module doc)."""
+    modules = load_modules(Path(config), buffers)
+    containers = discover_modules(modules)
+    for c in containers:
+        if c.route == "path":
+            _read_container_file(c, buffers)
+    return containers
+
+
+def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
+    """Ports of the host's sshd with where they are decided: ``(port, file, line)``."""
+    ports: list[tuple[int, Path, int]] = []
+    enabled: tuple[Path, int] | None = None
+    for module, binding in _scan(modules):
+        path = tuple(binding.path)
+        if path == SSH_PORTS:
+            value = literal_of(binding, module.document.data)
+            if isinstance(value, list):
+                for p in value:
+                    if isinstance(p, int) and p not in [q for q, _, _ in ports]:
+                        ports.append((p, module.path, binding.line))
+        elif path in (SSH_ENABLE, SSH_ENABLE_OLD) and (
+            literal_of(binding, module.document.data) is True
+        ):
+            enabled = enabled or (module.path, binding.line)
+    if ports:
+        return ports
+    if enabled is not None:
+        return [(DEFAULT_SSH_PORT, enabled[0], enabled[1])]
+    return []
+
+
+def host_ssh_ports(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[int]:
+    """Ports the host's own sshd listens on (22 when enabled without ``ports``), else []."""
+    return [p for p, _, _ in host_ssh_ports_of(load_modules(Path(config), buffers))]
+
+
+def host_state_version(modules: list[Module]) -> str | None:
+    """The host's ``system.stateVersion`` when it is a literal string."""
+    for module, binding in _scan(modules):
+        if tuple(binding.path) == STATE_VERSION:
+            value = literal_of(binding, module.document.data)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+from nixgen.container_edit import Plan, plan_add, plan_remove  # noqa: E402
+from nixgen.container_specs import ContainerSpec  # noqa: E402
+
+__all__ = [
+    "Container",
+    "ContainerSpec",
+    "Plan",
+    "discover",
+    "host_ssh_ports",
+    "plan_add",
+    "plan_remove",
+]
