@@ -349,3 +349,24 @@ def test_path_route_without_file_creation_support(tmp_path: Path) -> None:
         assert uri in c.applied[-1]["edit"]["changes"]
     finally:
         assert c.shutdown() == 0
+
+
+def test_check_findings_and_quick_fix(client: LspClient, tmp_path: Path,
+                                      nix_instantiate: str) -> None:
+    text = ("{ config, pkgs, ... }:\n{\n  # é 😀\n"
+            "  environment.systemPackages = [ pkgs.lib.id ];\n}\n")
+    _path, uri = _file(tmp_path, text)
+    diags = client.open(uri, text)["diagnostics"]
+    lib = [d for d in diags if d["code"] == "NG201"]
+    assert len(lib) == 1 and lib[0]["severity"] == 2
+    line = text.splitlines()[3]
+    col = len(line[: line.index("pkgs.lib")].encode("utf-16-le")) // 2
+    assert lib[0]["range"]["start"] == {"line": 3, "character": col}
+    actions = client.code_actions(uri, 3, col + 1, diagnostics=lib)
+    fix = next(a for a in actions if a["kind"] == "quickfix")
+    assert fix["diagnostics"] == lib
+    got = apply_text_edits(text, edits_for(fix["edit"], uri))
+    assert got == text.replace("pkgs, ...", "pkgs, lib, ...").replace("pkgs.lib.id", "lib.id")
+    assert nix_parse_ok(got, nix_instantiate)[0]
+    after = client.change(uri, 2, [{"text": got}])["diagnostics"]
+    assert not [d for d in after if d["code"] == "NG201"]

@@ -1,0 +1,139 @@
+"""``nixgen edit --json``: JSON in, LSP-style edits out, the same edits as the language server
+and the same bytes as the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import nix_parse_ok, run_cli
+from test_lsp_client import LspClient, apply_text_edits, edits_for
+
+CONFIG = """{ config, pkgs, ... }:
+{
+  # café 😀 before the edit point
+  networking.hostName = "hôte";
+  services.openssh.enable = true;
+}
+"""
+
+
+def edit_json(request: Any) -> tuple[int, dict[str, Any]]:
+    proc = run_cli("edit", "--json", input=json.dumps(request))
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _cli(path: Path, *args: str) -> str:
+    proc = run_cli(*args, "-f", str(path))
+    assert proc.returncode == 0, proc.stderr
+    return path.read_bytes().decode()
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_set_matches_cli(tmp_path: Path, newline: str, nix_instantiate: str) -> None:
+    text = CONFIG.replace("\n", newline)
+    path = tmp_path / "configuration.nix"
+    path.write_bytes(text.encode())
+    code, out = edit_json({"text": text, "operation": "set", "path": str(path),
+                           "args": {"path": "boot.loader.timeout", "value": "5"}})
+    assert code == 0, out
+    got = apply_text_edits(text, out["edits"])
+    assert got.encode() == _cli(path, "set", "boot.loader.timeout", "5").encode()
+    assert out["diagnostics"] == [] and out["noop"] is False
+    assert nix_parse_ok(got, nix_instantiate)[0]
+
+
+def test_add_container_matches_cli_and_server(tmp_path: Path) -> None:
+    path = tmp_path / "configuration.nix"
+    path.write_text(CONFIG)
+    args = {"name": "foo", "port": [2022, 2023], "route": "config"}
+    code, out = edit_json({"text": CONFIG, "operation": "add-container", "path": str(path),
+                           "args": args})
+    assert code == 0, out
+    client = LspClient(timeout=60)
+    try:
+        client.initialize()
+        client.open(path.as_uri(), CONFIG)
+        client.execute("nixgen.addContainer", {"uri": path.as_uri(), **args})
+        server_edits = edits_for(client.applied[-1]["edit"], path.as_uri())
+    finally:
+        assert client.shutdown() == 0
+    assert out["edits"] == server_edits
+    got = apply_text_edits(CONFIG, out["edits"])
+    assert got == _cli(path, "add-container", "foo", "--port", "2022", "--port", "2023")
+
+
+def test_remove_container_and_delete(tmp_path: Path) -> None:
+    text = CONFIG.replace("}\n", "  systemd.containers.web.config = { };\n}\n")
+    path = tmp_path / "configuration.nix"
+    path.write_text(text)
+    code, out = edit_json({"text": text, "operation": "remove-container", "path": str(path),
+                           "args": {"name": "web"}})
+    assert code == 0, out
+    assert apply_text_edits(text, out["edits"]) == _cli(path, "remove-container", "web")
+    code, out = edit_json({"text": CONFIG, "operation": "delete",
+                           "args": {"path": "networking.hostName"}})
+    assert code == 0, out
+    assert "hostName" not in apply_text_edits(CONFIG, out["edits"])
+
+
+def test_path_route_lists_the_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "configuration.nix"
+    path.write_text(CONFIG)
+    code, out = edit_json({"text": CONFIG, "operation": "add-container", "path": str(path),
+                           "args": {"name": "db", "route": "path", "port": [2030]}})
+    assert code == 0, out
+    assert [f["path"] for f in out["files"]] == [str(tmp_path / "containers" / "db.nix")]
+    assert out["files"][0]["create"] is True
+    new_file = apply_text_edits("", out["files"][0]["edits"])
+    assert "boot.isContainer = true;" in new_file
+    assert not (tmp_path / "containers").exists()  # nothing written
+
+
+def test_convert_form(tmp_path: Path) -> None:
+    code, out = edit_json({"text": CONFIG, "operation": "convert-form",
+                           "args": {"line": 4, "character": 4}})
+    assert code == 0, out
+    got = apply_text_edits(CONFIG, out["edits"])
+    assert "  services = {\n    openssh.enable = true;\n  };\n" in got
+
+
+def test_diagnostics_of_a_broken_text() -> None:
+    text = CONFIG.replace('"hôte";', '"hôte"')
+    code, out = edit_json({"text": text, "operation": "set",
+                           "args": {"path": "a", "value": "1"}})
+    assert code == 1
+    assert out["error"]["kind"] == "NixSyntaxError"
+    assert "line" in out["error"]
+
+
+def test_no_change_is_a_noop() -> None:
+    code, out = edit_json({"text": CONFIG, "operation": "set",
+                           "args": {"path": "services.openssh.enable", "value": "true"}})
+    assert code == 0
+    assert out["edits"] == [] and out["noop"] is True
+
+
+@pytest.mark.parametrize(("request_", "words"), [
+    ({"text": CONFIG, "operation": "fly"}, "unknown operation"),
+    ({"text": CONFIG, "operation": "set", "args": {"path": "a"}}, "value"),
+    ({"text": 3, "operation": "set"}, "text"),
+    ({"operation": "set"}, "text"),
+    ({"text": CONFIG, "operation": "set", "args": [1]}, "args"),
+    ({"text": CONFIG, "operation": "add-container", "args": {"name": "x", "port": [0]}},
+     "port"),
+    ([1, 2], "JSON object"),
+])
+def test_bad_requests(request_: Any, words: str) -> None:
+    code, out = edit_json(request_)
+    assert code in (1, 2)
+    assert words in out["error"]["message"]
+
+
+def test_not_json() -> None:
+    proc = run_cli("edit", "--json", input="{nope")
+    assert proc.returncode == 2
+    assert "not JSON" in json.loads(proc.stdout)["error"]["message"]
+    assert "Traceback" not in proc.stderr
