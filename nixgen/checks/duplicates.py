@@ -62,8 +62,17 @@ class _Checker:
         self.findings: list[Finding] = []
         self.done: set[int] = set()
 
-    def at(self, node: Node) -> str:
-        return self.src.where(node).split(":", 1)[1]
+    def at(self, entry: _Entry) -> str:
+        """Where an earlier definition is, with its key as written: ``3:5 (`a.b = …`)``."""
+        binding = entry.binding
+        if binding.type == "binding":
+            key = binding.child_by_field_name("attrpath") or entry.key
+            shown = f"`{' '.join(self.src.text(key).split())} = …`"
+            node = key
+        else:
+            shown = f"`{' '.join(self.src.text(binding).split())}`"
+            node = entry.key
+        return f"{self.src.where(node).split(':', 1)[1]} ({shown})"
 
     def report(self, code: str, node: Node, message: str) -> None:
         severity = NOTE if code == "NG103" else ERROR
@@ -86,7 +95,7 @@ class _Checker:
                 if first is not None:
                     self.report("NG101", attr,
                                 f"`{_show((*prefix, name))}` is inherited here but already "
-                                f"defined at {self.at(first.key)}; Nix rejects the file")
+                                f"defined at {self.at(first)}; Nix rejects the file")
                 else:
                     table[name] = _Entry("inherit", "inherit", binding, attr)
         return table
@@ -120,20 +129,20 @@ class _Checker:
                     if first.origin == "literal" and note is None:
                         note = (elem,
                                 f"`{_show(path)}` is also an attribute set written out at "
-                                f"{self.at(first.key)}; Nix merges this dotted key into it, "
+                                f"{self.at(first)}; Nix merges this dotted key into it, "
                                 "but the settings are easier to find in one place")
                     cur = first.children
                 elif first.kind == "inherit":
                     self.report("NG101", elem,
                                 f"`{_show(names)}` is set with a dotted key, but "
-                                f"`{_show(path)}` is inherited at {self.at(first.key)}; "
+                                f"`{_show(path)}` is inherited at {self.at(first)}; "
                                 "Nix rejects the file")
                     return None
                 else:
                     self.report(
                         "NG102", elem,
                         f"`{_show((*prefix, *names))}` is set with a dotted key, but "
-                        f"`{_show(path)}` is defined at {self.at(first.key)} as "
+                        f"`{_show(path)}` is defined at {self.at(first)} as "
                         f"`{_snippet(self.src, first.value)}`, which is not an attribute "
                         "set literal; Nix rejects the file: move this setting into that value")
                     return None
@@ -156,12 +165,12 @@ class _Checker:
                     self.report(
                         "NG101", entry.key,
                         f"`{_show((*path, key))}` is already defined at "
-                        f"{self.at(other.key)}; Nix merges this `{_show(path)} = {{ … }}` "
+                        f"{self.at(other)}; Nix merges this `{_show(path)} = {{ … }}` "
                         "into the earlier definition one level deep only and rejects the file")
                 if clashed:
                     return None
                 return (elem,
-                        f"`{_show(path)}` is also defined at {self.at(first.key)}; Nix "
+                        f"`{_show(path)}` is also defined at {self.at(first)}; Nix "
                         "merges the two attribute sets, but the settings are easier to find "
                         "in one place")
             if first.kind == "set" and first.origin == "implicit" and inner is None:
@@ -169,11 +178,11 @@ class _Checker:
                     "NG102", elem,
                     f"`{_show(path)}` is defined here as `{_snippet(self.src, value)}`, which "
                     f"is not an attribute set literal, but it is already set with a dotted "
-                    f"key at {self.at(first.key)}; Nix rejects the file: move that setting "
+                    f"key at {self.at(first)}; Nix rejects the file: move that setting "
                     "into this value")
                 return None
             self.report("NG101", elem,
-                        f"`{_show(path)}` is already defined at {self.at(first.key)}; "
+                        f"`{_show(path)}` is already defined at {self.at(first)}; "
                         "Nix rejects a second definition of the same attribute")
             return None
 

@@ -56,6 +56,15 @@ def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
         sep = ", "
     if "#" in sep or "/*" in sep or "," not in sep:
         sep = ", "
+    line_end = data.find(b"\n", last.end_byte)
+    rest = data[last.end_byte : line_end].decode("utf-8", "replace") if line_end >= 0 else ""
+    if "\n" in sep and rest.strip() not in ("", ","):
+        # a comment ends the last argument's line: add the new one on a line of its own
+        tail = sep.rpartition("\n")[2]
+        if "," in tail:                       # leading-comma style
+            return Edit(line_end, line_end, f"\n{tail}{name}")
+        if rest.lstrip().startswith(","):     # trailing-comma style
+            return Edit(line_end, line_end, f"\n{tail}{name},")
     return Edit(last.end_byte, last.end_byte, f"{sep}{name}")
 
 

@@ -1,0 +1,306 @@
+"""Tests of the single-file rules of nixgen.checks: NG001, NG101-103, NG201, NG501.
+
+Duplicate detection is compared with the real Nix parser, case by case and on generated
+attribute sets; every fix is checked before/after on fixtures, applied twice, kept inside its
+span, and the fixed file is accepted by ``nix-instantiate --parse``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, nix_parse_ok
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nixgen.checks import RULES, apply_fixes, check_document, check_source
+from nixgen.checks.model import code_enabled, normalise_codes
+from nixgen.errors import UsageError
+
+FIX_DIR = FIXTURES / "checks" / "fix"
+PAIRS = sorted(p.name.removesuffix(".before.nix") for p in FIX_DIR.glob("*.before.nix"))
+
+
+def codes(src: str | bytes, **kw: object) -> list[tuple[str, int, int]]:
+    data = src.encode() if isinstance(src, str) else src
+    return [(f.code, f.line, f.col) for f in check_source(data, **kw)]  # type: ignore[arg-type]
+
+
+# --- NG001 -------------------------------------------------------------------------------------
+
+
+def test_syntax_error_is_reported_with_position_and_nothing_else() -> None:
+    src = b"{\n  a = 1;\n  b = ;\n  a = 2;\n}\n"
+    found = check_source(src, Path("x.nix"))
+    assert [f.code for f in found] == ["NG001"]
+    assert found[0].line == 3
+    assert found[0].severity == "error"
+    assert str(found[0].file) == "x.nix"
+
+
+def test_trailing_comma_in_formals_is_not_a_syntax_error() -> None:
+    assert codes("{ config, pkgs, }: { }") == []
+    assert codes("{ a ? 1, }: { }") == []
+
+
+def test_clean_file_has_no_findings() -> None:
+    src = """# comment
+{ config, lib, pkgs, ... }:
+{
+  services.openssh.enable = true;
+  services.openssh.ports = [ 22 ];
+  environment.systemPackages = with pkgs; [ vim ];
+}
+"""
+    assert codes(src) == []
+
+
+# --- NG101 / NG102 / NG103 agree with Nix ------------------------------------------------------
+
+HEADER = "{ x, f, lib, b }: "
+CASES = [
+    "{ a.b.c = 1; a = { b.c = 2; }; }",
+    "{ a.b.c = 1; a = { b.d = 2; }; }",
+    "{ a = { b.d = 2; }; a.b.c = 1; }",
+    "{ a = { b.d = 2; }; a = { b.c = 1; }; }",
+    "{ a = { b.d = 2; }; a = { c = 1; }; }",
+    "{ a = x; a.b = 1; }",
+    "{ a.b = 1; a = x; }",
+    "{ a = rec { b = 1; }; a.c = 1; }",
+    "{ a = 1; a = 1; }",
+    "{ a.b = 1; a.b = 2; }",
+    "{ a.b = 1; a.b.c = 2; }",
+    "{ a.b.c = 1; a.b = { d = 1; }; }",
+    '{ "a".b = 1; a.c = 1; }',
+    '{ "a" = 1; a = 2; }',
+    "{ inherit x; x = 1; }",
+    "{ inherit x; x.b = 1; }",
+    "let a.b = 1; a.c = 2; in a",
+    "let a = 1; a = 2; in a",
+    "rec { a = 1; a = 2; }",
+    "{ a = (y: 1); a.b = 1; }",
+    "{ a = ({ b = 1; }); a.c = 1; }",
+    "{ a = { }; a = { }; }",
+    '{ ${"a"} = 1; a = 2; }',
+    "{ inherit (x) a; a.b = 1; }",
+    "{ a = { inherit b; }; a.b = 1; }",
+    "{ a = { b = { c = 1; }; }; a.b.d = 1; }",
+    "{ a = { b = x; }; a.b.d = 1; }",
+    "{ a = { b = 1; }; a.b = 2; }",
+    "[ { a = 1; a = 2; } ]",
+    "{ a = lib.mkIf true { b = 1; }; a.c = 2; }",
+    "{ a.c = 2; a = lib.mkIf true { b = 1; }; }",
+    "{ a = f { b = 1; b = 2; }; }",
+    "{ a.${x} = 1; a.${x} = 2; }",
+    '{ "a\\"b" = 1; "a\\"b" = 2; }',
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_duplicate_errors_match_nix(case: str, nix_instantiate: str) -> None:
+    src = HEADER + case
+    ok, err = nix_parse_ok(src, nix_instantiate)
+    errors = [c for c in codes(src) if c[0] in ("NG101", "NG102")]
+    assert bool(errors) == (not ok), (case, err, errors)
+    if not ok and "already defined" in err:
+        # reported at the second definition (Nix names one of the two places)
+        assert errors
+
+
+def test_duplicate_reported_at_second_naming_first() -> None:
+    src = "{\n  a.b.c = 1;   # first\n  a = {\n    b.c = 2;\n  };\n}\n"
+    [f] = check_source(src.encode())
+    assert (f.code, f.line, f.col) == ("NG101", 4, 5)
+    assert "2:3" in f.message and "a.b" in f.message
+
+
+def test_dotted_key_beside_mkif_is_ng102_both_orders() -> None:
+    src = "{ lib, ... }: {\n  services.x = lib.mkIf true { enable = true; };\n  services.x.port = 1;\n}"
+    [f] = check_source(src.encode())
+    assert (f.code, f.line) == ("NG102", 3)
+    assert "2:3" in f.message and "mkIf" in f.message
+    src2 = "{ lib, ... }: {\n  services.x.port = 1;\n  services.x = lib.mkIf true { };\n}"
+    [g] = check_source(src2.encode())
+    assert (g.code, g.line) == ("NG102", 3)
+
+
+def test_merge_is_a_note_and_fixed_layout_is_clean() -> None:
+    before = "{\n  networking = { hostName = \"h\"; };\n  networking.firewall.enable = true;\n}"
+    [f] = check_source(before.encode())
+    assert (f.code, f.severity, f.line) == ("NG103", "note", 3)
+    after = "{\n  networking = {\n    hostName = \"h\";\n    firewall.enable = true;\n  };\n}"
+    assert codes(after) == []
+
+
+def test_plain_dotted_keys_are_not_notes() -> None:
+    assert codes("{ a.b = 1; a.c = 2; a.d.e = 3; }") == []
+
+
+def test_duplicates_fixed_by_hand_are_clean() -> None:
+    assert codes("{ a = { b.c = 2; d = 1; }; }") == []
+    assert codes("{ lib }: { a = lib.mkIf true { b = 1; c = 2; }; }") == []
+
+
+NAMES = st.sampled_from(["a", "b", "c"])
+PATHS = st.lists(NAMES, min_size=1, max_size=3).map(".".join)
+
+
+@st.composite
+def attrsets(draw: st.DrawFn, depth: int = 0) -> str:
+    items = []
+    for _ in range(draw(st.integers(1, 4))):
+        key = draw(PATHS)
+        kind = draw(st.sampled_from(["int", "call", "set"] if depth < 2 else ["int", "call"]))
+        if kind == "int":
+            value = "1"
+        elif kind == "call":
+            value = "(f 1)"
+        else:
+            value = draw(attrsets(depth + 1))
+        items.append(f"{key} = {value};")
+    return "{ " + " ".join(items) + " }"
+
+
+@given(attrsets())
+def test_generated_attrsets_agree_with_nix(body: str) -> None:
+    src = "{ f }: " + body
+    ok, err = nix_parse_ok(src)
+    errors = [c for c in codes(src) if c[0] in ("NG101", "NG102")]
+    assert bool(errors) == (not ok), (src, err, errors)
+
+
+# --- fixes: before/after fixtures ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_fix_before_after(name: str, nix_instantiate: str) -> None:
+    before = (FIX_DIR / f"{name}.before.nix").read_bytes()
+    after = (FIX_DIR / f"{name}.after.nix").read_bytes()
+    findings = check_source(before, FIX_DIR / f"{name}.before.nix")
+    assert findings and all(f.fix is not None for f in findings)
+    fixed = apply_fixes(before, findings)
+    assert fixed == after
+    ok, err = nix_parse_ok(fixed, nix_instantiate)
+    assert ok, err
+    # twice changes nothing, and nothing fixable is left
+    again = check_source(fixed)
+    assert [f for f in again if f.fix is not None] == []
+    assert apply_fixes(fixed, again) == fixed
+
+
+ALLOWED_REPLACED = {"NG201": {"pkgs.lib", ""}, "NG501": {"systemd.", "extraUsers", "extraGroups",
+                                                         "users", "groups", ""}}
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_each_fix_alone_stays_in_its_span(name: str) -> None:
+    before = (FIX_DIR / f"{name}.before.nix").read_bytes()
+    for f in check_source(before):
+        assert f.fix is not None
+        for e in f.fix.edits:
+            assert before[e.start : e.end].decode() in ALLOWED_REPLACED[f.code]
+        alone = apply_fixes(before, [f])
+        first = min(e.start for e in f.fix.edits)
+        last = max(e.end for e in f.fix.edits)
+        growth = len(alone) - len(before)
+        assert alone[:first] == before[:first]
+        assert alone[last + growth :] == before[last:]
+        assert not check_source(alone) or all(g.code != "NG001" for g in check_source(alone))
+
+
+def test_ng201_reports_with_and_select_forms() -> None:
+    src = b"{ config, pkgs, ... }:\nwith pkgs.lib;\n{ x = pkgs.lib.mkForce 1; y = pkgs.hello; }"
+    found = check_source(src)
+    assert [(f.code, f.line, f.col) for f in found] == [("NG201", 2, 6), ("NG201", 3, 7)]
+    assert "with pkgs.lib;" in found[0].message
+    assert all("lib, ..." in (f.fix.edits[0].text + ", ...") for f in found if f.fix)
+
+
+def test_ng201_only_in_modules_taking_pkgs() -> None:
+    assert codes("pkgs: { x = pkgs.lib.id; }") == []
+    assert codes("{ stdenv, pkgs ? import <nixpkgs> {} }: pkgs.lib.id") != []
+    assert codes("{ config, ... }: { x = 1; }") == []
+
+
+def test_ng201_without_fix_when_lib_is_shadowed() -> None:
+    src = b"{ pkgs, ... }: let lib = 1; in { x = pkgs.lib.id; }"
+    [f] = check_source(src)
+    assert f.code == "NG201" and f.fix is None
+
+
+def test_ng201_fix_shared_formals_edit_is_applied_once() -> None:
+    src = b"{ config, pkgs, ... }: { a = pkgs.lib.x; b = pkgs.lib.y; }"
+    out = apply_fixes(src, check_source(src))
+    assert out == b"{ config, pkgs, lib, ... }: { a = lib.x; b = lib.y; }"
+
+
+def test_ng501_not_reported_when_one_dialect() -> None:
+    assert codes("{ users.extraUsers.a.uid = 1; systemd.containers.x.config = { }; }") == []
+    assert codes("{ users.users.a.uid = 1; containers.x.config = { }; }") == []
+
+
+def test_ng501_no_fix_for_modern_only_options_into_legacy() -> None:
+    src = b"""{
+  systemd.containers.a.config = { };
+  systemd.containers.b.config = { };
+  containers.c = { privateNetwork = true; config = { }; };
+}"""
+    [f] = check_source(src)
+    assert f.code == "NG501" and f.fix is None
+
+
+def test_ng501_no_fix_when_rename_would_define_twice() -> None:
+    src = b"""{
+  containers.a.config = { };
+  containers.b.config = { };
+  containers.x.config = { services.a.enable = true; };
+  systemd.containers.x.config = { services.b.enable = true; };
+}"""
+    [f] = check_source(src)
+    assert f.code == "NG501" and f.fix is None
+    assert check_source(apply_fixes(src, [f])) == check_source(src)
+
+
+def test_ng501_nested_systemd_set_is_reported_without_fix() -> None:
+    src = b"{ containers.a.config = {}; containers.b.config = {};\n" \
+          b"  systemd = { containers.c.config = {}; services.x.enable = true; }; }"
+    [f] = check_source(src)
+    assert (f.code, f.line, f.fix) == ("NG501", 2, None)
+
+
+# --- selection, API ----------------------------------------------------------------------------
+
+
+def test_select_and_ignore_by_code_and_prefix() -> None:
+    src = "{ config, pkgs, ... }: { a = 1; a = 2; x = pkgs.lib.id; }"
+    assert {c[0] for c in codes(src)} == {"NG101", "NG201"}
+    assert {c[0] for c in codes(src, select=["NG1"])} == {"NG101"}
+    assert {c[0] for c in codes(src, ignore=["ng101"])} == {"NG201"}
+    assert codes(src, select=["NG101,NG201"], ignore=["NG2"]) == [("NG101", 1, 33)]
+
+
+def test_unknown_code_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        normalise_codes(["NG999"])
+    assert code_enabled("NG301", ("NG3",), ())
+    assert not code_enabled("NG301", (), ("ALL",))
+
+
+def test_every_rule_has_severity_and_summary() -> None:
+    assert {"NG001", "NG101", "NG102", "NG103", "NG201", "NG301", "NG302", "NG303", "NG304",
+            "NG401", "NG501"} <= set(RULES)
+    assert all(r.severity in ("error", "warning", "note") and r.summary for r in RULES.values())
+
+
+def test_check_document_on_a_buffer_and_json_shape(tmp_path: Path) -> None:
+    from nixgen.document import Document
+
+    path = tmp_path / "configuration.nix"
+    path.write_text("{ }\n")
+    doc = Document.from_text("{ pkgs, ... }:\n{ x = pkgs.lib.id; }\n", path=path)
+    [f] = check_document(doc)
+    assert f.file == path and (f.line, f.col, f.end_line, f.end_col) == (2, 7, 2, 15)
+    data = f.to_json()
+    assert data["code"] == "NG201" and data["fix"]["edits"]
+    assert {"start", "end", "text"} == set(data["fix"]["edits"][0])
