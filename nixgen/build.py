@@ -1,0 +1,443 @@
+"""Realise the host and per-container system profiles of a configuration with real Nix.
+
+The steps a careful NixOS user takes by hand, done at once:
+
+1. **Evaluate** every system in one Nix process (``nixexprs/systems.nix``): the host, and
+   each path-route container from its own file; the host's evaluation also names the
+   system each config-route container runs.
+2. **Plan**: compare each new output path with what its profile points at now
+   (:mod:`nixgen.plan`); unchanged profiles are left alone.
+3. **Realise** every derivation that changed with one ``nix-store --realise``, so Nix builds
+   them in parallel.
+4. **Set profiles** (``nix-env -p PROFILE --set PATH``), path-route containers first, the host
+   last, and only once everything is realised: an error or Ctrl-C before this step leaves
+   every profile where it was.
+
+Progress is reported through a callback of :class:`Progress` events; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from nixgen.errors import FileError, NixCommandError, UsageError
+from nixgen.plan import (
+    DEFAULT_PROFILE_DIR,
+    HOST,
+    BuildPlan,
+    PlanItem,
+    container_systems_of,
+    default_profile,
+    existing_container_profiles,
+    map_profile,
+    read_profile,
+    select,
+    status_of,
+)
+
+if TYPE_CHECKING:
+    from nixgen.nix import Nix
+
+HELPER = Path(__file__).resolve().parent / "nixexprs" / "systems.nix"
+LOG_LINES = 15
+
+_BUILDING = re.compile(r"^building '(/nix/store/[^']+\.drv)'")
+_WILL_BUILD = re.compile(r"^these (\d+) derivations? will be built")
+_FAILED_DRV = re.compile(r"builder for '(/nix/store/[^']+\.drv)' failed")
+
+
+@dataclass
+class BuildOptions:
+    """Everything ``nixgen build`` takes from its command line."""
+
+    config: Path
+    nixos: str | None = None
+    search_path: Sequence[str] = ()
+    profile_dir: Path = DEFAULT_PROFILE_DIR
+    only: Sequence[str] = ()
+    jobs: int | None = None
+    keep_going: bool = False
+    options: Sequence[tuple[str, str]] = ()
+    builders: str | None = None
+    show_trace: bool = False
+
+
+@dataclass
+class Progress:
+    """One progress event: ``stage`` is evaluate, plan, build, profile or done."""
+
+    stage: Literal["evaluate", "plan", "build", "profile", "done"]
+    message: str
+    done: int = 0
+    total: int = 0
+    current: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class BuildResult:
+    """What a build did: the plan, the profiles it set, and the systems that failed."""
+
+    plan: BuildPlan
+    realised: list[str] = field(default_factory=list)
+    profiles_set: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.plan.to_json(),
+            "dry_run": self.dry_run,
+            "realised": self.realised,
+            "profiles_set": [str(p) for p in self.profiles_set],
+            "failed": self.failed,
+        }
+
+
+def make_nix(opts: BuildOptions) -> Nix:
+    """The :class:`~nixgen.nix.Nix` runner for these options (``--builders`` is a Nix option)."""
+    from nixgen.nix import Nix
+
+    options = list(opts.options)
+    if opts.builders is not None:
+        options.append(("builders", opts.builders))
+    return Nix(search_path=list(opts.search_path), options=options, show_trace=opts.show_trace)
+
+
+def _nixos_spec(nix: Nix, nixos: str | None) -> str:
+    from nixgen.nixos import resolve_nixos
+
+    spec = resolve_nixos(nix, nixos)
+    if spec.startswith("<") and spec.endswith(">"):
+        return spec
+    return str(Path(spec).expanduser().resolve())
+
+
+@dataclass
+class _System:
+    name: str
+    config_file: Path
+    is_container: bool
+    dialect: str | None = None
+    profile: Path | None = None
+
+
+def _systems(opts: BuildOptions) -> tuple[list[_System], list[PlanItem]]:
+    """The host and each path-route container to evaluate, plus items that cannot be built."""
+    from nixgen.containers import discover
+
+    config = Path(opts.config)
+    if not config.is_file():
+        raise FileError(f"configuration not found: {config}", file=config)
+    systems = [_System(HOST, config.resolve(), False)]
+    skipped: list[PlanItem] = []
+    for c in discover(config):
+        if c.route != "path":
+            continue
+        if c.dynamic:
+            skipped.append(PlanItem(c.name, "path", "skipped", dialect=c.dialect,
+                                    note=f"name known only to Nix ({c.file}:{c.line}); not built"))
+            continue
+        if c.container_file is None or not Path(c.container_file).is_file():
+            raise FileError(
+                f"container {c.name!r} uses the path route but its configuration file "
+                f"{c.container_file or 'containers/' + c.name + '.nix'} does not exist",
+                file=c.file, line=c.line, col=c.col,
+            )
+        profile = (
+            map_profile(c.profile, opts.profile_dir)
+            if c.profile
+            else default_profile(c.name, c.dialect, opts.profile_dir)
+        )
+        systems.append(_System(c.name, Path(c.container_file).resolve(), True, c.dialect, profile))
+    return systems, skipped
+
+
+def _eval_command(nix: Nix, nixos: str, systems: list[_System], *, write: bool) -> list[str]:
+    payload = [
+        {"name": s.name, "configFile": str(s.config_file), "isContainer": s.is_container}
+        for s in systems
+    ]
+    args = ["--eval", "--strict", "--json"]
+    if write:
+        args.append("--read-write-mode")
+    args += [
+        str(HELPER),
+        "--argstr", "nixos", json.dumps(nixos),
+        "--argstr", "systems", json.dumps(payload),
+    ]
+    return nix.command("nix-instantiate", *args)
+
+
+def _realise_command(nix: Nix, drvs: Sequence[str], opts: BuildOptions) -> list[str]:
+    args = ["--realise", *drvs]
+    if opts.jobs is not None:
+        args += ["--max-jobs", str(opts.jobs)]
+    if opts.keep_going:
+        args.append("--keep-going")
+    return nix.command("nix-store", *args)
+
+
+def plan(
+    opts: BuildOptions,
+    *,
+    nix: Nix | None = None,
+    on_progress: ProgressCallback | None = None,
+    write_derivations: bool = True,
+) -> BuildPlan:
+    """Evaluate every system once and compare each with its profile.
+
+    ``write_derivations=False`` evaluates read-only (nothing is written to the store), for
+    ``--dry-run``.
+    """
+    nix = nix or make_nix(opts)
+    emit = on_progress or (lambda _p: None)
+    nixos = _nixos_spec(nix, opts.nixos)
+    systems, skipped = _systems(opts)
+    emit(Progress("evaluate", f"evaluating {len(systems)} system(s) with {nixos}",
+                  total=len(systems)))
+    argv = _eval_command(nix, nixos, systems, write=write_derivations)
+    proc = nix.run(argv)
+    results = {r["name"]: r for r in json.loads(proc.stdout.decode("utf-8"))}
+    emit(Progress("plan", "comparing with the profiles", done=len(systems), total=len(systems)))
+
+    profile_dir = Path(opts.profile_dir)
+    host_profile = profile_dir / "system"
+    host_now = read_profile(host_profile)
+    host = results[HOST]
+    items = [
+        PlanItem(HOST, "host", status_of(host_now, host["out"]), profile=host_profile,
+                 current=host_now, new=host["out"], drv=host["drv"],
+                 config_file=systems[0].config_file)
+    ]
+    declared_paths = {
+        (dialect, name): path
+        for dialect in ("legacy", "modern")
+        for name, path in (host["containers"].get(dialect) or {}).items()
+    }
+    for s in systems[1:]:
+        r = results[s.name]
+        assert s.profile is not None
+        now = read_profile(s.profile)
+        item = PlanItem(s.name, "path", status_of(now, r["out"]), dialect=s.dialect,
+                        profile=s.profile, current=now, new=r["out"], drv=r["drv"],
+                        config_file=s.config_file)
+        if (s.dialect, s.name) not in declared_paths:
+            item.status = "skipped"
+            item.note = "not declared once evaluated (under a false mkIf?); not built"
+        elif item.status == "changed":
+            item.note = f"restart {item.unit} to run the new system"
+        items.append(item)
+    items.extend(skipped)
+    items.extend(_config_route_items(declared_paths, host_now))
+    items.extend(_undeclared_profiles(profile_dir, {s.name for s in systems[1:]}))
+    select(items, opts.only)
+    _check_only(opts.only, items)
+    result = BuildPlan(Path(opts.config), nixos, profile_dir, items)
+    result.commands = [_eval_command(nix, nixos, systems, write=True)]
+    drvs = [i.drv for i in result.to_build if i.drv]
+    if drvs:
+        result.commands.append(_realise_command(nix, drvs, opts))
+    for i in result.to_build:
+        assert i.profile is not None and i.new is not None
+        result.commands.append(nix.command("nix-env", "-p", str(i.profile), "--set", i.new))
+    return result
+
+
+def _config_route_items(
+    declared: dict[tuple[str, str], str], host_now: str | None
+) -> list[PlanItem]:
+    """Config-route containers: part of the host system, compared with the running host's."""
+    before = container_systems_of(host_now)
+    items: list[PlanItem] = []
+    for (dialect, name), path in sorted(declared.items()):
+        if not path.startswith("/nix/store/"):
+            continue
+        old = before.get((dialect, name))
+        status = "new" if old is None else ("unchanged" if old == path else "changed")
+        item = PlanItem(name, "config", status, dialect=dialect, current=old, new=path)
+        if status == "changed":
+            item.note = f"switching the host restarts {item.unit}"
+        elif status == "new":
+            item.note = f"switching the host starts {item.unit}"
+        items.append(item)
+    for (dialect, name), old in sorted(before.items()):
+        if (dialect, name) not in declared and old.startswith("/nix/store/"):
+            item = PlanItem(name, "config", "removed", dialect=dialect, current=old)
+            item.note = f"no longer declared: switching the host stops {item.unit}"
+            items.append(item)
+    return items
+
+
+def _undeclared_profiles(profile_dir: Path, declared: set[str]) -> list[PlanItem]:
+    items = []
+    for name, (dialect, profile) in existing_container_profiles(profile_dir).items():
+        if name not in declared:
+            items.append(PlanItem(name, "path", "removed", dialect=dialect, profile=profile,
+                                  current=read_profile(profile),
+                                  note="no longer declared; its profile is left in place"))
+    return items
+
+
+def _check_only(only: Sequence[str], items: list[PlanItem]) -> None:
+    known = {HOST} | {i.name for i in items if i.route == "path" and i.status != "removed"}
+    unknown = [n for n in only if n not in known]
+    if unknown:
+        raise UsageError(
+            f"--only {unknown[0]}: not the host or a path-route container of this "
+            f"configuration (known: {', '.join(sorted(known))})"
+        )
+
+
+def build(
+    opts: BuildOptions,
+    *,
+    nix: Nix | None = None,
+    on_progress: ProgressCallback | None = None,
+    dry_run: bool = False,
+) -> BuildResult:
+    """Plan, realise what changed in one ``nix-store --realise``, then set the profiles.
+
+    ``dry_run`` evaluates read-only and stops after the plan. A build failure raises
+    :class:`NixCommandError` naming the system and the last lines of its log, with no
+    profile changed; with ``keep_going`` the systems that did build are set and the
+    failures are returned in :attr:`BuildResult.failed`.
+    """
+    nix = nix or make_nix(opts)
+    the_plan = plan(opts, nix=nix, on_progress=on_progress, write_derivations=not dry_run)
+    if dry_run:
+        if on_progress:
+            on_progress(Progress("done", "dry run: nothing built, no profile set"))
+        return BuildResult(the_plan, dry_run=True)
+    return execute(the_plan, opts, nix=nix, on_progress=on_progress)
+
+
+def execute(
+    the_plan: BuildPlan,
+    opts: BuildOptions,
+    *,
+    nix: Nix | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BuildResult:
+    """Realise what ``the_plan`` builds (one ``nix-store --realise``), then set the profiles."""
+    nix = nix or make_nix(opts)
+    emit = on_progress or (lambda _p: None)
+    result = BuildResult(the_plan)
+    todo = the_plan.to_build
+    if not todo:
+        emit(Progress("done", "nothing to build: every selected profile is up to date"))
+        return result
+
+    drvs = [i.drv for i in todo if i.drv]
+    counter = _BuildCounter(emit, len(drvs), {i.drv: i.name for i in todo if i.drv})
+    emit(Progress("build", f"realising {len(drvs)} system(s)", total=len(drvs)))
+    try:
+        nix.realise(drvs, jobs=opts.jobs, keep_going=opts.keep_going, on_line=counter.line)
+    except NixCommandError as err:
+        failed = [i for i in todo if i.new is None or not os.path.exists(i.new)]
+        if not failed:
+            raise
+        message = _failure_message(failed, err, counter.failed_drvs)
+        if not opts.keep_going or len(failed) == len(todo):
+            raise NixCommandError(message, argv=err.argv, returncode=err.returncode,
+                                  stderr=err.stderr) from err
+        result.failed = {i.name: message for i in failed}
+        todo = [i for i in todo if i not in failed]
+    result.realised = [i.name for i in todo]
+
+    for n, item in enumerate(todo, 1):
+        assert item.profile is not None and item.new is not None
+        emit(Progress("profile", f"setting {item.profile}", done=n, total=len(todo),
+                      current=item.name))
+        item.profile.parent.mkdir(parents=True, exist_ok=True)
+        nix.set_profile(item.profile, item.new)
+        result.profiles_set.append(item.profile)
+    emit(Progress("done", f"{len(result.profiles_set)} profile(s) set"))
+    return result
+
+
+class _BuildCounter:
+    """Turns Nix's build output into progress events."""
+
+    def __init__(self, emit: ProgressCallback, total: int, names: dict[str, str]) -> None:
+        self.emit = emit
+        self.total = total
+        self.started = 0
+        self.names = names
+        self.failed_drvs: list[str] = []
+
+    def line(self, text: str) -> None:
+        text = text.strip()
+        if m := _WILL_BUILD.match(text):
+            self.total = int(m.group(1))
+            self.emit(Progress("build", text, done=self.started, total=self.total))
+        elif m := _BUILDING.match(text):
+            self.started += 1
+            drv = m.group(1)
+            label = self.names.get(drv) or drv.split("-", 1)[-1].removesuffix(".drv")
+            self.emit(Progress("build", f"building {label}", done=self.started - 1,
+                               total=max(self.total, self.started), current=label))
+        elif m := _FAILED_DRV.search(text):
+            self.failed_drvs.append(m.group(1))
+
+
+def _failure_message(failed: list[PlanItem], err: NixCommandError, drvs: list[str]) -> str:
+    names = ", ".join(i.name for i in failed)
+    lines = [ln for ln in err.stderr.splitlines()
+             if ln.strip() and "did not specify '--add-root'" not in ln]
+    tail = "\n".join("  " + ln for ln in lines[-LOG_LINES:])
+    which = f" (failed derivation: {drvs[0]})" if drvs else ""
+    return f"building {names} failed{which}; last lines of the log:\n{tail}"
+
+
+def profile_of(name: str, opts: BuildOptions) -> Path:
+    """The profile of ``host`` or of a path-route container named ``name``."""
+    profile_dir = Path(opts.profile_dir)
+    if name == HOST:
+        return profile_dir / "system"
+    from nixgen.containers import discover
+
+    config = Path(opts.config)
+    if config.is_file():
+        for c in discover(config):
+            if c.name == name and not c.dynamic and c.route == "path":
+                if c.profile:
+                    return map_profile(c.profile, profile_dir)
+                return default_profile(c.name, c.dialect, profile_dir)
+    existing = existing_container_profiles(profile_dir)
+    if name in existing:
+        return existing[name][1]
+    raise UsageError(f"{name!r} is neither the host nor a path-route container with a profile "
+                     f"under {profile_dir}")
+
+
+def generations(name: str, opts: BuildOptions, *, nix: Nix | None = None) -> list[Any]:
+    """The generations of the host's or a container's profile (``nix-env --list-generations``)."""
+    nix = nix or make_nix(opts)
+    profile = profile_of(name, opts)
+    if not os.path.lexists(profile):
+        raise FileError(f"no profile at {profile}: build it first with nixgen build",
+                        file=profile)
+    return list(nix.generations(profile))
+
+
+def rollback(name: str, opts: BuildOptions, *, nix: Nix | None = None) -> tuple[Path, str | None]:
+    """Point the profile back at its previous generation; returns (profile, new target)."""
+    nix = nix or make_nix(opts)
+    profile = profile_of(name, opts)
+    if not os.path.lexists(profile):
+        raise FileError(f"no profile at {profile}: nothing to roll back", file=profile)
+    nix.rollback(profile)
+    return profile, read_profile(profile)

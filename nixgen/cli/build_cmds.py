@@ -1,0 +1,310 @@
+"""``nixgen build``, ``nixgen generations`` and ``nixgen rollback``: system profiles with real Nix.
+
+``build`` prints the plan (host and each container: new, changed, unchanged, no longer
+declared), then realises what changed and sets the profiles. Progress goes to stderr: a live
+display on a terminal, plain lines otherwise. Exit codes: 0 done (or nothing to do), 1 a Nix
+or build error (with ``--keep-going``: some system failed), 2 wrong arguments.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from nixgen.cli.app import DEFAULT_CONFIG, app
+
+if TYPE_CHECKING:
+    from nixgen.build import BuildOptions, Progress
+    from nixgen.plan import BuildPlan
+
+PROFILE_DIR = "/nix/var/nix/profiles"
+
+STATUS_STYLE = {
+    "new": "green",
+    "changed": "yellow",
+    "unchanged": "dim",
+    "removed": "red",
+    "skipped": "magenta",
+}
+
+ConfigOption = typer.Option(DEFAULT_CONFIG, "-f", "--file", help="The host configuration.")
+NixosOption = typer.Option(
+    None, "--nixos", help="The NixOS to build with (default: <nixpkgs/nixos> if it resolves, else <nixos>)."
+)
+IncludeOption = typer.Option(None, "-I", help="Add a search path entry for Nix (repeatable).")
+ProfileDirOption = typer.Option(PROFILE_DIR, "--profile-dir", help="Where the profiles live.")
+# `--option NAME VALUE` takes two values, which typer cannot declare for a repeatable
+# option: the commands accept extra arguments and read these pairs from them.
+EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+OPTION_HELP = "Nix options: --option NAME VALUE (repeatable), e.g. --option substituters ''."
+
+
+def _nix_options(ctx: typer.Context) -> list[tuple[str, str]]:
+    from nixgen.errors import UsageError
+
+    args = list(ctx.args)
+    pairs: list[tuple[str, str]] = []
+    while args:
+        flag = args.pop(0)
+        if flag != "--option":
+            raise UsageError(f"unexpected argument {flag!r} ({OPTION_HELP})")
+        if len(args) < 2:
+            raise UsageError("--option needs a NAME and a VALUE, e.g. --option substituters ''")
+        pairs.append((args.pop(0), args.pop(0)))
+    return pairs
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+def _options(
+    file: str,
+    nixos: str | None,
+    include: list[str] | None,
+    profile_dir: str,
+    option: list[tuple[str, str]],
+    **extra: Any,
+) -> BuildOptions:
+    from nixgen.build import BuildOptions
+
+    return BuildOptions(
+        config=Path(file),
+        nixos=nixos,
+        search_path=list(include or []),
+        profile_dir=Path(profile_dir),
+        options=option,
+        **extra,
+    )
+
+
+class _Reporter:
+    """Shows progress events: a rich live display on a terminal, plain lines otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        from nixgen.cli.output import err_console
+
+        self.console = err_console()
+        self.quiet = quiet
+        self.live = self.console.is_terminal and not quiet
+        self.start = time.monotonic()
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Reporter:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("starting", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, event: Progress) -> None:
+        if self.quiet:
+            return
+        if self.progress is not None:
+            total = event.total or None
+            self.progress.update(self.task, description=event.message, total=total,
+                                 completed=event.done)
+            return
+        elapsed = time.monotonic() - self.start
+        counter = f" [{event.done}/{event.total}]" if event.total and event.stage == "build" else ""
+        self.console.print(f"nixgen: {event.stage}: {event.message}{counter} ({elapsed:.1f}s)",
+                           markup=False, highlight=False)
+
+
+def _short(path: str | None) -> str:
+    """A store path as the first 8 characters of its hash; other paths as they are."""
+    if not path:
+        return "-"
+    if path.startswith("/nix/store/"):
+        return path[len("/nix/store/") :][:8]
+    return path
+
+
+def _profile_label(profile: Path | None, profile_dir: Path) -> str:
+    if profile is None:
+        return "(in the host)"
+    try:
+        return str(profile.relative_to(profile_dir))
+    except ValueError:
+        return str(profile)
+
+
+def _print_plan(the_plan: BuildPlan) -> None:
+    from rich.table import Table
+
+    from nixgen.cli.output import console
+
+    table = Table(title=f"Plan for {the_plan.config} (profiles in {the_plan.profile_dir})",
+                  title_justify="left")
+    for column in ("system", "route", "status", "profile", "now → new", "note"):
+        table.add_column(column, overflow="fold")
+    for item in the_plan.items:
+        status = item.status if item.selected else f"{item.status} (not selected)"
+        change = _short(item.current) if item.status in ("unchanged", "removed") else (
+            f"{_short(item.current)} → {_short(item.new)}"
+        )
+        table.add_row(
+            item.name,
+            item.route if item.dialect is None else f"{item.route} ({item.dialect})",
+            f"[{STATUS_STYLE.get(item.status, '')}]{status}[/]",
+            _profile_label(item.profile, the_plan.profile_dir),
+            change,
+            item.note,
+        )
+    console().print(table)
+
+
+def _print_commands(the_plan: BuildPlan) -> None:
+    from nixgen.cli.output import console
+
+    out = console()
+    out.print("Commands:", markup=False)
+    for argv in the_plan.commands:
+        out.print("  " + shlex.join(argv), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("build", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
+def build_cmd(
+    ctx: typer.Context,
+    file: str = ConfigOption,
+    nixos: str | None = NixosOption,
+    include: list[str] | None = IncludeOption,
+    profile_dir: str = ProfileDirOption,
+    only: list[str] | None = typer.Option(
+        None, "--only", help="Build only `host` or the named path-route container (repeatable)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan and the exact commands; build and set nothing."
+    ),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Builds Nix runs at once."),
+    keep_going: bool = typer.Option(
+        False, "--keep-going", help="Build the other systems when one fails."
+    ),
+    builders: str | None = typer.Option(None, "--builders", help="Nix remote builders spec."),
+    show_trace: bool = typer.Option(False, "--show-trace", help="Nix's trace on errors."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Build the host and its path-route containers into system profiles."""
+    from nixgen.build import BuildResult, execute, make_nix, plan
+    from nixgen.cli.output import console, err_console
+
+    opts = _options(file, nixos, include, profile_dir, _nix_options(ctx), only=list(only or []),
+                    jobs=jobs, keep_going=keep_going, builders=builders, show_trace=show_trace)
+    nix = make_nix(opts)
+    with _Reporter(quiet=json_out) as report:
+        the_plan = plan(opts, nix=nix, on_progress=report, write_derivations=not dry_run)
+    if not json_out:
+        _print_plan(the_plan)
+    if dry_run:
+        result = BuildResult(the_plan, dry_run=True)
+        if not json_out:
+            _print_commands(the_plan)
+    else:
+        with _Reporter(quiet=json_out) as report:
+            result = execute(the_plan, opts, nix=nix, on_progress=report)
+        if not json_out:
+            if the_plan.noop:
+                console().print("Nothing to build: every selected profile is up to date.")
+            for profile in result.profiles_set:
+                console().print(f"set {profile}", markup=False, highlight=False)
+    if json_out:
+        from nixgen.cli.output import print_json
+
+        print_json(result.to_json())
+    for name, message in result.failed.items():
+        err_console().print(f"nixgen: error: {name}: {message}", markup=False, highlight=False)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command("generations", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
+def generations_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument("host", help="`host` or a path-route container's name."),
+    file: str = ConfigOption,
+    include: list[str] | None = IncludeOption,
+    profile_dir: str = ProfileDirOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """List the generations of the host's or a container's system profile."""
+    from nixgen.build import generations, profile_of
+
+    opts = _options(file, None, include, profile_dir, _nix_options(ctx))
+    gens = generations(name, opts)
+    if json_out:
+        from nixgen.cli.output import print_json
+
+        print_json({"name": name, "profile": str(profile_of(name, opts)),
+                    "generations": [_generation_json(g) for g in gens]})
+        return
+    from rich.table import Table
+
+    from nixgen.cli.output import console
+
+    table = Table(title=f"Generations of {profile_of(name, opts)}", title_justify="left")
+    for column in ("generation", "date", "current"):
+        table.add_column(column)
+    for g in gens:
+        data = _generation_json(g)
+        table.add_row(str(data.get("number")), str(data.get("date") or ""),
+                      "current" if data.get("current") else "")
+    console().print(table)
+
+
+def _generation_json(g: Any) -> dict[str, Any]:
+    if isinstance(g, dict):
+        data = dict(g)
+    elif hasattr(g, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        data = asdict(g)
+    else:
+        data = {"number": getattr(g, "number", g)}
+    return {k: (str(v) if not isinstance(v, int | bool | str | type(None)) else v)
+            for k, v in data.items()}
+
+
+@app.command("rollback", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
+def rollback_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument("host", help="`host` or a path-route container's name."),
+    file: str = ConfigOption,
+    include: list[str] | None = IncludeOption,
+    profile_dir: str = ProfileDirOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Point the host's or a container's profile back at its previous generation."""
+    from nixgen.build import rollback
+
+    opts = _options(file, None, include, profile_dir, _nix_options(ctx))
+    profile, target = rollback(name, opts)
+    if json_out:
+        from nixgen.cli.output import print_json
+
+        print_json({"name": name, "profile": str(profile), "target": target})
+        return
+    sys.stdout.write(f"{profile} -> {target}\n")

@@ -1,0 +1,216 @@
+"""What a build will change: the host and each container, compared with their profiles.
+
+A :class:`BuildPlan` lists one :class:`PlanItem` per system: the host, each path-route
+container (its own system profile), each config-route container (part of the host system),
+and what is no longer declared. Each item's status is ``new``, ``changed``, ``unchanged`` or
+``removed``; nothing here runs Nix: profiles are read as symlinks, and the systems a host
+runs its containers from are read from the host system's unit files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+NIX_PROFILES_ROOT = PurePosixPath("/nix/var/nix/profiles")
+DEFAULT_PROFILE_DIR = Path(str(NIX_PROFILES_ROOT))
+HOST = "host"
+
+Status = Literal["new", "changed", "unchanged", "removed", "skipped"]
+Route = Literal["host", "path", "config"]
+
+_SYSTEM_PATH = re.compile(r"SYSTEM_PATH=(/[^\s\"']+)")
+_GENERATION_LINK = re.compile(r"-\d+-link$")
+
+
+@dataclass
+class PlanItem:
+    """One system of the plan."""
+
+    name: str
+    route: Route
+    status: Status
+    dialect: str | None = None
+    profile: Path | None = None
+    current: str | None = None
+    new: str | None = None
+    drv: str | None = None
+    config_file: Path | None = None
+    note: str = ""
+    selected: bool = True
+
+    @property
+    def builds(self) -> bool:
+        """Whether this item is realised and its profile set by the build."""
+        return (
+            self.selected
+            and self.profile is not None
+            and self.status in ("new", "changed")
+            and self.drv is not None
+        )
+
+    @property
+    def unit(self) -> str | None:
+        """The host's systemd unit that runs this container."""
+        if self.route == "host":
+            return None
+        return f"container@{self.name}.service" if self.dialect == "modern" else (
+            f"container-{self.name}.service"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "route": self.route,
+            "dialect": self.dialect,
+            "status": self.status,
+            "profile": str(self.profile) if self.profile else None,
+            "current": self.current,
+            "new": self.new,
+            "drv": self.drv,
+            "config_file": str(self.config_file) if self.config_file else None,
+            "selected": self.selected,
+            "builds": self.builds,
+            "note": self.note,
+        }
+
+
+@dataclass
+class BuildPlan:
+    """Every system of a configuration, what each profile points at now, and the commands."""
+
+    config: Path
+    nixos: str
+    profile_dir: Path
+    items: list[PlanItem] = field(default_factory=list)
+    commands: list[list[str]] = field(default_factory=list)
+
+    @property
+    def to_build(self) -> list[PlanItem]:
+        """Items to realise and set, containers before the host."""
+        items = [i for i in self.items if i.builds]
+        return sorted(items, key=lambda i: i.route == "host")
+
+    @property
+    def noop(self) -> bool:
+        return not self.to_build
+
+    def item(self, name: str) -> PlanItem | None:
+        for i in self.items:
+            if i.name == name and i.route in ("host", "path"):
+                return i
+        return next((i for i in self.items if i.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": str(self.config),
+            "nixos": self.nixos,
+            "profile_dir": str(self.profile_dir),
+            "items": [i.to_json() for i in self.items],
+            "commands": self.commands,
+            "noop": self.noop,
+        }
+
+
+def map_profile(profile: str, profile_dir: Path) -> Path:
+    """A profile path as written in a configuration, moved under ``profile_dir``.
+
+    ``/nix/var/nix/profiles/containers/foo`` becomes ``PROFILE_DIR/containers/foo``; a
+    profile outside ``/nix/var/nix/profiles`` is kept as written.
+    """
+    posix = PurePosixPath(profile)
+    try:
+        rel = posix.relative_to(NIX_PROFILES_ROOT)
+    except ValueError:
+        return Path(profile)
+    return Path(profile_dir) / rel
+
+
+def default_profile(name: str, dialect: str, profile_dir: Path) -> Path:
+    """The profile of a path-route container whose ``path`` is not a literal."""
+    if dialect == "modern":
+        return Path(profile_dir) / "per-container" / name / "system"
+    return Path(profile_dir) / "containers" / name
+
+
+def read_profile(profile: Path) -> str | None:
+    """The store path a profile points at now (following its generation link), or None."""
+    try:
+        target = os.path.realpath(profile) if os.path.islink(profile) else None
+    except OSError:
+        return None
+    if target is None or not os.path.exists(target):
+        return None
+    return target
+
+
+def container_systems_of(system: str | None) -> dict[tuple[str, str], str]:
+    """The systems a built host runs its containers from, keyed by (dialect, name).
+
+    Read from the host system's unit files (``container-NAME.service``,
+    ``container@NAME.service``) and ``etc/nixos-containers/NAME.conf``: each names the
+    container's system as ``SYSTEM_PATH=…``.
+    """
+    found: dict[tuple[str, str], str] = {}
+    if not system:
+        return found
+    root = Path(system)
+    units = root / "etc" / "systemd" / "system"
+    candidates: list[tuple[str, str, Path]] = []
+    if units.is_dir():
+        for unit in units.iterdir():
+            n = unit.name
+            if n.startswith("container-") and n.endswith(".service"):
+                candidates.append(("legacy", n[len("container-") : -len(".service")], unit))
+            elif n.startswith("container@") and n.endswith(".service") and n != "container@.service":
+                candidates.append(("modern", n[len("container@") : -len(".service")], unit))
+    confs = root / "etc" / "nixos-containers"
+    if confs.is_dir():
+        candidates.extend(
+            ("modern", c.name[: -len(".conf")], c) for c in confs.iterdir() if c.name.endswith(".conf")
+        )
+    for dialect, name, path in candidates:
+        try:
+            match = _SYSTEM_PATH.search(path.read_text(errors="replace"))
+        except OSError:
+            continue
+        if match:
+            found[(dialect, name)] = match.group(1)
+    return found
+
+
+def existing_container_profiles(profile_dir: Path) -> dict[str, tuple[str, Path]]:
+    """Container profiles already under ``profile_dir``: name -> (dialect, profile)."""
+    found: dict[str, tuple[str, Path]] = {}
+    legacy = Path(profile_dir) / "containers"
+    if legacy.is_dir():
+        for entry in sorted(legacy.iterdir()):
+            if entry.is_symlink() and not _GENERATION_LINK.search(entry.name):
+                found[entry.name] = ("legacy", entry)
+    modern = Path(profile_dir) / "per-container"
+    if modern.is_dir():
+        for entry in sorted(modern.iterdir()):
+            system = entry / "system"
+            if entry.is_dir() and system.is_symlink():
+                found.setdefault(entry.name, ("modern", system))
+    return found
+
+
+def status_of(current: str | None, new: str | None) -> Status:
+    """``new`` when nothing is there yet, ``unchanged`` when it already points at ``new``."""
+    if current is None:
+        return "new"
+    return "unchanged" if current == new else "changed"
+
+
+def select(items: Iterable[PlanItem], only: Iterable[str]) -> None:
+    """Mark the items named in ``only`` (all when empty) as selected."""
+    wanted = set(only)
+    for item in items:
+        item.selected = not wanted or item.name in wanted or (
+            item.route == "host" and HOST in wanted
+        )
