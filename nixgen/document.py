@@ -421,14 +421,16 @@ class Document:
 
     # -- rendering --------------------------------------------------------------------------
 
-    def _render(self, value: object, line_indent: str, *, element: bool = False) -> str:
+    def _render(
+        self, value: object, line_indent: str, newline: str, *, element: bool = False
+    ) -> str:
         from nixgen import emit
 
         unit = self.indent_unit
         level, rest = _level(line_indent, unit)
         fn = emit.to_nix_element if element else emit.to_nix
         try:
-            text = fn(value, indent=unit, level=level, newline=self.newline)
+            text = fn(value, indent=unit, level=level, newline=newline)
         except (ValueError, TypeError) as exc:
             raise self._error(f"cannot write this value as Nix: {exc}") from exc
         if rest and "\n" in text:
@@ -444,9 +446,14 @@ class Document:
         One definition: its value is replaced (key, spacing around ``=``, ``;`` and the
         binding's own wrappers such as ``mkForce`` are kept). Several: EditError listing them.
         Absent: a binding ``rest.of.path = value;`` is inserted into the deepest attribute-set
-        literal already on the path (the module body at least), after that set's last binding,
-        with the indentation of its siblings and the file's newline style; a one-line set
-        stays on one line. EditError when a prefix of the path is defined by a value that is
+        literal already on the path (the module body at least; for a ``mkMerge [ … ]`` body its
+        first unconditional set). Within that set it goes right after the last binding whose
+        key shares the longest prefix with ``rest.of.path`` (``services.openssh.ports`` after
+        ``services.openssh.enable = true; # comment``, the comment staying on its line), or
+        after the set's last binding when no key shares a prefix. It takes the indentation of
+        that sibling and the newline of its line; a one-line set stays on one line (``{ }``
+        becomes ``{ key = value; }``); multi-line values are laid out by ``emit.to_nix`` at the
+        binding's nesting level. EditError when a prefix of the path is defined by a value that is
         not a literal attribute set (``a = lib.mkIf c { … }``, ``a = import ./x.nix``), since
         Nix would reject a second definition of it.
         """
@@ -463,7 +470,11 @@ class Document:
                     f"{format_path(want)} is inherited here; replace the inherit first",
                     b.key_start,
                 )
-            text = self._render(value, layout.line_indent(self.data, b.key_start))
+            text = self._render(
+                value,
+                layout.line_indent(self.data, b.key_start),
+                layout.newline_at(self.data, b.key_start, self.newline),
+            )
             if self.data[b.value_start : b.value_end].decode("utf-8") == text:
                 return Change((), self)
             return self._change([Edit(b.value_start, b.value_end, text)])
@@ -509,7 +520,7 @@ class Document:
         key = format_path(rest)
         anchor = self._relative(target, rest)
         return self._insert_item(
-            target, lambda ind: f"{key} = {self._render(value, ind)};", "{", anchor
+            target, lambda ind, nl: f"{key} = {self._render(value, ind, nl)};", "{", anchor
         )
 
     def _relative(self, attrset: Node, rest: tuple[Segment, ...]) -> Node | None:
@@ -541,7 +552,6 @@ class Document:
         with that item's indentation, or inline (`` item``) when the container is one line.
         """
         data = self.data
-        nl = self.newline
         if container.type == "list_expression":
             items = [c for c in container.named_children if c.type != "comment"]
         else:
@@ -551,11 +561,13 @@ class Document:
         close = container.children[-1]
         open_tok = next((c for c in container.children if c.type == opener), container.children[0])
         one_line = b"\n" not in data[container.start_byte : container.end_byte]
+        nl = layout.newline_at(data, container.start_byte, self.newline)
         if items:
             last = items[-1]
+            nl = layout.newline_at(data, last.end_byte, self.newline)
             if one_line:
                 ind = layout.line_indent(data, last.start_byte)
-                return Edit(last.end_byte, last.end_byte, " " + make(ind))
+                return Edit(last.end_byte, last.end_byte, " " + make(ind, nl))
             if layout.starts_line(data, last.start_byte):
                 ind = layout.line_indent(data, last.start_byte)
             elif layout.starts_line(data, close.start_byte):
@@ -568,9 +580,9 @@ class Document:
                 inner = data[open_tok.end_byte : close.start_byte]
                 if inner.strip(b" \t") == b"":
                     ind = layout.line_indent(data, open_tok.start_byte)
-                    return Edit(open_tok.end_byte, close.start_byte, " " + make(ind) + " ")
+                    return Edit(open_tok.end_byte, close.start_byte, " " + make(ind, nl) + " ")
                 ind = layout.line_indent(data, open_tok.start_byte)
-                return Edit(close.start_byte, close.start_byte, make(ind) + " ")
+                return Edit(close.start_byte, close.start_byte, make(ind, nl) + " ")
             comments = [
                 c
                 for c in container.named_children
@@ -583,7 +595,7 @@ class Document:
             anchor = comments[-1].end_byte if comments else open_tok.end_byte
         trivia, after = layout.rest_of_line_is_trivia(data, anchor)
         pos = after if trivia else anchor
-        return Edit(pos, pos, nl + ind + make(ind))
+        return Edit(pos, pos, nl + ind + make(ind, nl))
 
     # -- delete -----------------------------------------------------------------------------
 
@@ -690,12 +702,12 @@ class Document:
             return self.set(want, [item])
         elements = [c for c in lst.named_children if c.type != "comment"]
         ind = layout.line_indent(self.data, elements[-1].start_byte if elements else binding.key_start)
-        text = self._render(item, ind, element=True)
+        text = self._render(item, ind, self.newline, element=True)
         if any(self._matches(e, item, text) for e in elements):
             return Change((), self)
 
-        def make(line_ind: str) -> str:
-            return self._render(item, line_ind, element=True)
+        def make(line_ind: str, nl: str) -> str:
+            return self._render(item, line_ind, nl, element=True)
 
         return self._change([self._insert_item(lst, make, "[")])
 
@@ -708,7 +720,7 @@ class Document:
             return Change((), self)
         elements = [c for c in lst.named_children if c.type != "comment"]
         ind = layout.line_indent(self.data, binding.key_start)
-        text = self._render(item, ind, element=True)
+        text = self._render(item, ind, self.newline, element=True)
         spans = [self._item_span(e, lst) for e in elements if self._matches(e, item, text)]
         return self._change(_merge_spans(spans))
 

@@ -17,11 +17,20 @@ __all__ = [
     "line_end",
     "line_indent",
     "line_start",
+    "newline_at",
     "next_line_start",
     "removal_span",
     "rest_of_line_is_trivia",
     "starts_line",
 ]
+
+
+def newline_at(data: bytes, pos: int, default: str = "\n") -> str:
+    """The line break ending the line of ``pos`` (``default`` on a last line without one)."""
+    end = data.find(b"\n", pos)
+    if end < 0:
+        return default
+    return "\r\n" if end > 0 and data[end - 1 : end] == b"\r" else "\n"
 
 
 def detect_newline(data: bytes) -> str:
@@ -164,13 +173,7 @@ def removal_span(
             # avoid leaving a blank line stacked on another blank line or before a closer
             follow_blank = e >= len(data) or is_blank_line(data, e)
             follow_close = data[e:].lstrip(b" \t")[:1] in (b"", *[bytes([c]) for c in closers])
-            if follow_blank or follow_close:
-                while s > lower:
-                    prev = line_start(data, s - 1)
-                    if prev <= lower or not is_blank_line(data, prev):
-                        break
-                    s = prev
-            elif first and data[lower:s].strip(b" \t\r\n") == b"" and e < len(data) and is_blank_line(data, e):
+            if first and data[lower:s].strip(b" \t\r\n") == b"" and follow_blank and e < len(data):
                 # first item of its set: do not leave a blank line right after the opener,
                 # unless that blank line is all the set still holds
                 e2 = e
@@ -178,6 +181,13 @@ def removal_span(
                     e2 = next_line_start(data, e2)
                 if data[e2:].lstrip(b" \t")[:1] not in [bytes([c]) for c in closers]:
                     e = e2
+            elif follow_blank or follow_close:
+                # avoid leaving a blank line stacked on another blank line or before a closer
+                while s > lower:
+                    prev = line_start(data, s - 1)
+                    if prev <= lower or not is_blank_line(data, prev):
+                        break
+                    s = prev
             if e >= len(data) and not data.endswith(b"\n") and s > 0:
                 # last line without a final newline: take the line break before it instead
                 s = s - 2 if data[s - 2 : s] == b"\r\n" else s - 1

@@ -1,0 +1,564 @@
+"""Document engine, in the spirit of a spec: before / operation / after, checked by real Nix.
+
+Every expected output is compared byte for byte, must be accepted by ``nix-instantiate
+--parse``, and (for a newly created path) deleting it again must give back the original.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import CONFIGS, nix_parse_ok
+
+from nixgen.attrpath import Dynamic
+from nixgen.document import Binding, Change, Document
+from nixgen.emit import Expr
+from nixgen.errors import EditError, FileError, NixSyntaxError
+from nixgen.literal import Unevaluated
+
+
+def apply(before: str, op: str, *args: object) -> Change:
+    doc = Document.from_text(before)
+    return getattr(doc, op)(*args)
+
+
+def expect(before: str, op: str, args: tuple[object, ...], after: str, nix: str) -> Change:
+    change = apply(before, op, *args)
+    assert change.document.source == after
+    assert change.changed == (before != after)
+    ok, err = nix_parse_ok(after, nix)
+    assert ok, err
+    return change
+
+
+def expect_set_new(before: str, path: str, value: object, after: str, nix: str) -> None:
+    """set of a path that did not exist: exact output, and delete restores the original."""
+    change = expect(before, "set", (path, value), after, nix)
+    assert [b.value for b in change.document.get(path)] == [value]
+    assert change.document.delete(path).document.data == before.encode()
+
+
+# -- set: insertion ---------------------------------------------------------------------------
+
+MODULE = """\
+{ config, pkgs, ... }:
+
+{
+  imports = [ ./hardware-configuration.nix ];
+
+  boot.loader.grub.enable = true;
+  services.openssh = {
+    enable = true;
+  };
+}
+"""
+
+
+def test_set_into_nested_set(nix_instantiate: str) -> None:
+    after = MODULE.replace("    enable = true;\n", "    enable = true;\n    ports = [ 2022 ];\n")
+    expect_set_new(MODULE, "services.openssh.ports", [2022], after, nix_instantiate)
+
+
+def test_set_new_path_goes_beside_its_relatives(nix_instantiate: str) -> None:
+    after = MODULE.replace(
+        "  boot.loader.grub.enable = true;\n",
+        '  boot.loader.grub.enable = true;\n  boot.loader.grub.device = "/dev/sda";\n',
+    )
+    expect_set_new(MODULE, "boot.loader.grub.device", "/dev/sda", after, nix_instantiate)
+
+
+def test_set_unrelated_path_goes_last(nix_instantiate: str) -> None:
+    after = MODULE.replace("  };\n}\n", '  };\n  networking.hostName = "box";\n}\n')
+    expect_set_new(MODULE, "networking.hostName", "box", after, nix_instantiate)
+
+
+def test_set_into_dotted_prefix_deepest_literal(nix_instantiate: str) -> None:
+    before = "{\n  a.b = {\n    c = 1;\n  };\n}\n"
+    after = "{\n  a.b = {\n    c = 1;\n    d.e = true;\n  };\n}\n"
+    expect_set_new(before, "a.b.d.e", True, after, nix_instantiate)
+
+
+def test_set_mixed_forms_quoted_parent(nix_instantiate: str) -> None:
+    before = '{\n  a."b" = { c = 1; };\n}\n'
+    after = '{\n  a."b" = { c = 1; d = 2; };\n}\n'
+    expect_set_new(before, "a.b.d", 2, after, nix_instantiate)
+
+
+def test_set_into_empty_one_line_set(nix_instantiate: str) -> None:
+    expect_set_new("{ x = { }; }\n", "x.y", 1, "{ x = { y = 1; }; }\n", nix_instantiate)
+
+
+def test_set_into_empty_multi_line_set(nix_instantiate: str) -> None:
+    before = "{\n  x = {\n  };\n}\n"
+    after = "{\n  x = {\n    y = 1;\n  };\n}\n"
+    expect_set_new(before, "x.y", 1, after, nix_instantiate)
+
+
+def test_set_into_empty_file_body(nix_instantiate: str) -> None:
+    expect_set_new("{ ... }:\n{ }\n", "a.b", "v", '{ ... }:\n{ a.b = "v"; }\n', nix_instantiate)
+
+
+def test_set_into_one_line_set_stays_inline(nix_instantiate: str) -> None:
+    before = "{ a = 1; }"
+    expect_set_new(before, "b", [1, 2], "{ a = 1; b = [ 1 2 ]; }", nix_instantiate)
+
+
+def test_set_keeps_crlf(nix_instantiate: str) -> None:
+    before = "{\r\n  a = 1;\r\n}\r\n"
+    x, y = "x" * 40, "y" * 40
+    after = (
+        "{\r\n  a = 1;\r\n  b = {\r\n    c = 1;\r\n    d = [\r\n"
+        f'      "{x}"\r\n      "{y}"\r\n    ];\r\n  }};\r\n}}\r\n'
+    )
+    change = expect(before, "set", ("b", {"c": 1, "d": [x, y]}), after, nix_instantiate)
+    assert change.document.delete("b").document.data == before.encode()
+
+
+def test_set_keeps_tabs(nix_instantiate: str) -> None:
+    before = "{\n\tservices = {\n\t\tfoo.enable = true;\n\t};\n}\n"
+    after = "{\n\tservices = {\n\t\tfoo.enable = true;\n\t\tfoo.port = 80;\n\t};\n}\n"
+    expect_set_new(before, "services.foo.port", 80, after, nix_instantiate)
+
+
+def test_set_keeps_four_spaces(nix_instantiate: str) -> None:
+    before = "{\n    a = {\n        b = 1;\n    };\n}\n"
+    after = "{\n    a = {\n        b = 1;\n    };\n    c = 2;\n}\n"
+    expect_set_new(before, "c", 2, after, nix_instantiate)
+
+
+def test_set_no_final_newline(nix_instantiate: str) -> None:
+    before = "{\n  a = 1;\n}"
+    expect_set_new(before, "b", 2, "{\n  a = 1;\n  b = 2;\n}", nix_instantiate)
+
+
+def test_set_multi_line_value_laid_out_like_nixfmt(nix_instantiate: str) -> None:
+    before = "{\n  a = {\n    b = 1;\n  };\n}\n"
+    long = ["x" * 30, "y" * 30, "z" * 30]
+    after = (
+        "{\n  a = {\n    b = 1;\n    c = [\n"
+        f'      "{long[0]}"\n      "{long[1]}"\n      "{long[2]}"\n'
+        "    ];\n  };\n}\n"
+    )
+    expect_set_new(before, "a.c", long, after, nix_instantiate)
+
+
+def test_set_keeps_trailing_comment_of_previous_line(nix_instantiate: str) -> None:
+    before = "{\n  a = 1; # one\n}\n"
+    expect_set_new(before, "b", 2, "{\n  a = 1; # one\n  b = 2;\n}\n", nix_instantiate)
+
+
+def test_set_after_binding_sharing_line_with_brace(nix_instantiate: str) -> None:
+    before = "{\n  a = 1; }\n"
+    expect_set_new(before, "b", 2, "{\n  a = 1;\n  b = 2; }\n", nix_instantiate)
+
+
+# -- set: replacement -------------------------------------------------------------------------
+
+
+def test_replace_value_keeps_key_and_spacing(nix_instantiate: str) -> None:
+    before = '{\n  networking.hostName   =   "old" ; # name\n}\n'
+    after = '{\n  networking.hostName   =   "new" ; # name\n}\n'
+    change = expect(before, "set", ("networking.hostName", "new"), after, nix_instantiate)
+    assert len(change.edits) == 1
+
+
+def test_replace_value_found_inside_parent_literal(nix_instantiate: str) -> None:
+    before = "{\n  services = { openssh.ports = [ 22 ]; };\n}\n"
+    after = "{\n  services = { openssh.ports = [ 2022 ]; };\n}\n"
+    expect(before, "set", ("services.openssh.ports", [2022]), after, nix_instantiate)
+
+
+def test_replace_keeps_own_wrapper(nix_instantiate: str) -> None:
+    before = "{ lib, ... }:\n{\n  a = lib.mkForce 1;\n}\n"
+    after = "{ lib, ... }:\n{\n  a = lib.mkForce 2;\n}\n"
+    expect(before, "set", ("a", 2), after, nix_instantiate)
+
+
+def test_replace_same_value_is_no_change() -> None:
+    change = apply("{ a = 1; }", "set", "a", 1)
+    assert not change.changed and change.edits == ()
+
+
+def test_set_raw_expression(nix_instantiate: str) -> None:
+    before = "{ pkgs, ... }: { a = 1; }"
+    expect(before, "set", ("a", Expr("pkgs.vim")), before.replace("1", "pkgs.vim"), nix_instantiate)
+
+
+# -- set: refusals ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "{ lib, ... }: { a = lib.mkIf true { b = 1; }; }",
+        "{ a = import ./x.nix; }",
+        "{ a = 5; }",
+        "{ inherit a; }",
+    ],
+)
+def test_set_under_non_literal_prefix_is_refused(before: str) -> None:
+    doc = Document.from_text(before)
+    with pytest.raises(EditError, match="attribute already defined") as info:
+        doc.set("a.c", 1)
+    assert info.value.line == 1
+
+
+def test_set_with_duplicate_definitions_lists_them() -> None:
+    doc = Document.from_text("{\n  a.b = 1;\n  a = { b = 2; };\n}\n", path="conf.nix")
+    with pytest.raises(EditError) as info:
+        doc.set("a.b", 3)
+    assert "conf.nix:2:3" in str(info.value) and "conf.nix:3:9" in str(info.value)
+
+
+def test_set_over_deeper_keys_is_refused() -> None:
+    with pytest.raises(EditError, match="deeper keys"):
+        Document.from_text("{ a.b = 1; }").set("a", 2)
+
+
+def test_set_interpolated_name_is_refused() -> None:
+    with pytest.raises(EditError, match="interpolated"):
+        Document.from_text("{ a = 1; }").set(("a", Dynamic("${x}")), 1)
+
+
+def test_set_in_non_attrset_file_is_refused() -> None:
+    with pytest.raises(EditError, match="not an attribute set"):
+        Document.from_text("[ 1 2 ]").set("a", 1)
+
+
+def test_edit_that_breaks_syntax_is_refused() -> None:
+    doc = Document.from_text("{ a = 1; }")
+    with pytest.raises(EditError, match="invalid Nix"):
+        doc.set("a", Expr("1 +"))
+    assert doc.source == "{ a = 1; }"
+
+
+# -- get / module shape -----------------------------------------------------------------------
+
+
+SHAPES = {
+    "plain": "{ a.b = 1; }",
+    "header": "{ config, pkgs, ... }: { a.b = 1; }",
+    "curried": "{ ... }: { config, ... }: { a.b = 1; }",
+    "universal": "x: y: { a.b = 1; }",
+    "let": "{ pkgs, ... }:\nlet c = 1; in\n{ a.b = 1; }",
+    "with": "{ pkgs, ... }: with pkgs; { a.b = 1; }",
+    "parens": "({ ... }: ({ a.b = 1; }))",
+    "rec": "rec { a.b = 1; }",
+    "nested": "{ a = { b = 1; }; }",
+    "quoted": '{ "a"."b" = 1; }',
+    "formals-gap": "{ lib, pkgs, }: { a.b = 1; }",
+    "assert": "{ x, ... }: assert x; { a.b = 1; }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_get_through_module_shapes(name: str) -> None:
+    doc = Document.from_text(SHAPES[name])
+    [binding] = doc.get("a.b")
+    assert isinstance(binding, Binding)
+    assert binding.value == 1 and binding.text == "1" and binding.wrappers == ()
+    assert doc.value("a.b") == 1
+    assert doc.data[binding.key_start : binding.key_end].decode().rstrip('"').endswith("b")
+
+
+def test_module_args() -> None:
+    assert Document.from_text("{ config, pkgs, ... }: { }").module_args() == ["config", "pkgs"]
+    assert Document.from_text("{ ... }: { lib, ... }: { }").module_args() == ["lib"]
+    assert Document.from_text("{ }").module_args() is None
+
+
+def test_top_attrset() -> None:
+    doc = Document.from_text("{ ... }:\nlet x = 1; in with x; ({ a = 1; })")
+    top = doc.top_attrset()
+    assert top is not None and top.type == "attrset_expression"
+    assert Document.from_text("[ ]").top_attrset() is None
+
+
+def test_get_reports_wrappers() -> None:
+    src = """{ lib, config, ... }:
+{
+  services.nginx = lib.mkIf config.x { enable = true; };
+  config = lib.mkMerge [ { a = 1; } (mkIf true { b = mkForce 2; }) ];
+  c = mkOverride 50 "x";
+}
+"""
+    doc = Document.from_text(src)
+    [nginx] = doc.get("services.nginx.enable")
+    assert nginx.wrappers == ("mkIf",) and nginx.value is True and nginx.conditional
+    assert doc.get("config.a")[0].wrappers == ("mkMerge",)
+    [b] = doc.get("config.b")
+    assert b.wrappers == ("mkMerge", "mkIf", "mkForce") and b.value == 2
+    [c] = doc.get("c")
+    assert c.wrappers == ("mkOverride",) and c.value == "x"
+    assert doc.get("services.nginx")[0].wrappers == ("mkIf",)
+
+
+def test_mkmerge_module_body() -> None:
+    src = "{ lib, ... }:\nlib.mkMerge [\n  { a = 1; }\n  (lib.mkIf true { b = 2; })\n]\n"
+    doc = Document.from_text(src)
+    assert [(b.path, b.wrappers) for b in doc.bindings()] == [
+        (("a",), ("mkMerge",)),
+        (("b",), ("mkMerge", "mkIf")),
+    ]
+    assert doc.set("c", 3).document.source == src.replace("{ a = 1; }", "{ a = 1; c = 3; }")
+
+
+def test_inherit_is_reported_not_literal() -> None:
+    doc = Document.from_text("{ pkgs, ... }: { inherit (pkgs) vim git; inherit foo; }")
+    assert [b.path for b in doc.bindings()] == [("vim",), ("git",), ("foo",)]
+    [vim] = doc.get("vim")
+    assert vim.is_inherit and isinstance(vim.value, Unevaluated)
+
+
+def test_foo_and_quoted_foo_are_the_same_name() -> None:
+    doc = Document.from_text('{ "foo".bar = 1; foo = { "baz" = 2; }; "a-b".c = 3; }')
+    assert [b.value for b in doc.get("foo.bar")] == [1]
+    assert [b.value for b in doc.get('"foo"."baz"')] == [2]
+    assert doc.value('"a-b".c') == 3
+    assert doc.value(("a-b", "c")) == 3
+
+
+def test_escapes_in_quoted_names_are_decoded() -> None:
+    doc = Document.from_text('{ "a\\"b" = 1; "x\\ny" = 2; }')
+    assert doc.value(('a"b',)) == 1
+    assert doc.value(("x\ny",)) == 2
+
+
+def test_interpolated_names_never_match() -> None:
+    doc = Document.from_text('{ ${x}.y = 1; "${x}" = 2; a.${b} = 3; }')
+    assert doc.get("x.y") == [] and doc.get('"${x}"') == [] and doc.get("${x}") == []
+    dyn = [b for b in doc.bindings() if isinstance(b.path[0], Dynamic)]
+    assert len(dyn) == 2
+    assert isinstance(doc.bindings()[2].path[1], Dynamic)
+
+
+def test_find_prefix_and_value_from_deeper_keys() -> None:
+    doc = Document.from_text("{ a.b = 1; a.c = { d = true; }; x = 2; }")
+    assert [b.path for b in doc.find_prefix("a")] == [("a", "b"), ("a", "c"), ("a", "c", "d")]
+    assert doc.value("a") == {"b": 1, "c": {"d": True}}
+    with pytest.raises(KeyError):
+        doc.value("nope")
+
+
+def test_binding_positions_and_file() -> None:
+    doc = Document.from_text("{\n  x = 1;\n  \"é\".y = 2;\n}\n", path="c.nix")
+    [b] = doc.get(("é", "y"))
+    assert (b.line, b.col) == (3, 3) and b.file == Path("c.nix")
+    assert b.location == "c.nix:3:3"
+    assert doc.line_col(b.value_start) == (3, 11)
+
+
+def test_values_via_literal() -> None:
+    doc = Document.from_text('{ p = ./a/b; s = "x"; l = [ 1 "y" ]; f = x: x; }')
+    assert doc.value("p") == PurePosixPath("./a/b")
+    assert doc.value("l") == [1, "y"]
+    assert isinstance(doc.value("f"), Unevaluated)
+
+
+# -- source kept byte for byte ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        b"{\r\n\ta = 1;  \r\n}",
+        "\ufeff{ a = 1; }\n".encode(),
+        b"{ a = 1; }   ",
+        b"# c\n{ a = ''\n  x\n''; }\n",
+    ],
+)
+def test_source_kept_exactly(src: bytes) -> None:
+    doc = Document.from_text(src)
+    assert doc.data == src and str(doc) == src.decode()
+    assert doc.set("zz", 1).document.delete("zz").document.data == src
+
+
+def test_from_path_and_errors(tmp_path: Path) -> None:
+    good = tmp_path / "c.nix"
+    good.write_bytes(b"{ a = 1; }\r\n")
+    assert Document.from_path(good).data == b"{ a = 1; }\r\n"
+    assert Document.from_path(good).path == good
+    with pytest.raises(FileError):
+        Document.from_path(tmp_path / "missing.nix")
+    binary = tmp_path / "b.nix"
+    binary.write_bytes(b"{ a = 1; }\0")
+    with pytest.raises(FileError):
+        Document.from_path(binary)
+    bad = tmp_path / "bad.nix"
+    bad.write_bytes(b'{\n  a = "x;\n}\n')
+    with pytest.raises(NixSyntaxError) as info:
+        Document.from_path(bad)
+    assert info.value.line == 2 and info.value.file == str(bad)
+
+
+def test_from_text_with_existing_tree_and_unchecked() -> None:
+    from nixgen import syntax
+
+    data = b"{ a = 1; }"
+    tree = syntax.parse(data)
+    assert Document.from_text(data, tree=tree).tree is tree
+    broken = Document.from_text("{ a = 1; b = }", check=False)
+    assert broken.errors()
+    # edits elsewhere are allowed as long as they add no new error
+    assert broken.set("a", 2).document.source == "{ a = 2; b = }"
+
+
+# -- delete -----------------------------------------------------------------------------------
+
+
+def test_delete_with_owned_comments(nix_instantiate: str) -> None:
+    before = """{
+  a = 1;
+
+  # The b setting.
+  # Second line.
+  b = 2; # trailing
+  c = 3;
+}
+"""
+    after = "{\n  a = 1;\n\n  c = 3;\n}\n"
+    expect(before, "delete", ("b",), after, nix_instantiate)
+
+
+def test_delete_does_not_leave_double_blank_lines(nix_instantiate: str) -> None:
+    before = "{\n  a = 1;\n\n  b = 2;\n\n  c = 3;\n}\n"
+    expect(before, "delete", ("b",), "{\n  a = 1;\n\n  c = 3;\n}\n", nix_instantiate)
+
+
+def test_delete_first_binding_keeps_no_blank_after_brace(nix_instantiate: str) -> None:
+    before = "{\n  # about a\n  a = 1;\n\n  b = 2;\n}\n"
+    expect(before, "delete", ("a",), "{\n  b = 2;\n}\n", nix_instantiate)
+
+
+def test_delete_every_definition_and_deeper_ones(nix_instantiate: str) -> None:
+    before = "{\n  a.b = 1;\n  a = { c = 2; };\n  x = 1;\n  a.d.e = 3;\n}\n"
+    expect(before, "delete", ("a",), "{\n  x = 1;\n}\n", nix_instantiate)
+
+
+def test_delete_inside_nested_and_one_line(nix_instantiate: str) -> None:
+    expect("{ a = { b = 1; c = 2; }; }", "delete", ("a.b",), "{ a = { c = 2; }; }", nix_instantiate)
+    expect("{ a = { b = 1; }; }", "delete", ("a.b",), "{ a = { }; }", nix_instantiate)
+
+
+def test_delete_under_mkif(nix_instantiate: str) -> None:
+    before = "{ lib, ... }:\n{\n  a = lib.mkIf true {\n    b = 1;\n    c = 2;\n  };\n}\n"
+    after = "{ lib, ... }:\n{\n  a = lib.mkIf true {\n    c = 2;\n  };\n}\n"
+    expect(before, "delete", ("a.b",), after, nix_instantiate)
+
+
+def test_delete_inherited_name(nix_instantiate: str) -> None:
+    expect("{ a, b }: { inherit a b; }", "delete", ("a",), "{ a, b }: { inherit b; }", nix_instantiate)
+    expect("{ a }: { inherit a; c = 1; }", "delete", ("a",), "{ a }: { c = 1; }", nix_instantiate)
+
+
+def test_delete_absent_is_no_change() -> None:
+    change = apply("{ a = 1; }", "delete", "b")
+    assert not change.changed and change.document.source == "{ a = 1; }"
+
+
+def test_delete_crlf(nix_instantiate: str) -> None:
+    before = "{\r\n  # c\r\n  a = 1;\r\n  b = 2;\r\n}\r\n"
+    expect(before, "delete", ("a",), "{\r\n  b = 2;\r\n}\r\n", nix_instantiate)
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+
+def test_append_one_line_list(nix_instantiate: str) -> None:
+    before = "{ pkgs, ... }: { environment.systemPackages = with pkgs; [ vim git ]; }"
+    after = before.replace("git ]", "git htop ]")
+    expect(before, "append", ("environment.systemPackages", Expr("htop")), after, nix_instantiate)
+
+
+def test_append_is_idempotent_by_text_and_value() -> None:
+    doc = Document.from_text('{ l = [ pkgs.vim "a" 22 ]; }')
+    assert not doc.append("l", Expr("pkgs.vim")).changed
+    assert not doc.append("l", "a").changed
+    assert not doc.append("l", 22).changed
+    assert doc.append("l", "22").changed
+
+
+def test_append_multi_line_list(nix_instantiate: str) -> None:
+    before = '{\n  l = [\n    "a"\n    "b" # bee\n  ];\n}\n'
+    after = '{\n  l = [\n    "a"\n    "b" # bee\n    "c"\n  ];\n}\n'
+    change = expect(before, "append", ("l", "c"), after, nix_instantiate)
+    assert change.document.remove("l", "c").document.source == before
+
+
+def test_append_to_empty_lists(nix_instantiate: str) -> None:
+    expect("{ l = [ ]; }", "append", ("l", 1), "{ l = [ 1 ]; }", nix_instantiate)
+    expect("{ l = []; }", "append", ("l", 1), "{ l = [ 1 ]; }", nix_instantiate)
+    expect("{\n  l = [\n  ];\n}\n", "append", ("l", 1), "{\n  l = [\n    1\n  ];\n}\n", nix_instantiate)
+
+
+def test_append_parenthesises_applications(nix_instantiate: str) -> None:
+    after = "{ a, f, x }: { l = [ a (f x) ]; }"
+    expect("{ a, f, x }: { l = [ a ]; }", "append", ("l", Expr("f x")), after, nix_instantiate)
+
+
+def test_append_creates_missing_list(nix_instantiate: str) -> None:
+    expect("{ a = 1; }", "append", ("b.c", "x"), '{ a = 1; b.c = [ "x" ]; }', nix_instantiate)
+
+
+def test_append_to_non_list_is_refused() -> None:
+    with pytest.raises(EditError, match="not a list"):
+        Document.from_text("{ l = import ./x.nix; }").append("l", 1)
+
+
+def test_remove_items(nix_instantiate: str) -> None:
+    expect("{ l = [ 1 2 3 2 ]; }", "remove", ("l", 2), "{ l = [ 1 3 ]; }", nix_instantiate)
+    expect("{ l = [ 1 ]; }", "remove", ("l", 1), "{ l = [ ]; }", nix_instantiate)
+    before = '{\n  l = [\n    # the a\n    "a"\n    "b"\n  ];\n}\n'
+    expect(before, "remove", ("l", "a"), '{\n  l = [\n    "b"\n  ];\n}\n', nix_instantiate)
+
+
+def test_remove_absent_is_no_change() -> None:
+    assert not apply("{ l = [ 1 ]; }", "remove", "l", 5).changed
+    assert not apply("{ }", "remove", "l", 5).changed
+
+
+# -- rename -----------------------------------------------------------------------------------
+
+
+def test_rename_dotted_segment_only(nix_instantiate: str) -> None:
+    before = '{\n  users.users.alice.shell = "zsh";\n  users.users.alice = { uid = 1; };\n}\n'
+    after = '{\n  users.users."bob-x".shell = "zsh";\n  users.users."bob-x" = { uid = 1; };\n}\n'
+    expect(before, "rename", ("users.users.alice", 'users.users."bob-x"'), after, nix_instantiate)
+
+
+def test_rename_inside_nested_set(nix_instantiate: str) -> None:
+    before = "{ a = { b.c = 1; }; }"
+    expect(before, "rename", ("a.b", "a.z"), "{ a = { z.c = 1; }; }", nix_instantiate)
+
+
+def test_rename_refusals() -> None:
+    doc = Document.from_text("{ a = { b = 1; }; c = 2; }")
+    with pytest.raises(EditError, match="already defined"):
+        doc.rename("a.b", "c")
+    with pytest.raises(EditError, match="inside a"):
+        doc.rename("a.b", "x.b")
+    with pytest.raises(EditError, match="not defined"):
+        doc.rename("q", "r")
+
+
+# -- the fixture corpus -----------------------------------------------------------------------
+
+
+CORPUS = sorted(p for p in CONFIGS.glob("*.nix"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_corpus_set_and_delete_round_trip(path: Path, nix_instantiate: str) -> None:
+    doc = Document.from_path(path)
+    assert doc.data == path.read_bytes()
+    for b in doc.bindings():
+        assert doc.data[b.key_start : b.key_end]
+        assert doc.line_col(b.key_start) == (b.line, b.col)
+    if doc.top_attrset() is None:
+        return
+    change = doc.set("nixgenTest.added.value", {"port": 8080, "names": ["a", "b"]})
+    ok, err = nix_parse_ok(change.document.data, nix_instantiate)
+    assert ok, err
+    assert change.document.value("nixgenTest.added.value") == {"port": 8080, "names": ["a", "b"]}
+    assert change.document.delete("nixgenTest").document.data == doc.data
