@@ -1,0 +1,236 @@
+"""The editing verbs of the command line: ``get``, ``set``, ``delete``, ``append``, ``remove``, ``undo``.
+
+Each command reads one configuration file, asks the document model for the edit, and either
+shows it (``--dry-run``: a coloured diff, nothing written) or writes it atomically. Library
+modules are imported inside the commands so that starting the program stays fast.
+"""
+
+from typing import Any
+
+import typer
+
+from nixgen.cli.app import DEFAULT_CONFIG, app
+
+_VALUE_FILE = "<VALUE>"
+
+FILE_HELP = "The configuration file to read and edit."
+DRY_RUN_HELP = "Show the change as a diff; write nothing."
+JSON_VALUE_HELP = "VALUE is JSON (converted to Nix) instead of Nix source."
+
+
+def _file_option() -> Any:
+    return typer.Option(DEFAULT_CONFIG, "-f", "--file", metavar="FILE", help=FILE_HELP)
+
+
+def _load(file: str) -> tuple[Any, Any]:
+    """Read ``file`` (keeping its snapshot for the conflict check) and parse it."""
+    from pathlib import Path
+
+    from nixgen.document import Document
+    from nixgen.files import read_snapshot
+
+    snapshot = read_snapshot(Path(file))
+    return snapshot, Document.from_text(snapshot.data, path=Path(file))
+
+
+def _value(text: str, json_value: bool) -> Any:
+    """The Python value (``--json-value``) or raw Nix (``emit.Expr``) of a VALUE argument."""
+    from nixgen.errors import NixSyntaxError, ValidationError
+
+    if json_value:
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"VALUE is not valid JSON: {exc.msg}", file=_VALUE_FILE, line=exc.lineno, col=exc.colno
+            ) from None
+    from nixgen import syntax
+    from nixgen.emit import Expr
+
+    try:
+        syntax.check(text.encode("utf-8"), file=_VALUE_FILE)
+    except NixSyntaxError as err:
+        message = err.message
+        if message.startswith("empty file"):
+            message = "expected a Nix expression"
+        raise ValidationError(
+            f"VALUE is not valid Nix: {message}", file=_VALUE_FILE, line=err.line, col=err.col
+        ) from None
+    return Expr(text.strip())
+
+
+def _path(text: str) -> tuple[Any, ...]:
+    from nixgen.attrpath import parse_path
+
+    return parse_path(text)
+
+
+def _finish(snapshot: Any, change: Any, dry_run: bool, file: str) -> None:
+    """Write (or show) a document change; say so when there is nothing to change."""
+    from nixgen.cli.output import err_console, finish
+    from nixgen.files import FileChange
+
+    new_data = change.document.data
+    if not change.changed or new_data == snapshot.data:
+        err_console().print(f"nothing to change in {file}")
+        return
+    finish([FileChange(snapshot.path, snapshot, new_data)], dry_run=dry_run)
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` with paths as strings; ValidationError for any part that is not literal."""
+    from pathlib import PurePath
+
+    from nixgen.errors import ValidationError
+    from nixgen.literal import Unevaluated
+
+    if isinstance(value, Unevaluated):
+        raise ValidationError(
+            f"{where} is not a literal value ({value.kind}: {_short(value.text)}); "
+            "use --eval to ask Nix"
+        )
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, where) for v in value]
+    return value
+
+
+def _short(text: str, limit: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def _not_defined(path: str, file: str) -> Exception:
+    from nixgen.errors import NixgenError
+
+    return NixgenError(f"{path} is not defined in this file", file=file)
+
+
+@app.command("get")
+def get_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="Attribute path, e.g. services.openssh.ports."),
+    file: str = _file_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print the literal value as JSON."),
+    evaluate: bool = typer.Option(
+        False, "--eval", help="Ask Nix for the merged value of the whole NixOS configuration."
+    ),
+    include: list[str] | None = typer.Option(
+        None, "-I", "--include", metavar="NAME=PATH", help="Add to the Nix search path (name=path or path)."
+    ),
+    nixos: str | None = typer.Option(
+        None, "--nixos", metavar="EXPR", help="The NixOS to evaluate with (default <nixpkgs/nixos> or <nixos>)."
+    ),
+) -> None:
+    """Show the definitions of PATH (file:line: value), or its value."""
+    from nixgen.cli.output import console, print_json
+
+    segments = _path(path)
+    if evaluate:
+        from pathlib import Path
+
+        from nixgen.emit import to_nix
+        from nixgen.files import read_snapshot
+        from nixgen.nix import Nix
+        from nixgen.nixos import option_value
+
+        read_snapshot(Path(file))  # a clear error for a missing or unreadable file
+        value = option_value(Path(file), segments, nix=Nix(search_path=include or ()), nixos=nixos)
+        if as_json:
+            print_json(value)
+        else:
+            console().print(to_nix(value), markup=False)
+        return
+
+    _, doc = _load(file)
+    bindings = doc.get(segments)
+    if not bindings:
+        raise _not_defined(path, file)
+    if as_json:
+        try:
+            value = doc.value(segments)
+        except KeyError:
+            raise _not_defined(path, file) from None
+        print_json(_jsonable(value, path))
+        return
+    out = console()
+    for binding in bindings:
+        where = f"{file}:{binding.line}"
+        note = f"  [under {', '.join(binding.wrappers)}]" if binding.wrappers else ""
+        out.print(f"{where}: {binding.text}{note}", markup=False)
+
+
+@app.command("set")
+def set_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="Attribute path to set."),
+    value: str = typer.Argument(..., metavar="VALUE", help="The new value: Nix source (or JSON with --json-value)."),
+    file: str = _file_option(),
+    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+) -> None:
+    """Set PATH to VALUE, creating the definition if needed."""
+    segments = _path(path)
+    new_value = _value(value, json_value)
+    snapshot, doc = _load(file)
+    _finish(snapshot, doc.set(segments, new_value), dry_run, file)
+
+
+@app.command("delete")
+def delete_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="Attribute path to delete."),
+    file: str = _file_option(),
+    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+) -> None:
+    """Delete every definition of PATH, with the comments it owns."""
+    segments = _path(path)
+    snapshot, doc = _load(file)
+    if not doc.get(segments) and not doc.find_prefix(segments):
+        from nixgen.cli.output import err_console
+
+        err_console().print(f"{path} is not defined in {file}: nothing to change")
+        return
+    _finish(snapshot, doc.delete(segments), dry_run, file)
+
+
+@app.command("append")
+def append_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="Attribute path of a list."),
+    value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
+    file: str = _file_option(),
+    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+) -> None:
+    """Append VALUE to the list at PATH (no duplicate; creates the list if absent)."""
+    segments = _path(path)
+    item = _value(value, json_value)
+    snapshot, doc = _load(file)
+    _finish(snapshot, doc.append(segments, item), dry_run, file)
+
+
+@app.command("remove")
+def remove_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="Attribute path of a list."),
+    value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
+    file: str = _file_option(),
+    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+) -> None:
+    """Remove VALUE from the list at PATH (nothing to do if it is not there)."""
+    segments = _path(path)
+    item = _value(value, json_value)
+    snapshot, doc = _load(file)
+    _finish(snapshot, doc.remove(segments, item), dry_run, file)
+
+
+@app.command("undo")
+def undo_cmd(file: str = _file_option()) -> None:
+    """Restore the files of the last nixgen change to FILE (refused if edited since)."""
+    from nixgen.cli.output import err_console
+    from nixgen.files import undo
+
+    for restored in undo(file):
+        err_console().print(f"restored {restored}")
