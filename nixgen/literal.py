@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
 
 INT_MAX = 2**63 - 1
 INT_MIN = -(2**63)
@@ -248,3 +250,220 @@ def parse_float(text: str) -> float | None:
 def is_path_literal(text: str) -> bool:
     """Whether Nix lexes ``text`` as one path literal (absolute or relative, no ``~``, no ``<>``)."""
     return bool(_PATH_RE.match(text)) and not text.endswith("/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+
+_SCOPE_NODES = ("let_expression", "rec_attrset_expression", "let_attrset_expression")
+_CONSTANTS: dict[str, object] = {"true": True, "false": False, "null": None}
+
+
+class _NotLiteral(Exception):
+    """Raised inside the evaluator when a node (or part of it) is not a literal."""
+
+
+class _Attrs:
+    """An attribute set literal while it is built: Nix merges these by path, not by value."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, object] = {}
+
+
+def _text(node: Any, data: bytes) -> str:
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _children(node: Any) -> list[Any]:
+    return [c for c in node.named_children if c.type != "comment"]
+
+
+def _binds_name(scope: Any, name: str, data: bytes) -> bool:
+    """Whether ``scope`` (a let, a rec set or a function) binds the variable ``name``."""
+    if scope.type == "function_expression":
+        for child in scope.named_children:
+            if child.type == "identifier" and _text(child, data) == name:
+                return True
+            if child.type == "formals":
+                for formal in child.named_children:
+                    if formal.type == "formal":
+                        ident = formal.child_by_field_name("name")
+                        if ident is not None and _text(ident, data) == name:
+                            return True
+        return False
+    for child in scope.named_children:
+        if child.type != "binding_set":
+            continue
+        for b in child.named_children:
+            if b.type == "binding":
+                path = b.child_by_field_name("attrpath")
+                first = _children(path)[0] if path is not None and _children(path) else None
+                if first is not None and _attr_key(first, data) == name:
+                    return True
+            elif b.type in ("inherit", "inherit_from"):
+                for attrs in b.named_children:
+                    if attrs.type == "inherited_attrs":
+                        for a in attrs.named_children:
+                            if _text(a, data) == name:
+                                return True
+    return False
+
+
+def _shadowed(node: Any, name: str, data: bytes) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if (parent.type in _SCOPE_NODES or parent.type == "function_expression") and _binds_name(
+            parent, name, data
+        ):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _attr_key(node: Any, data: bytes) -> str | None:
+    """A static attribute name (identifier or plain string), else None."""
+    if node.type == "identifier":
+        return _text(node, data)
+    if node.type == "string_expression":
+        return decode_string(_text(node, data))
+    return None
+
+
+def _eval(node: Any, data: bytes) -> object:
+    kind = node.type
+    if node.has_error or node.is_missing:
+        raise _NotLiteral
+    text = _text(node, data)
+    if kind == "integer_expression":
+        value: object = parse_int(text)
+    elif kind == "float_expression":
+        value = parse_float(text)
+    elif kind == "string_expression":
+        value = decode_string(text)
+    elif kind == "indented_string_expression":
+        value = decode_indented_string(text)
+    elif kind == "variable_expression":
+        if text not in _CONSTANTS or _shadowed(node, text, data):
+            raise _NotLiteral
+        return _CONSTANTS[text]
+    elif kind == "parenthesized_expression":
+        inner = _children(node)
+        if len(inner) != 1:
+            raise _NotLiteral
+        return _eval(inner[0], data)
+    elif kind == "unary_expression":
+        return _unary(node, data)
+    elif kind == "list_expression":
+        return [_plain(_eval(e, data)) for e in _children(node)]
+    elif kind == "attrset_expression":
+        return _attrset(node, data)
+    elif kind == "binary_expression":
+        return _update(node, data)
+    elif kind == "path_expression":
+        parts = _children(node)
+        if len(parts) != 1 or parts[0].type != "path_fragment" or not is_path_literal(text):
+            raise _NotLiteral
+        return PurePosixPath(text)
+    elif kind == "uri_expression":
+        value = text if _URI_RE.match(text) else None
+    else:
+        raise _NotLiteral
+    if value is None:
+        raise _NotLiteral
+    return value
+
+
+def _unary(node: Any, data: bytes) -> object:
+    op = node.child_by_field_name("operator")
+    arg = node.child_by_field_name("argument")
+    if op is None or arg is None:
+        raise _NotLiteral
+    value = _eval(arg, data)
+    if op.type == "!" and isinstance(value, bool):
+        return not value
+    if op.type == "-" and isinstance(value, float):
+        return 0 - value  # Nix computes 0 - x: -0.0 becomes 0.0
+    if (
+        op.type == "-"
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and INT_MIN <= -value <= INT_MAX
+    ):
+        return -value
+    raise _NotLiteral
+
+
+def _update(node: Any, data: bytes) -> dict[str, object]:
+    op = node.child_by_field_name("operator")
+    left = node.child_by_field_name("left")
+    right = node.child_by_field_name("right")
+    if op is None or op.type != "//" or left is None or right is None:
+        raise _NotLiteral
+    lv, rv = _plain(_eval(left, data)), _plain(_eval(right, data))
+    if not isinstance(lv, dict) or not isinstance(rv, dict):
+        raise _NotLiteral
+    return {**lv, **rv}
+
+
+def _attrset(node: Any, data: bytes) -> _Attrs:
+    """Build an attribute set the way Nix's parser does (``addAttr``), merging by path."""
+    result = _Attrs()
+    for child in _children(node):
+        if child.type != "binding_set":
+            raise _NotLiteral
+        for b in _children(child):
+            if b.type != "binding":
+                raise _NotLiteral  # inherit depends on the scope
+            path_node = b.child_by_field_name("attrpath")
+            value_node = b.child_by_field_name("expression")
+            if path_node is None or value_node is None:
+                raise _NotLiteral
+            keys = [_attr_key(a, data) for a in _children(path_node)]
+            if not keys or any(k is None for k in keys):
+                raise _NotLiteral
+            _add_attr(result, keys, _eval(value_node, data))  # type: ignore[arg-type]
+    return result
+
+
+def _add_attr(attrs: _Attrs, keys: list[str], value: object) -> None:
+    for key in keys[:-1]:
+        existing = attrs.items.get(key)
+        if existing is None and key not in attrs.items:
+            nested = _Attrs()
+            attrs.items[key] = nested
+            attrs = nested
+        elif isinstance(existing, _Attrs):
+            attrs = existing
+        else:
+            raise _NotLiteral  # Nix: attribute already defined
+    last = keys[-1]
+    if last not in attrs.items:
+        attrs.items[last] = value
+        return
+    existing = attrs.items[last]
+    if not (isinstance(existing, _Attrs) and isinstance(value, _Attrs)):
+        raise _NotLiteral
+    for k, v in value.items.items():
+        if k in existing.items:
+            raise _NotLiteral
+        existing.items[k] = v
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, _Attrs):
+        return {k: _plain(v) for k, v in value.items.items()}
+    return value
+
+
+def literal_value(node: Any, data: bytes) -> object:
+    """The Python value of a literal tree-sitter-nix node, else ``Unevaluated``.
+
+    ``data`` is the whole source the node was parsed from. Integers are Python ints, floats
+    Python floats, attribute sets dicts, lists lists, paths ``PurePosixPath`` as written.
+    """
+    try:
+        return _plain(_eval(node, data))
+    except (_NotLiteral, RecursionError):
+        return Unevaluated(node.type, _text(node, data))
