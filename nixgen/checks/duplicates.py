@@ -76,6 +76,8 @@ class _Checker:
 
     def report(self, code: str, node: Node, message: str) -> None:
         severity = NOTE if code == "NG103" else ERROR
+        if node.parent is not None and node.parent.type == "attrpath":
+            node = node.parent          # the whole key of the second definition
         self.findings.append(
             self.src.finding(code, severity, message, node.start_byte, node.end_byte)
         )

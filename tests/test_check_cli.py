@@ -1,0 +1,138 @@
+"""The ``nixgen check`` command through the real command line (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, nix_parse_ok, run_cli
+
+FIX = FIXTURES / "checks" / "fix"
+
+
+def copy(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / "configuration.nix"
+    shutil.copy(FIX / f"{name}.before.nix", target)
+    return target
+
+
+def test_clean_file_exits_0(tmp_path: Path) -> None:
+    path = tmp_path / "configuration.nix"
+    path.write_text("{ config, lib, ... }:\n{\n  services.openssh.enable = true;\n}\n")
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "no findings" in proc.stderr
+
+
+def test_findings_exit_1_with_compiler_style_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text("{\n  a = 1;\n  a = 2;\n}\n")
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(f"{path}:3:3: NG101 `a` is already defined at 2:3")
+    assert "1 finding" in proc.stderr
+
+
+def test_syntax_error_is_a_finding(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text("{ a = ; }\n")
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 1
+    assert f"{path}:1:" in proc.stdout and "NG001" in proc.stdout
+
+
+def test_missing_file_and_bad_usage_exit_2(tmp_path: Path) -> None:
+    proc = run_cli("check", str(tmp_path / "nope.nix"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("nixgen: error: ") and "nope.nix" in proc.stderr
+    ok = tmp_path / "ok.nix"
+    ok.write_text("{ }\n")
+    for args in (["--format", "xml"], ["--select", "NG999"], ["--fix", "--diff"],
+                 ["--json", "--format", "github"]):
+        proc = run_cli("check", str(ok), *args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "nixgen: error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_default_file_is_etc_nixos_configuration() -> None:
+    if Path("/etc/nixos/configuration.nix").exists():
+        pytest.skip("this machine has a real /etc/nixos/configuration.nix")
+    proc = run_cli("check")
+    assert proc.returncode == 2
+    assert "/etc/nixos/configuration.nix" in proc.stderr
+
+
+def test_json_output(tmp_path: Path) -> None:
+    path = copy(tmp_path, "ng201_no_ellipsis")
+    proc = run_cli("check", str(path), "--json")
+    assert proc.returncode == 1
+    [item] = json.loads(proc.stdout)
+    assert item["code"] == "NG201" and item["severity"] == "warning"
+    assert (item["line"], item["col"]) == (1, 36) and item["file"] == str(path)
+    assert item["fix"]["edits"][0] == {"start": 14, "end": 14, "text": ", lib"}
+    same = run_cli("check", str(path), "--format", "json")
+    assert json.loads(same.stdout) == [item]
+
+
+def test_github_format(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text("{ pkgs, ... }: {\n  a = 1;\n  a = 2;\n  b = pkgs.lib.id;\n}\n")
+    proc = run_cli("check", str(path), "--format", "github")
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"::error file={path},line=3,col=3,endLine=3,endColumn=4,title=NG101::")
+    assert lines[1].startswith("::warning ") and "title=NG201" in lines[1]
+
+
+def test_select_and_ignore(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text("{ pkgs, ... }: { a = 1; a = 2; b = pkgs.lib.id; }\n")
+    only = run_cli("check", str(path), "--select", "NG2", "--json")
+    assert [f["code"] for f in json.loads(only.stdout)] == ["NG201"]
+    rest = run_cli("check", str(path), "--ignore", "NG201,NG1")
+    assert rest.returncode == 0 and rest.stdout == ""
+
+
+def test_diff_shows_fixes_and_writes_nothing(tmp_path: Path) -> None:
+    path = copy(tmp_path, "ng201_leading_comma")
+    before = path.read_bytes()
+    proc = run_cli("check", str(path), "--diff")
+    assert proc.returncode == 1
+    assert "-with pkgs.lib;" in proc.stdout and "+with lib;" in proc.stdout
+    assert "+, lib" in proc.stdout
+    assert path.read_bytes() == before
+
+
+def test_fix_writes_then_second_fix_changes_nothing(tmp_path: Path, nix_instantiate: str) -> None:
+    path = copy(tmp_path, "ng201_leading_comma")
+    proc = run_cli("check", str(path), "--fix")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fixed = path.read_bytes()
+    assert fixed == (FIX / "ng201_leading_comma.after.nix").read_bytes()
+    ok, err = nix_parse_ok(fixed, nix_instantiate)
+    assert ok, err
+    again = run_cli("check", str(path), "--fix")
+    assert again.returncode == 0
+    assert path.read_bytes() == fixed
+    assert run_cli("check", str(path)).returncode == 0
+
+
+def test_fix_leaves_unfixable_findings_and_exits_1(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "checks" / "all", tmp_path / "all")
+    config = tmp_path / "all" / "configuration.nix"
+    proc = run_cli("check", str(config), "--fix", "--json")
+    assert proc.returncode == 1
+    remaining = {f["code"] for f in json.loads(proc.stdout)}
+    assert "NG101" in remaining and "NG201" not in remaining and "NG303" not in remaining
+    assert b"boot.isContainer = true;" in (tmp_path / "all" / "containers" / "baz.nix").read_bytes()
+
+
+def test_imports_are_followed_and_shown_as_given(tmp_path: Path) -> None:
+    (tmp_path / "configuration.nix").write_text("{ imports = [ ./hw.nix ]; }\n")
+    (tmp_path / "hw.nix").write_text("{ boot.x = 1; boot.x = 2; }\n")
+    proc = run_cli("check", "configuration.nix", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("hw.nix:1:15: NG101 `boot.x` is already defined at 1:3")
