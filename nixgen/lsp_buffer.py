@@ -100,9 +100,12 @@ class Buffer:
                 )
             except Exception:
                 tree = None
+        index = self._index
         self.data = data
         self.tree = parse(data, tree)
         self._changed()
+        if index is not None and index.data is old:
+            self._index = index.updated(start, end, data)
 
     def _changed(self) -> None:
         self._document = None

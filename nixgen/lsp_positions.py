@@ -47,27 +47,38 @@ class LineIndex:
         self.data = data
         self.encoding = encoding
         self._units = _char_units(encoding)
-        starts = [0]
-        line_ends: list[int] = []
-        i = 0
-        n = len(data)
-        nl = data.find(b"\n")
-        cr = data.find(b"\r")
-        while nl >= 0 or cr >= 0:
-            if cr >= 0 and (nl < 0 or cr < nl):
-                line_ends.append(cr)
-                i = cr + 2 if cr + 1 < n and data[cr + 1] == 0x0A else cr + 1
-            else:
-                line_ends.append(nl)
-                i = nl + 1
-            starts.append(i)
-            if 0 <= nl < i:
-                nl = data.find(b"\n", i)
-            if 0 <= cr < i:
-                cr = data.find(b"\r", i)
-        line_ends.append(n)
-        self.starts = starts
-        self.ends = line_ends  # byte offset of each line's terminator (or end of data)
+        starts, ends = _scan_lines(data, 0, len(data))
+        self.starts = [0, *starts]
+        self.ends = [*ends, len(data)]  # byte offset of each line's terminator (or the end)
+
+    def updated(self, start: int, end: int, new_data: bytes) -> LineIndex:
+        """The index of ``new_data`` = this data with ``[start:end]`` replaced.
+
+        Only the lines around the change are scanned again; the rest are shifted.
+        """
+        delta = len(new_data) - len(self.data)
+        first = max(self.line_of(start) - 1, 0)
+        last = self.line_of(end) + 1
+        lo = self.starts[first]
+        if last < len(self.starts):
+            hi_old = self.starts[last]
+            hi_new = hi_old + delta
+            tail_starts = [x + delta for x in self.starts[last:]]
+            tail_ends = [x + delta for x in self.ends[last:]]
+        else:
+            hi_new = len(new_data)
+            tail_starts, tail_ends = [], [len(new_data)]
+        mid_starts, mid_ends = _scan_lines(new_data, lo, hi_new)
+        out = LineIndex.__new__(LineIndex)
+        out.data = new_data
+        out.encoding = self.encoding
+        out._units = self._units
+        if last < len(self.starts):
+            # the window ends just after a line break, which the scan reports as a start
+            mid_starts = mid_starts[:-1] if mid_starts and mid_starts[-1] == hi_new else mid_starts
+        out.starts = [*self.starts[: first + 1], *mid_starts, *tail_starts]
+        out.ends = [*self.ends[:first], *mid_ends, *tail_ends]
+        return out
 
     @property
     def line_count(self) -> int:
@@ -128,6 +139,28 @@ class LineIndex:
         return [
             {"range": self.lsp_range(e.start, e.end), "newText": e.text} for e in sorted(edits)
         ]
+
+
+def _scan_lines(data: bytes, lo: int, hi: int) -> tuple[list[int], list[int]]:
+    """Line breaks in ``data[lo:hi]``: (starts of the following lines, terminator offsets)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    n = len(data)
+    nl = data.find(b"\n", lo, hi)
+    cr = data.find(b"\r", lo, hi)
+    while nl >= 0 or cr >= 0:
+        if cr >= 0 and (nl < 0 or cr < nl):
+            ends.append(cr)
+            i = cr + 2 if cr + 1 < n and data[cr + 1] == 0x0A else cr + 1
+        else:
+            ends.append(nl)
+            i = nl + 1
+        starts.append(i)
+        if 0 <= nl < i:
+            nl = data.find(b"\n", i, hi)
+        if 0 <= cr < i:
+            cr = data.find(b"\r", i, hi)
+    return starts, ends
 
 
 def point(data: bytes, offset: int) -> tuple[int, int]:

@@ -66,3 +66,18 @@ def test_round_trip_at_every_character(text: str) -> None:
         assert index.offset(pos.line, pos.character) == offset
         # an independent reading of the same position lands on the same character
         assert offset_of(text, pos.line, pos.character) == i
+
+
+@given(TEXT, st.integers(0, 60), st.integers(0, 6), TEXT)
+def test_updated_index_equals_a_fresh_one(text: str, at: int, width: int, new: str) -> None:
+    data = text.encode()
+    start = min(at, len(data))
+    end = min(start + width, len(data))
+    new_data = data[:start] + new.encode() + data[end:]
+    try:
+        new_data.decode()
+    except UnicodeDecodeError:
+        return  # a split character: not an edit a client can send
+    fresh = LineIndex(new_data)
+    updated = LineIndex(data).updated(start, end, new_data)
+    assert (updated.starts, updated.ends) == (fresh.starts, fresh.ends)

@@ -1,0 +1,66 @@
+"""Dotted <-> nested conversion of the binding under the cursor (nixgen.convert_form)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import nix_parse_ok
+
+from nixgen import convert_form
+from nixgen.document import Document
+
+
+def convert(src: bytes, needle: bytes, kind: str) -> bytes | None:
+    doc = Document.from_text(src, check=False)
+    for conv in convert_form.conversions_at(doc, src.index(needle)):
+        if conv.kind == kind:
+            return doc.apply(conv.edits).data
+    return None
+
+
+CASES = [
+    (b"{ a.b.c = 1; }\n", b"a.b", "nested", b"{ a = { b.c = 1; }; }\n"),
+    (b"{\n\ta.b = {\n\t\tx = 1;\n\t};\n}\n", b"a.b", "nested",
+     b"{\n\ta = {\n\t\tb = {\n\t\t\tx = 1;\n\t\t};\n\t};\n}\n"),
+    (b"{\n\ta.b = {\n\t\tx = 1;\n\t};\n}\n", b"a.b", "dotted", b"{\n\ta.b.x = 1;\n}\n"),
+    (b"{\r\n  a.b = [\r\n    1\r\n  ];\r\n}\r\n", b"a.b", "nested",
+     b"{\r\n  a = {\r\n    b = [\r\n      1\r\n    ];\r\n  };\r\n}\r\n"),
+    (b'x: {\n  a."b-c".${x} = 1;\n}\n', b"a.", "nested",
+     b'x: {\n  a = {\n    "b-c".${x} = 1;\n  };\n}\n'),
+    (b"{\n  a = { /* lead */ b = 1; c = 2; # tail\n    # end\n  };\n}\n", b"a =", "dotted",
+     b"{\n  /* lead */\n  a.b = 1;\n  a.c = 2; # tail\n  # end\n}\n"),
+    ("{\n  # é 😀\n  x.y = \"ü\"; # keep\n}\n".encode(), b"x.y", "nested",
+     "{\n  # é 😀\n  x = {\n    y = \"ü\";\n  }; # keep\n}\n".encode()),
+    (b"let a.b = 1; in a\n", b"a.b", "nested", b"let a = { b = 1; }; in a\n"),
+]
+
+
+@pytest.mark.parametrize(("src", "needle", "kind", "expected"), CASES)
+def test_conversions(src: bytes, needle: bytes, kind: str, expected: bytes,
+                     nix_instantiate: str) -> None:
+    got = convert(src, needle, kind)
+    assert got == expected
+    assert nix_parse_ok(got, nix_instantiate)[0]
+
+
+@pytest.mark.parametrize("src", [
+    b"{\n  a = rec { b = 1; };\n}\n",
+    b"{\n  a = { inherit b; c = 1; };\n}\n",
+    b"{\n  a = { b = 1; } /* x */;\n}\n",
+    b"{\n  a = { };\n}\n",
+    b"{\n  a = 1;\n}\n",
+])
+def test_not_offered(src: bytes) -> None:
+    doc = Document.from_text(src)
+    assert convert_form.conversions_at(doc, src.index(b"a")) == []
+
+
+def test_round_trip_single_binding() -> None:
+    src = b"{\n  # owner\n  services.openssh.ports = [\n    22\n  ]; # two\n}\n"
+    nested = convert(src, b"services", "nested")
+    assert nested is not None
+    assert convert(nested, b"services", "dotted") == src
+
+
+def test_cursor_in_a_value_converts_the_enclosing_binding() -> None:
+    src = b"{\n  a = {\n    b = 1;\n  };\n}\n"
+    assert convert(src, b"b = 1", "dotted") == b"{\n  a.b = 1;\n}\n"
