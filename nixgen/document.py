@@ -709,7 +709,30 @@ class Document:
         def make(line_ind: str, nl: str) -> str:
             return self._render(item, line_ind, nl, element=True)
 
-        return self._change([self._insert_item(lst, make, "[")])
+        edit = self._insert_item(lst, make, "[")
+        if self._too_wide(edit) and elements:
+            edit = self._explode_list(lst, elements, text)
+        return self._change([edit])
+
+    def _too_wide(self, edit: Edit, width: int = 80) -> bool:
+        """Whether an inline insertion makes its line longer than ``width`` characters."""
+        if "\n" in edit.text:
+            return False
+        start = layout.line_start(self.data, edit.start)
+        end = layout.line_end(self.data, edit.end)
+        before = self.data[start : edit.start].decode("utf-8", "replace")
+        after = self.data[edit.end : end].decode("utf-8", "replace")
+        return len(before) + len(edit.text) + len(after) > width
+
+    def _explode_list(self, lst: Node, elements: list[Node], new_item: str) -> Edit:
+        """Rewrite a one-line list that grew too wide as one element per line, nixfmt style."""
+        data = self.data
+        nl = layout.newline_at(data, lst.start_byte, self.newline)
+        outer = layout.line_indent(data, lst.start_byte)
+        inner = outer + self.indent_unit
+        texts = [data[e.start_byte : e.end_byte].decode("utf-8") for e in elements]
+        lines = ["[", *[inner + t for t in [*texts, new_item]], outer + "]"]
+        return Edit(lst.start_byte, lst.end_byte, nl.join(lines))
 
     def remove(self, path: PathLike, item: object) -> Change:
         """Remove every element of the list at ``path`` equal to ``item`` (no-op when none)."""

@@ -486,6 +486,17 @@ def test_append_multi_line_list(nix_instantiate: str) -> None:
     assert change.document.remove("l", "c").document.source == before
 
 
+def test_append_to_one_line_list_that_grows_too_wide(nix_instantiate: str) -> None:
+    names = " ".join(f"package{i:02d}" for i in range(6))
+    before = f"{{ pkgs, ... }}:\n{{\n  environment.systemPackages = with pkgs; [ {names} ];\n}}\n"
+    items = "".join(f"    package{i:02d}\n" for i in range(6))
+    after = (
+        "{ pkgs, ... }:\n{\n  environment.systemPackages = with pkgs; [\n"
+        f"{items}    htop\n  ];\n}}\n"
+    )
+    expect(before, "append", ("environment.systemPackages", Expr("htop")), after, nix_instantiate)
+
+
 def test_append_to_empty_lists(nix_instantiate: str) -> None:
     expect("{ l = [ ]; }", "append", ("l", 1), "{ l = [ 1 ]; }", nix_instantiate)
     expect("{ l = []; }", "append", ("l", 1), "{ l = [ 1 ]; }", nix_instantiate)
