@@ -4,7 +4,8 @@ Request (one JSON object): ``{"text": …, "operation": …, "args": {…}, "pat
 names the buffer's file (for relative imports and the container file of the path route).
 Response: ``{"edits": [TextEdit…], "diagnostics": [Diagnostic…], "files": […], "summary",
 "noop"}`` with LSP-style ranges (0-based lines, UTF-16 columns). ``edits`` change ``text``;
-``files`` lists changes to other files (``create`` true for a new file). The diagnostics are
+``files`` lists changes to other files (``create`` true for a new file, ``delete`` true for
+a file to remove). The diagnostics are
 those of ``text`` as given, as the language server would publish them.
 """
 
@@ -66,11 +67,12 @@ def handle(request: Any) -> dict[str, Any]:
     result = run_operation(operation, args, data=data, path=path, document=document)
     files = []
     for f in result.files:
-        if f.is_buffer or not (f.edits or f.create):
+        if f.is_buffer or not (f.edits or f.create or f.delete):
             continue
         files.append({
             "path": str(f.path),
             "create": f.create,
+            "delete": f.delete,
             "edits": LineIndex(f.old).text_edits(f.edits),
         })
     return {

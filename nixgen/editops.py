@@ -39,6 +39,7 @@ class FileEdits:
     edits: list[Edit]
     create: bool = False
     is_buffer: bool = False
+    delete: bool = False
 
 
 @dataclass
@@ -48,7 +49,7 @@ class OperationResult:
 
     @property
     def noop(self) -> bool:
-        return not any(f.edits or f.create for f in self.files)
+        return not any(f.edits or f.create or f.delete for f in self.files)
 
     def buffer_edits(self) -> list[Edit]:
         for f in self.files:
@@ -204,9 +205,10 @@ def _plan_result(plan: Any, path: Path, data: bytes,
         else:
             old = b""
         if change.new_data is None:
-            raise ValidationError(
-                f"deleting {target} is not supported from an editor; use the command line"
-            )
+            if is_buffer:
+                raise ValidationError(f"refusing to delete the open file {target}")
+            result.files.append(FileEdits(target, old, [], delete=True))
+            continue
         create = change.snapshot is None and _lookup(buffers, target) is None and not is_buffer
         result.files.append(FileEdits(target, old, diff_edits(old, change.new_data),
                                       create=create, is_buffer=is_buffer))

@@ -162,21 +162,37 @@ class NixgenServer(LanguageServer):
 
     # --- edits --------------------------------------------------------------------------
 
-    def _supports(self) -> tuple[bool, bool]:
+    def _supports(self) -> tuple[bool, set[str]]:
+        """(documentChanges supported, the resource operations the client allows)."""
         caps = self.client_capabilities
         ws = caps.workspace.workspace_edit if caps and caps.workspace else None
         doc_changes = bool(ws and ws.document_changes)
-        create = doc_changes and bool(ws and ws.resource_operations
-                                      and types.ResourceOperationKind.Create
-                                      in ws.resource_operations)
-        return doc_changes, create
+        ops = {str(getattr(op, "value", op)) for op in (ws.resource_operations or [])} if (
+            ws and doc_changes) else set()
+        return doc_changes, ops
+
+    def _check_apply_edit(self) -> None:
+        caps = self.client_capabilities
+        if not (caps and caps.workspace and caps.workspace.apply_edit):
+            raise RequestFailed(
+                "this editor does not accept workspace/applyEdit from a language server, so "
+                "the change cannot be made; use `nixgen edit --json` or the command line"
+            )
 
     def workspace_edit(self, result: OperationResult, buf: Buffer) -> types.WorkspaceEdit:
         """A WorkspaceEdit of minimal TextEdits (and CreateFile where a file is new)."""
-        doc_changes_ok, create_ok = self._supports()
+        doc_changes_ok, resource_ops = self._supports()
         document_changes: list[Any] = []
         changes: dict[str, list[types.TextEdit]] = {}
         for f in result.files:
+            if f.delete:
+                if "delete" not in resource_ops:
+                    raise RequestFailed(
+                        f"this change deletes the file {f.path}, and this editor does not let "
+                        "a language server delete files; run the same nixgen command in a "
+                        "terminal instead")
+                document_changes.append(types.DeleteFile(uri=f.path.absolute().as_uri()))
+                continue
             if not f.edits and not f.create:
                 continue
             if f.is_buffer:
@@ -191,7 +207,7 @@ class NixgenServer(LanguageServer):
                 f.old, self.encoding)
             edits = text_edits(index, f.edits)
             if f.create:
-                if not create_ok:
+                if "create" not in resource_ops:
                     raise RequestFailed(
                         f"this change creates the file {f.path}, and this editor does not let a "
                         "language server create files (workspace.workspaceEdit.resourceOperations "
@@ -227,6 +243,7 @@ class NixgenServer(LanguageServer):
             )
         args = dict(arguments[0])
         buf = self.buffer(args.pop("uri", None))
+        self._check_apply_edit()
         result = self.operation(buf, operation, args)
         if result.noop:
             return {"applied": False, "noop": True,

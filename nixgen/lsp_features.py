@@ -59,8 +59,13 @@ def did_change(ls: NixgenServer, params: types.DidChangeTextDocumentParams) -> N
         text = ls.workspace.get_text_document(uri).source
         buf = ls.open_buffer(uri, text, params.text_document.version)
     else:
-        for change in params.content_changes:
-            buf.apply_change(change)
+        try:
+            for change in params.content_changes:
+                buf.apply_change(change)
+        except Exception:
+            # never lose sync: fall back to the client's full text as pygls tracked it
+            log.exception("applying a change failed; re-reading the whole text")
+            buf.replace_all(ls.workspace.get_text_document(uri).source.encode("utf-8"))
         buf.version = params.text_document.version
     ls.publish(buf)
 
@@ -194,8 +199,17 @@ def hover(ls: NixgenServer, params: types.HoverParams) -> types.Hover | None:
     if item is None:
         return None
     others = _definitions_elsewhere(ls, buf, item)
+    from nixgen.lsp import _lsp_range
+
+    node = document.tree.root_node.descendant_for_byte_range(offset, offset)
+    while node is not None and node.parent is not None and node.parent.type != "attrpath":
+        node = node.parent
+    rng = None
+    if node is not None and node.parent is not None:
+        rng = _lsp_range(buf.index, node.start_byte, node.end_byte)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                                   value=describe(item, document, others)))
+                                                   value=describe(item, document, others)),
+                       range=rng)
 
 
 def _definitions_elsewhere(ls: NixgenServer, buf: Buffer, item: Any) -> list[str]:

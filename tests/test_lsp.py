@@ -370,3 +370,71 @@ def test_check_findings_and_quick_fix(client: LspClient, tmp_path: Path,
     assert nix_parse_ok(got, nix_instantiate)[0]
     after = client.change(uri, 2, [{"text": got}])["diagnostics"]
     assert not [d for d in after if d["code"] == "NG201"]
+
+
+def test_remove_path_route_container_deletes_its_file(tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, CONFIG)
+    assert run_cli("add-container", "db", "--route", "path", "-f", str(path)).returncode == 0
+    text = path.read_text()
+    container_file = tmp_path / "containers" / "db.nix"
+    assert container_file.exists()
+    c = LspClient(timeout=60)
+    try:
+        c.initialize()
+        c.open(uri, text)
+        c.execute("nixgen.removeContainer", {"uri": uri, "name": "db", "delete_file": True})
+        changes = c.applied[-1]["edit"]["documentChanges"]
+        assert {"kind": "delete", "uri": container_file.as_uri()} in changes
+        got = apply_text_edits(text, edits_for(c.applied[-1]["edit"], uri))
+    finally:
+        assert c.shutdown() == 0
+    assert got == _cli_result(path, "remove-container", "db", "--delete-file")
+    assert not container_file.exists()  # the CLI deleted it; the server only asked
+
+
+def test_utf8_position_encoding(tmp_path: Path) -> None:
+    text = '{\n  a = "é😀"; b = ;\n}\n'
+    _path, uri = _file(tmp_path, text)
+    c = LspClient(timeout=60)
+    try:
+        caps = c.initialize({"general": {"positionEncodings": ["utf-8", "utf-16"]},
+                             "workspace": {"applyEdit": True}})["capabilities"]
+        assert caps["positionEncoding"] == "utf-8"
+        diags = c.open(uri, text)["diagnostics"]
+        b_eq = len('  a = "é😀"; b ='.encode())
+        assert b_eq <= diags[0]["range"]["start"]["character"] <= b_eq + 1
+    finally:
+        assert c.shutdown() == 0
+
+
+def test_client_without_apply_edit_gets_an_error(tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    c = LspClient(timeout=60)
+    try:
+        c.initialize({})
+        c.open(uri, CONFIG)
+        with pytest.raises(LspError) as err:
+            c.execute("nixgen.setOption", {"uri": uri, "path": "a", "value": "1"})
+        assert err.value.code == -32803 and "applyEdit" in err.value.message
+    finally:
+        assert c.shutdown() == 0
+
+
+def test_malformed_notification_does_not_stop_the_server(client: LspClient,
+                                                         tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri}})  # no text
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                             "contentChanges": [{"text": "{ }"}]})
+    client.open(uri, CONFIG, version=4)
+    assert client.code_actions(uri, 3, 4)
+
+
+def test_hover_range_is_the_name(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    col = WITH_CONTAINERS.splitlines()[4].index("web")
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 4, "character": col}})
+    assert hover["range"] == {"start": {"line": 4, "character": col},
+                              "end": {"line": 4, "character": col + 3}}

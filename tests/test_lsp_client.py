@@ -150,7 +150,7 @@ class LspClient:
     def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
         caps = capabilities if capabilities is not None else {
             "workspace": {"applyEdit": True, "workspaceEdit": {
-                "documentChanges": True, "resourceOperations": ["create"]}},
+                "documentChanges": True, "resourceOperations": ["create", "delete"]}},
         }
         result = self.request("initialize", {"processId": os.getpid(), "rootUri": None,
                                              "capabilities": caps})
