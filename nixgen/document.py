@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nixgen import layout, scope, syntax
-from nixgen.attrpath import Dynamic, Segment, as_path, attr_names, format_path
+from nixgen.attrpath import Dynamic, Segment, as_path, attr_name, attr_names, format_path
 from nixgen.edits import Edit, apply_edits
 from nixgen.errors import EditError, FileError
 
@@ -262,9 +262,18 @@ class Document:
     ) -> Iterator[Binding]:
         data = self.data
         if item.type == "binding":
+            if want is not None and len(prefix) < len(want) and not _may_start_with(
+                data, item.start_byte, want[len(prefix)]
+            ):
+                return
             attrpath = item.child_by_field_name("attrpath")
             if attrpath is None:
                 return
+            if want is not None and len(prefix) < len(want):
+                # cheap rejection on the first written segment before decoding the whole key
+                head = attrpath.named_child(0)
+                if head is None or not _compatible((attr_name(head, data),), want[len(prefix) :]):
+                    return
             named = attr_names(attrpath, data)
             path = prefix + tuple(n for n, _ in named)
             if want is not None and not _compatible(path, want):
@@ -488,7 +497,9 @@ class Document:
     def _insertion(
         self, want: tuple[Segment, ...], related: list[Binding], value: object
     ) -> Edit:
-        deeper = [b for b in related if len(b.path) > len(want) and _same(b.path[: len(want)], want)]
+        deeper = [
+            b for b in related if len(b.path) > len(want) and _same(b.path[: len(want)], want)
+        ]
         if deeper:
             where = ", ".join(f"{format_path(b.path)} at line {b.line}" for b in deeper[:3])
             raise self._error(
@@ -530,6 +541,9 @@ class Document:
         for item in self._items(attrset):
             if item.type == "binding":
                 attrpath = item.child_by_field_name("attrpath")
+                head = attrpath.named_child(0) if attrpath else None
+                if head is None or attr_name(head, self.data) != rest[0]:
+                    continue
                 keys = [n for n, _ in attr_names(attrpath, self.data)] if attrpath else []
             else:
                 attrs = item.child_by_field_name("attrs")
@@ -556,8 +570,8 @@ class Document:
             items = [c for c in container.named_children if c.type != "comment"]
         else:
             items = self._items(container)
-        if anchor_item is not None:
-            items = [*items[: items.index(anchor_item)], anchor_item] if anchor_item in items else items
+        if anchor_item is not None and anchor_item in items:
+            items = [*items[: items.index(anchor_item)], anchor_item]
         close = container.children[-1]
         open_tok = next((c for c in container.children if c.type == opener), container.children[0])
         one_line = b"\n" not in data[container.start_byte : container.end_byte]
@@ -701,7 +715,8 @@ class Document:
         if binding is None or lst is None:
             return self.set(want, [item])
         elements = [c for c in lst.named_children if c.type != "comment"]
-        ind = layout.line_indent(self.data, elements[-1].start_byte if elements else binding.key_start)
+        at = elements[-1].start_byte if elements else binding.key_start
+        ind = layout.line_indent(self.data, at)
         text = self._render(item, ind, self.newline, element=True)
         if any(self._matches(e, item, text) for e in elements):
             return Change((), self)
@@ -784,6 +799,27 @@ class Document:
         if not edits:
             raise self._error(f"{format_path(old)} is not defined")
         return self._change(edits)
+
+
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'-")
+
+
+def _may_start_with(data: bytes, pos: int, name: Segment) -> bool:
+    """Byte-level pre-check: can the key written at ``pos`` start with the name ``name``?
+
+    False only when the key is a bare identifier that is surely another name; quoted and
+    interpolated keys always pass (they are decoded properly afterwards).
+    """
+    first = data[pos : pos + 1]
+    if first in (b'"', b"$"):
+        return True
+    if name.__class__ is Dynamic:
+        return False
+    raw = name.encode("utf-8")  # type: ignore[union-attr]
+    if not data.startswith(raw, pos):
+        return False
+    nxt = data[pos + len(raw) : pos + len(raw) + 1]
+    return not nxt or nxt[0] not in _NAME_BYTES
 
 
 def _line_col(data: bytes, node: Node) -> tuple[int, int]:

@@ -44,7 +44,7 @@ def detect_indent_unit(data: bytes) -> str:
     steps: Counter[int] = Counter()
     tabs = spaces = 0
     prev = 0
-    for raw in data.splitlines()[:4000]:
+    for raw in data[:16384].splitlines():
         stripped = raw.lstrip(b" \t")
         if not stripped or stripped.startswith(b"#"):
             continue
