@@ -52,17 +52,26 @@ def _show_plan(plan: Any, *, dry_run: bool, as_json: bool, verbose: bool) -> Non
             finish(plan.changes, dry_run=False, quiet=True)
         print_json(result)
         return
-    from nixgen.cli.output import console
-
     if plan.noop:
-        console().print(plan.summary)
+        _say(plan.summary)
         return
     if dry_run:
-        console().print(f"[bold]would have:[/bold] {_escape(plan.summary)}")
+        _say(f"would have: {plan.summary}")
         finish(plan.changes, dry_run=True)
         return
     finish(plan.changes, dry_run=False, quiet=True)
-    console().print(f"[green]✓[/green] {_escape(plan.summary)}")
+    _say(plan.summary, mark=True)
+
+
+def _say(text: str, *, mark: bool = False) -> None:
+    """One summary line on stdout (rich is not needed for it, which keeps writes fast)."""
+    import os
+    import sys
+
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    prefix = ("\x1b[32m✓\x1b[0m " if colour else "✓ ") if mark else ""
+    sys.stdout.write(prefix + text + "\n")
+    sys.stdout.flush()
 
 
 def _escape(text: str) -> str:

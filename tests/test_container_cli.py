@@ -1,0 +1,387 @@
+"""End-to-end tests of the container commands through the real ``nixgen`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, nix_parse_ok, run_cli
+from test_containers import ssh_key
+
+CONTAINER_FIXTURES = FIXTURES / "containers"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"NIXGEN_STATE_DIR": str(tmp_path / "state")}
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    shutil.copytree(CONTAINER_FIXTURES / "plain", tmp_path / "plain")
+    return tmp_path / "plain" / "configuration.nix"
+
+
+@pytest.fixture
+def forms(tmp_path: Path) -> Path:
+    shutil.copytree(CONTAINER_FIXTURES / "forms", tmp_path / "forms")
+    return tmp_path / "forms" / "configuration.nix"
+
+
+def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = run_cli(*args, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def parses(path: Path, nix_instantiate: str) -> None:
+    ok, err = nix_parse_ok(path.read_bytes(), nix_instantiate)
+    assert ok, f"{path}: {err}\n{path.read_text()}"
+
+
+VARIANTS = [
+    pytest.param("legacy", "config", [], id="legacy-config"),
+    pytest.param("legacy", "path", [], id="legacy-path"),
+    pytest.param("modern", "config", [], id="modern-config"),
+    pytest.param("modern", "path", [], id="modern-path"),
+    pytest.param(
+        "modern",
+        "config",
+        ["--auto-start", "--private-network", "--host-address", "10.231.136.1",
+         "--local-address", "10.231.136.2", "--forward-port", "8080:80",
+         "--forward-port", "53/udp", "--bind-mount", "/srv/www:/var/www:ro"],
+        id="modern-config-network",
+    ),
+    pytest.param(
+        "modern", "path", ["--auto-start", "--bind-mount", "/srv/data"], id="modern-path-options"
+    ),
+]
+
+
+@pytest.mark.parametrize(("dialect", "route", "flags"), VARIANTS)
+def test_add_idempotent_remove_roundtrip(
+    plain: Path, env: dict[str, str], nix_instantiate: str, dialect: str, route: str,
+    flags: list[str],
+) -> None:
+    original = plain.read_bytes()
+    args = ["add-container", "foo", "-f", str(plain), "--port", "2022", "--ssh-key", ssh_key(),
+            "--dialect", dialect, "--route", route, *flags]
+    code, out, err = cli(*args, env=env)
+    assert code == 0, err
+    assert "added container foo" in out
+    text = plain.read_text()
+    parses(plain, nix_instantiate)
+    prefix = "systemd.containers.foo" if dialect == "legacy" else "containers.foo"
+    assert prefix in text
+    container_file = plain.parent / "containers" / "foo.nix"
+    if route == "path":
+        assert container_file.is_file()
+        parses(container_file, nix_instantiate)
+        guest = container_file.read_text()
+        assert "boot.isContainer = true;" in guest
+        assert "services.openssh.ports = [ 2022 ];" in guest
+        profile = ("/nix/var/nix/profiles/containers/foo" if dialect == "legacy"
+                   else "/nix/var/nix/profiles/per-container/foo/system")
+        assert f'"{profile}"' in text
+    else:
+        assert not container_file.exists()
+        assert "services.openssh.ports = [ 2022 ];" in text
+    keys_attr = "users.extraUsers.root" if dialect == "legacy" else "users.users.root"
+    assert keys_attr in (container_file.read_text() if route == "path" else text)
+
+    # the same command again changes nothing and says so
+    after = plain.read_bytes()
+    code, out, err = cli(*args, env=env)
+    assert code == 0, err
+    assert "nothing to change" in out
+    assert plain.read_bytes() == after
+
+    # list/show see it as written
+    code, out, _ = cli("list-containers", "-f", str(plain), "--json", env=env)
+    assert code == 0
+    [entry] = json.loads(out)
+    assert (entry["name"], entry["dialect"], entry["route"]) == ("foo", dialect, route)
+    assert entry["ports"] == [2022]
+    assert entry["file"] == str(plain)
+
+    code, out, err = cli("remove-container", "foo", "-f", str(plain), "--delete-file", env=env)
+    assert code == 0, err
+    assert plain.read_bytes() == original
+    assert not container_file.exists()
+
+
+def test_default_is_legacy_config_block(plain: Path, env: dict[str, str]) -> None:
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022", env=env)
+    assert code == 0, err
+    assert (
+        "  systemd.containers.foo.config = {\n"
+        "    services.openssh.enable = true;\n"
+        "    services.openssh.ports = [ 2022 ];\n"
+        "  };\n"
+    ) in plain.read_text()
+
+
+def test_adding_a_port_appends_to_the_list(plain: Path, env: dict[str, str],
+                                           nix_instantiate: str) -> None:
+    assert cli("add-container", "foo", "-f", str(plain), "--port", "2022", env=env)[0] == 0
+    code, out, err = cli("add-container", "foo", "-f", str(plain), "--port", "2023", env=env)
+    assert code == 0, err
+    assert "added port 2023" in out
+    text = plain.read_text()
+    assert "services.openssh.ports = [ 2022 2023 ];" in text
+    assert text.count("systemd.containers.foo") == 1
+    parses(plain, nix_instantiate)
+
+
+def test_path_route_port_goes_to_the_container_file(plain: Path, env: dict[str, str]) -> None:
+    args = ["add-container", "foo", "-f", str(plain), "--route", "path"]
+    assert cli(*args, "--port", "2022", env=env)[0] == 0
+    before = plain.read_bytes()
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--port", "2023", env=env)
+    assert code == 0, err
+    assert plain.read_bytes() == before
+    guest = (plain.parent / "containers" / "foo.nix").read_text()
+    assert "services.openssh.ports = [ 2022 2023 ];" in guest
+
+
+def test_remove_keeps_container_file_without_delete_file(plain: Path, env: dict[str, str]) -> None:
+    assert cli("add-container", "foo", "-f", str(plain), "--route", "path", env=env)[0] == 0
+    code, out, _ = cli("remove-container", "foo", "-f", str(plain), env=env)
+    assert code == 0
+    assert "--delete-file" in out
+    assert (plain.parent / "containers" / "foo.nix").exists()
+    code, out, _ = cli("remove-container", "foo", "-f", str(plain), env=env)
+    assert code == 0 and "nothing to change" in out
+
+
+def test_dry_run_shows_diff_and_writes_nothing(plain: Path, env: dict[str, str]) -> None:
+    before = plain.read_bytes()
+    code, out, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022",
+                         "--route", "path", "--dry-run", env=env)
+    assert code == 0, err
+    assert "+  systemd.containers.foo.path" in out
+    assert "+  boot.isContainer = true;" in out
+    assert plain.read_bytes() == before
+    assert not (plain.parent / "containers").exists()
+
+
+def test_json_output(plain: Path, env: dict[str, str]) -> None:
+    code, out, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022", "--json",
+                         env=env)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["changed"] is True and result["dialect"] == "legacy"
+    assert result["files"] == [{"path": str(plain), "action": "modify"}]
+    code, out, _ = cli("add-container", "foo", "-f", str(plain), "--port", "2022", "--json",
+                       env=env)
+    assert json.loads(out)["changed"] is False
+    code, out, _ = cli("add-container", "bar", "-f", str(plain), "--port", "2024", "--json",
+                       "--dry-run", env=env)
+    result = json.loads(out)
+    assert result["dry_run"] is True and "+  systemd.containers.bar.config" in result["diff"]
+    assert "bar" not in plain.read_text()
+
+
+def test_list_containers_every_form(forms: Path, env: dict[str, str]) -> None:
+    code, out, err = cli("list-containers", "-f", str(forms), "--json", env=env)
+    assert code == 0, err
+    entries = json.loads(out)
+    static = {e["name"]: e for e in entries if not e["dynamic"]}
+    assert set(static) == {"alpha", "beta", "gamma-1", "delta", "web", "db", "epsilon"}
+    assert static["web"]["file"].endswith(os.path.join("modules", "web.nix"))
+    assert static["web"]["line"] == 4
+    assert static["delta"]["conditional"] is True
+    dynamic = [e for e in entries if e["dynamic"]]
+    assert len(dynamic) == 2 and all(e["line"] > 0 for e in dynamic)
+    code, out, _ = cli("list-containers", "-f", str(forms), env=env)
+    assert code == 0
+    for name in ("alpha", "gamma-1", "epsilon", "(dynamic)", "configuration.nix:14"):
+        assert name in out
+    assert "notme" not in out and "commented" not in out
+
+
+def test_show_container(forms: Path, env: dict[str, str]) -> None:
+    code, out, _ = cli("show-container", "web", "-f", str(forms), "--json", env=env)
+    assert code == 0
+    data = json.loads(out)
+    assert data["ports"] == [2300] and data["auto_start"] is True
+    code, out, _ = cli("show-container", "web", "-f", str(forms), env=env)
+    assert code == 0 and "2300" in out and "web.nix:4" in out
+    code, _, err = cli("show-container", "nope", "-f", str(forms), env=env)
+    assert code == 1 and "no container named nope" in err
+
+
+def test_second_add_and_remove_edit_the_imported_file(forms: Path, env: dict[str, str],
+                                                       nix_instantiate: str) -> None:
+    top = forms.read_bytes()
+    web = forms.parent / "modules" / "web.nix"
+    web_before = web.read_bytes()
+    code, _, err = cli("add-container", "web", "-f", str(forms), "--port", "2301", env=env)
+    assert code == 0, err
+    assert forms.read_bytes() == top
+    assert "[ 2300 2301 ]" in web.read_text()
+    code, _, err = cli("remove-container", "web", "-f", str(forms), env=env)
+    assert code == 0, err
+    assert forms.read_bytes() == top
+    assert "containers.web" not in web.read_text()
+    parses(web, nix_instantiate)
+    assert web.read_bytes() != web_before
+
+
+def test_remove_under_mkif_and_split_definitions(forms: Path, env: dict[str, str],
+                                                 nix_instantiate: str) -> None:
+    for name in ("delta", "gamma-1", "beta"):
+        code, _, err = cli("remove-container", name, "-f", str(forms), env=env)
+        assert code == 0, err
+        parses(forms, nix_instantiate)
+    code, out, _ = cli("list-containers", "-f", str(forms), "--json", env=env)
+    names = {e["name"] for e in json.loads(out)}
+    assert not names & {"delta", "gamma-1", "beta"}
+    assert "alpha" in names
+
+
+ERRORS = [
+    (["add-container", "1foo"], "invalid container name"),
+    (["add-container", "foo_bar"], "invalid container name"),
+    (["add-container", "abcdefghijkl", "--dialect", "modern", "--private-network"], "at most 11"),
+    (["add-container", "foo", "--port", "0"], "1 to 65535"),
+    (["add-container", "foo", "--port", "70000"], "1 to 65535"),
+    (["add-container", "foo", "--port", "2022", "--port", "2022"], "given twice"),
+    (["add-container", "foo", "--ssh-key", "ssh-rsa nope!"], "not base64"),
+    (["add-container", "foo", "--ssh-key", "pgp-key AAAA"], "unknown key type"),
+    (["add-container", "foo", "--dialect", "modern", "--private-network",
+      "--host-address", "300.1.1.1"], "invalid IP address"),
+    (["add-container", "foo", "--dialect", "legacy", "--auto-start"], "modern dialect"),
+    (["add-container", "foo", "--port", "22"], "host's sshd"),
+    (["add-container", "foo", "--dialect", "modern", "--bind-mount", "relative"],
+     "not an absolute path"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), ERRORS)
+def test_validation_errors(plain: Path, env: dict[str, str], args: list[str],
+                           message: str) -> None:
+    before = plain.read_bytes()
+    code, out, err = cli(*args, "-f", str(plain), env=env)
+    assert code == 1, (out, err)
+    assert message in err
+    assert err.startswith("nixgen: error: ") and err.count("\n") == 1
+    assert plain.read_bytes() == before
+    assert not (plain.parent / "containers").exists()
+
+
+def test_usage_errors_exit_2(plain: Path, env: dict[str, str]) -> None:
+    before = plain.read_bytes()
+    for args in (
+        ["add-container", "foo", "--dialect", "modern", "--host-address", "10.0.0.1"],
+        ["add-container", "foo", "--route", "sideways"],
+        ["add-container", "foo", "--port", "abc"],
+        ["add-container"],
+    ):
+        code, _, _ = cli(*args, "-f", str(plain), env=env)
+        assert code == 2, args
+    assert plain.read_bytes() == before
+
+
+def test_conflict_error_names_file_and_line(forms: Path, env: dict[str, str]) -> None:
+    before = forms.read_bytes()
+    code, _, err = cli("add-container", "alpha", "-f", str(forms), "--dialect", "modern", env=env)
+    assert code == 1
+    assert f"{forms}:14:" in err and "--replace" in err
+    assert forms.read_bytes() == before
+    code, _, err = cli("add-container", "alpha", "-f", str(forms), "--dialect", "modern",
+                       "--replace", "--port", "2500", env=env)
+    assert code == 0, err
+    assert "containers.alpha = {" in forms.read_text()
+
+
+def test_port_clash_names_the_other_container_and_force(forms: Path, env: dict[str, str]) -> None:
+    code, _, err = cli("add-container", "new", "-f", str(forms), "--port", "2300", env=env)
+    assert code == 1 and "container web" in err and "web.nix:4" in err
+    code, _, err = cli("add-container", "new", "-f", str(forms), "--port", "2300", "--force",
+                       env=env)
+    assert code == 0, err
+
+
+def test_file_errors(tmp_path: Path, env: dict[str, str]) -> None:
+    code, _, err = cli("add-container", "foo", "-f", str(tmp_path / "missing.nix"), env=env)
+    assert code == 1 and "no such file" in err
+    broken = tmp_path / "broken.nix"
+    broken.write_text("{ a = ; }\n")
+    code, _, err = cli("list-containers", "-f", str(broken), env=env)
+    assert code == 1 and "broken.nix:1:" in err
+    listy = tmp_path / "list.nix"
+    listy.write_text("[ ]\n")
+    code, _, err = cli("add-container", "foo", "-f", str(listy), env=env)
+    assert code == 1 and "not an attribute set" in err
+    assert listy.read_text() == "[ ]\n"
+    binary = tmp_path / "bin.nix"
+    binary.write_bytes(b"{ \0 }")
+    code, _, err = cli("add-container", "foo", "-f", str(binary), env=env)
+    assert code == 1 and err.count("\n") == 1
+
+
+def test_read_only_file(plain: Path, env: dict[str, str]) -> None:
+    plain.chmod(0o444)
+    before = plain.read_bytes()
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022", env=env)
+    assert code == 1, err
+    assert "read-only" in err and err.count("\n") == 1
+    assert plain.read_bytes() == before
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o444
+
+
+def test_symlinked_configuration(tmp_path: Path, env: dict[str, str],
+                                 nix_instantiate: str) -> None:
+    shutil.copytree(CONTAINER_FIXTURES / "forms", tmp_path / "real")
+    link_dir = tmp_path / "etc"
+    link_dir.mkdir()
+    link = link_dir / "configuration.nix"
+    link.symlink_to(tmp_path / "real" / "configuration.nix")
+    code, out, err = cli("list-containers", "-f", str(link), "--json", env=env)
+    assert code == 0, err
+    assert "web" in {e["name"] for e in json.loads(out)}
+    code, _, err = cli("add-container", "zeta", "-f", str(link), "--port", "2999", env=env)
+    assert code == 0, err
+    assert link.is_symlink()
+    assert "containers.zeta" in (tmp_path / "real" / "configuration.nix").read_text()
+    parses(link, nix_instantiate)
+
+
+def test_undo_restores_after_add(plain: Path, env: dict[str, str]) -> None:
+    before = plain.read_bytes()
+    assert cli("add-container", "foo", "-f", str(plain), "--route", "path", env=env)[0] == 0
+    code, _, err = cli("undo", "-f", str(plain), env=env)
+    assert code == 0, err
+    assert plain.read_bytes() == before
+    assert not (plain.parent / "containers" / "foo.nix").exists()
+
+
+def test_ssh_key_file(plain: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    keys = tmp_path / "keys.pub"
+    keys.write_text(f"# admins\n{ssh_key()}\n\n{ssh_key('ssh-rsa', 'b@x')}\n")
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--ssh-key-file", str(keys),
+                       "--dialect", "modern", "--private-network", env=env)
+    assert code == 0, err
+    text = plain.read_text()
+    assert "users.users.root.openssh.authorizedKeys.keys" in text
+    assert "b@x" in text and "me@host" in text
+    bad = tmp_path / "bad.pub"
+    bad.write_text("ssh-ed25519 AAAA\n")
+    code, _, err = cli("add-container", "bar", "-f", str(plain), "--ssh-key-file", str(bad),
+                       env=env)
+    assert code == 1 and "bad.pub:1:" in err
+
+
+def test_auto_dialect_follows_the_file(forms: Path, plain: Path, env: dict[str, str]) -> None:
+    # forms uses both; most definitions are modern
+    code, out, err = cli("add-container", "n1", "-f", str(forms), "--port", "2600", "--json",
+                         "--verbose", env=env)
+    assert code == 0, err
+    assert json.loads(out)["dialect"] == "modern"
+    assert "note: dialect modern" in err
+    code, out, _ = cli("add-container", "n1", "-f", str(plain), "--json", env=env)
+    assert json.loads(out)["dialect"] == "legacy"
