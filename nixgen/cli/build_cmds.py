@@ -160,8 +160,9 @@ def _print_plan(the_plan: BuildPlan) -> None:
 
     table = Table(title=f"Plan for {the_plan.config} (profiles in {the_plan.profile_dir})",
                   title_justify="left")
-    for column in ("system", "route", "status", "profile", "now → new", "note"):
-        table.add_column(column, overflow="fold")
+    for column in ("system", "route", "status", "profile", "now → new"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note", overflow="fold")
     for item in the_plan.items:
         status = item.status if item.selected else f"{item.status} (not selected)"
         change = _short(item.current) if item.status in ("unchanged", "removed") else (
@@ -169,7 +170,7 @@ def _print_plan(the_plan: BuildPlan) -> None:
         )
         table.add_row(
             item.name,
-            item.route if item.dialect is None else f"{item.route} ({item.dialect})",
+            item.route if item.dialect is None else f"{item.route}/{item.dialect}",
             f"[{STATUS_STYLE.get(item.status, '')}]{status}[/]",
             _profile_label(item.profile, the_plan.profile_dir),
             change,

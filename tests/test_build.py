@@ -1,0 +1,261 @@
+"""nixgen.build: plans and builds system profiles with the real Nix and the stand-in <nixos>."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+from nixgen.build import BuildOptions, Progress, build, generations, plan, rollback
+from nixgen.errors import FileError, NixCommandError, UsageError
+
+pytestmark = pytest.mark.nix
+
+OFFLINE = [(NIX_OFFLINE[1], NIX_OFFLINE[2])]
+
+HOST = """{ config, pkgs, lib, ... }:
+{
+  networking.hostName = "buildhost";
+  environment.systemPackages = [ pkgs.vim ];
+  services.openssh.enable = true;
+  systemd.containers.foo.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ 2022 ];
+  };
+  systemd.containers.bar.path = "/nix/var/nix/profiles/containers/bar";
+  containers.web.config = { networking.hostName = "web"; };
+}
+"""
+
+BAR = """{ pkgs, ... }:
+{
+  boot.isContainer = true;
+  services.openssh.enable = true;
+  services.openssh.ports = [ 2023 ];
+}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path, nix_tools):
+    """A host with a config-route container (foo), a path-route one (bar) and a modern one."""
+    config = tmp_path / "etc" / "configuration.nix"
+    (config.parent / "containers").mkdir(parents=True)
+    config.write_text(HOST)
+    (config.parent / "containers" / "bar.nix").write_text(BAR)
+    return config, tmp_path / "profiles"
+
+
+def _opts(config: Path, profiles: Path, **kw) -> BuildOptions:
+    return BuildOptions(config=config, nixos=str(STAND_IN_NIXOS), profile_dir=profiles,
+                        options=OFFLINE, **kw)
+
+
+def _statuses(the_plan) -> dict[tuple[str, str], str]:
+    return {(i.name, i.route): i.status for i in the_plan.items}
+
+
+def _links(profile: Path) -> list[str]:
+    return sorted(p.name for p in profile.parent.iterdir() if p.name.startswith(profile.name + "-"))
+
+
+def test_first_build_sets_host_and_path_container_profiles(setup) -> None:
+    config, profiles = setup
+    config.write_text(HOST.replace("buildhost", "first" + uuid.uuid4().hex[:10]))
+    events: list[Progress] = []
+    result = build(_opts(config, profiles), on_progress=events.append)
+    assert _statuses(result.plan) == {
+        ("host", "host"): "new", ("bar", "path"): "new",
+        ("foo", "config"): "new", ("web", "config"): "new",
+    }
+    host, bar = profiles / "system", profiles / "containers" / "bar"
+    assert result.profiles_set == [bar, host]  # the container before the host
+    assert os.readlink(host) == "system-1-link" and os.readlink(bar) == "bar-1-link"
+    host_out = Path(os.path.realpath(host))
+    assert str(host_out) == result.plan.item("host").new
+    assert (host_out / "is-container").read_text() == "false\n"
+    assert (Path(os.path.realpath(bar)) / "is-container").read_text() == "true\n"
+    bar_options = json.loads((Path(os.path.realpath(bar)) / "options.json").read_text())
+    assert bar_options["services"]["openssh"]["ports"] == [2023]
+    unit = (host_out / "etc/systemd/system/container-bar.service").read_text()
+    assert "SYSTEM_PATH=/nix/var/nix/profiles/containers/bar" in unit
+    foo = result.plan.item("foo")
+    assert foo.profile is None and foo.note == "switching the host starts container-foo.service"
+    assert f"SYSTEM_PATH={foo.new}" in (
+        host_out / "etc/systemd/system/container-foo.service").read_text()
+    stages = [e.stage for e in events]
+    assert stages[0] == "evaluate" and "build" in stages and stages[-1] == "done"
+    assert any(e.stage == "build" and e.current == "host" for e in events)
+
+
+def test_second_build_without_change_builds_and_sets_nothing(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    before = _links(profiles / "system") + _links(profiles / "containers" / "bar")
+    events: list[Progress] = []
+    result = build(_opts(config, profiles), on_progress=events.append)
+    assert set(_statuses(result.plan).values()) == {"unchanged"}
+    assert result.plan.noop and result.profiles_set == [] and result.realised == []
+    assert not any(e.stage in ("build", "profile") for e in events)
+    assert _links(profiles / "system") + _links(profiles / "containers" / "bar") == before
+    assert [c[0] for c in result.plan.commands] == ["nix-instantiate"]
+
+
+def test_change_to_path_container_rebuilds_only_it(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    (config.parent / "containers" / "bar.nix").write_text(BAR.replace("2023", "2024"))
+    result = build(_opts(config, profiles))
+    assert _statuses(result.plan)[("bar", "path")] == "changed"
+    assert _statuses(result.plan)[("host", "host")] == "unchanged"
+    assert result.realised == ["bar"]
+    bar = profiles / "containers" / "bar"
+    assert result.profiles_set == [bar]
+    assert os.readlink(bar) == "bar-2-link" and os.readlink(profiles / "system") == "system-1-link"
+    assert [g.number for g in generations("bar", _opts(config, profiles))][-2:] == [1, 2]
+
+
+def test_change_to_config_container_changes_host_and_names_the_unit(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    config.write_text(HOST.replace("[ 2022 ]", "[ 2122 ]").replace('"web"', '"web2"'))
+    the_plan = plan(_opts(config, profiles))
+    st = _statuses(the_plan)
+    assert st[("host", "host")] == "changed" and st[("bar", "path")] == "unchanged"
+    assert st[("foo", "config")] == "changed" and st[("web", "config")] == "changed"
+    assert the_plan.item("foo").note == "switching the host restarts container-foo.service"
+    assert the_plan.item("web").note == "switching the host restarts container@web.service"
+    assert [i.name for i in the_plan.to_build] == ["host"]
+
+
+def test_removed_containers_are_listed(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    config.write_text(HOST.replace('  systemd.containers.bar.path = "/nix/var/nix/profiles/containers/bar";\n', "")
+                      .replace("  containers.web.config = { networking.hostName = \"web\"; };\n", ""))
+    the_plan = plan(_opts(config, profiles))
+    st = _statuses(the_plan)
+    assert st[("bar", "path")] == "removed" and st[("web", "config")] == "removed"
+    assert "stops container@web.service" in the_plan.item("web").note
+    assert the_plan.item("bar").profile == profiles / "containers" / "bar"
+    assert [i.name for i in the_plan.to_build] == ["host"]
+
+
+def test_dry_run_builds_writes_and_sets_nothing(setup) -> None:
+    config, profiles = setup
+    config.write_text(HOST.replace("buildhost", "h" + uuid.uuid4().hex[:10]))
+    result = build(_opts(config, profiles, jobs=3, keep_going=True), dry_run=True)
+    host = result.plan.item("host")
+    assert result.dry_run and result.profiles_set == []
+    assert not profiles.exists()
+    assert not os.path.exists(host.new) and not os.path.exists(host.drv)
+    tools = [argv[0] for argv in result.plan.commands]
+    assert tools == ["nix-instantiate", "nix-store", "nix-env", "nix-env"]
+    realise = result.plan.commands[1]
+    assert realise[-3:] == ["--max-jobs", "3", "--keep-going"] and host.drv in realise
+    assert result.plan.commands[-1][-4:] == ["-p", str(profiles / "system"), "--set", host.new]
+
+
+def test_only_limits_what_is_built(setup) -> None:
+    config, profiles = setup
+    result = build(_opts(config, profiles, only=["bar"]))
+    assert result.profiles_set == [profiles / "containers" / "bar"]
+    assert not (profiles / "system").exists()
+    assert not result.plan.item("host").selected
+    with pytest.raises(UsageError, match="--only nope"):
+        plan(_opts(config, profiles, only=["nope"]))
+
+
+def test_modern_path_route_uses_the_per_container_profile(tmp_path: Path, nix_tools) -> None:
+    config = tmp_path / "configuration.nix"
+    (tmp_path / "containers").mkdir()
+    config.write_text('{ containers.db.path = "/nix/var/nix/profiles/per-container/db/system"; }\n')
+    (tmp_path / "containers" / "db.nix").write_text("{ boot.isContainer = true; }\n")
+    result = build(_opts(config, tmp_path / "p"))
+    db = tmp_path / "p" / "per-container" / "db" / "system"
+    assert db in result.profiles_set and os.readlink(db) == "system-1-link"
+
+
+def test_evaluation_error_names_file_and_line(setup) -> None:
+    config, profiles = setup
+    config.write_text("{ pkgs, ... }:\n{\n  environment.systemPackages = [ pkgs.nosuchpackage ];\n}\n")
+    with pytest.raises(NixCommandError) as info:
+        build(_opts(config, profiles))
+    assert "nosuchpackage" in str(info.value)
+    assert info.value.file and info.value.file.endswith("configuration.nix")
+    assert info.value.line == 3
+    assert not profiles.exists()
+
+
+BROKEN = """{ ... }:
+{
+  environment.systemPackages = [ (derivation {
+    name = "broken-%s"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "echo first-log-line; echo the-build-broke-here >&2; exit 3" ];
+  }) ];
+  systemd.containers.bar.path = "/nix/var/nix/profiles/containers/bar";
+}
+"""
+
+
+def test_build_failure_names_system_and_log_and_sets_nothing(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    host_before = os.readlink(profiles / "system")
+    config.write_text(BROKEN % uuid.uuid4().hex[:8])
+    (config.parent / "containers" / "bar.nix").write_text(BAR.replace("2023", "2031"))
+    with pytest.raises(NixCommandError) as info:
+        build(_opts(config, profiles))
+    message = str(info.value)
+    assert "building host failed" in message and "the-build-broke-here" in message
+    assert os.readlink(profiles / "system") == host_before
+    assert os.readlink(profiles / "containers" / "bar") == "bar-1-link"
+
+
+def test_keep_going_sets_what_built_and_reports_the_failure(setup) -> None:
+    config, profiles = setup
+    config.write_text(BROKEN % uuid.uuid4().hex[:8])
+    result = build(_opts(config, profiles, keep_going=True))
+    assert list(result.failed) == ["host"] and "the-build-broke-here" in result.failed["host"]
+    assert result.profiles_set == [profiles / "containers" / "bar"]
+    assert not (profiles / "system").exists()
+
+
+def test_interrupt_during_build_leaves_profiles_untouched(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    config.write_text(HOST.replace("buildhost", "i" + uuid.uuid4().hex[:10]))
+
+    def interrupt(event: Progress) -> None:
+        if event.stage == "build":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build(_opts(config, profiles), on_progress=interrupt)
+    assert os.readlink(profiles / "system") == "system-1-link"
+
+
+def test_missing_container_file_is_an_error_at_its_definition(setup) -> None:
+    config, profiles = setup
+    (config.parent / "containers" / "bar.nix").unlink()
+    with pytest.raises(FileError) as info:
+        plan(_opts(config, profiles))
+    assert "bar" in str(info.value) and info.value.line == 10
+
+
+def test_generations_and_rollback(setup) -> None:
+    config, profiles = setup
+    opts = _opts(config, profiles)
+    first = build(opts).plan.item("host").new
+    config.write_text(HOST.replace("buildhost", "second"))
+    second = build(opts).plan.item("host").new
+    gens = generations("host", opts)
+    assert [g.number for g in gens] == [1, 2]
+    profile, target = rollback("host", opts)
+    assert profile == profiles / "system" and target == first != second
+    with pytest.raises(UsageError):
+        generations("nope", opts)

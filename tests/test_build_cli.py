@@ -1,0 +1,159 @@
+"""``nixgen build``, ``generations`` and ``rollback`` through the real command line and real Nix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, STAND_IN_NIXOS, run_cli
+
+pytestmark = pytest.mark.nix
+
+OFFLINE = ("--option", "substituters", "")
+
+HOST = """{ pkgs, ... }:
+{
+  networking.hostName = "clihost";
+  environment.systemPackages = [ pkgs.git ];
+  systemd.containers.foo.config = { services.openssh.enable = true; };
+  systemd.containers.bar.path = "/nix/var/nix/profiles/containers/bar";
+}
+"""
+
+
+@pytest.fixture
+def host(tmp_path: Path, nix_tools) -> tuple[Path, Path]:
+    config = tmp_path / "configuration.nix"
+    config.write_text(HOST)
+    (tmp_path / "containers").mkdir()
+    (tmp_path / "containers" / "bar.nix").write_text("{ boot.isContainer = true; }\n")
+    return config, tmp_path / "profiles"
+
+
+def _build(config: Path, profiles: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("build", "-f", str(config), "--nixos", str(STAND_IN_NIXOS),
+                   "--profile-dir", str(profiles), *OFFLINE, *extra)
+
+
+def test_build_json_then_noop(host) -> None:
+    config, profiles = host
+    proc = _build(config, profiles, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {i["name"]: i["status"] for i in data["items"]} == {
+        "host": "new", "bar": "new", "foo": "new"}
+    assert data["profiles_set"] == [str(profiles / "containers" / "bar"), str(profiles / "system")]
+    assert os.readlink(profiles / "system") == "system-1-link"
+    again = _build(config, profiles)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to build" in again.stdout and "unchanged" in again.stdout
+    assert os.readlink(profiles / "system") == "system-1-link"
+
+
+def test_plan_table_and_progress_lines(host) -> None:
+    config, profiles = host
+    proc = _build(config, profiles)
+    assert proc.returncode == 0, proc.stderr
+    assert "Plan for" in proc.stdout
+    assert "container-foo.service" in proc.stdout
+    assert f"set {profiles / 'system'}" in proc.stdout
+    assert "nixgen: evaluate:" in proc.stderr and "nixgen: done:" in proc.stderr
+
+
+def test_dry_run_prints_exact_commands_and_runs_nothing(host) -> None:
+    config, profiles = host
+    config.write_text(HOST.replace("clihost", "dry" + uuid.uuid4().hex[:12]))
+    proc = _build(config, profiles, "--dry-run", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    commands = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  nix-")]
+    assert [shlex.split(c)[0] for c in commands] == ["nix-instantiate", "nix-store", "nix-env",
+                                                       "nix-env"]
+    realise = shlex.split(commands[1])
+    assert realise[:4] == ["nix-store", "--option", "substituters", ""]
+    assert "--max-jobs" in realise and all(Path(d).suffix == ".drv" for d in realise[5:-2])
+    assert not profiles.exists()
+    host_drv = next(d for d in realise if "-nixos-system-dry" in d)
+    assert not Path(host_drv).exists()
+
+
+def test_only_and_generations_and_rollback(host) -> None:
+    config, profiles = host
+    assert _build(config, profiles, "--only", "host").returncode == 0
+    assert not (profiles / "containers").exists()
+    config.write_text(HOST.replace("clihost", "clihost2"))
+    assert _build(config, profiles).returncode == 0
+    gens = run_cli("generations", "-f", str(config), "--profile-dir", str(profiles), "--json")
+    assert gens.returncode == 0, gens.stderr
+    assert [g["number"] for g in json.loads(gens.stdout)["generations"]] == [1, 2]
+    back = run_cli("rollback", "host", "-f", str(config), "--profile-dir", str(profiles))
+    assert back.returncode == 0, back.stderr
+    assert os.readlink(profiles / "system") == "system-1-link"
+    assert "clihost-stand-in" in back.stdout
+    bar = run_cli("generations", "bar", "-f", str(config), "--profile-dir", str(profiles))
+    assert bar.returncode == 0, bar.stderr
+    assert "containers/bar" in bar.stdout
+
+
+def test_usage_errors_exit_2(host) -> None:
+    config, profiles = host
+    proc = _build(config, profiles, "--only", "nope")
+    assert proc.returncode == 2 and "--only nope" in proc.stderr
+    bad = run_cli("build", "-f", str(config), "--option", "substituters")
+    assert bad.returncode == 2 and "NAME and a VALUE" in bad.stderr
+
+
+def test_evaluation_error_is_one_line_with_file_and_line(host) -> None:
+    config, profiles = host
+    config.write_text("{ pkgs, ... }:\n{\n  environment.systemPackages = [ pkgs.nope ];\n}\n")
+    proc = _build(config, profiles)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1].startswith("nixgen: error: ") and "Traceback" not in proc.stderr
+    assert f"{config}:3" in proc.stderr
+    assert not profiles.exists()
+
+
+def test_build_failure_shows_the_log(host) -> None:
+    config, profiles = host
+    config.write_text("""{ ... }: { environment.systemPackages = [ (derivation {
+  name = "cli-broken"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "echo cli-build-log-marker >&2; exit 1" ]; }) ]; }
+""")
+    proc = _build(config, profiles)
+    assert proc.returncode == 1
+    assert "building host failed" in proc.stderr and "cli-build-log-marker" in proc.stderr
+    assert not profiles.exists()
+
+
+def test_missing_nix_says_how_to_install(host, tmp_path: Path) -> None:
+    config, profiles = host
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    proc = run_cli(
+        "build", "-f", str(config), "--nixos", str(STAND_IN_NIXOS),
+        "--profile-dir", str(profiles), *OFFLINE, env={"PATH": str(empty)})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("nixgen: error: ") and "Traceback" not in proc.stderr
+    assert "install" in proc.stderr.lower()
+
+
+def test_nixos_not_found_names_the_search_path_flag(host) -> None:
+    config, profiles = host
+    proc = run_cli("build", "-f", str(config), "--profile-dir", str(profiles), *OFFLINE,
+                   env={"NIX_PATH": ""})
+    assert proc.returncode == 1, proc.stderr
+    assert "-I" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_script_builds_both_containers(nix_tools) -> None:
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "added container foo" in proc.stdout and "added container bar" in proc.stdout
+    assert "container-foo.service" in proc.stdout and "container-bar.service" in proc.stdout
+    assert "bar -> bar-1-link" in proc.stdout and "system -> system-1-link" in proc.stdout
