@@ -11,6 +11,7 @@ LSP error response with a readable message; nothing a client sends stops the ser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "nixgen.setOption": "set",
     "nixgen.deleteOption": "delete",
 }
+# Diagnostics (which run nixgen check) wait for a pause in typing this long, in seconds.
+DIAGNOSTICS_DELAY = 0.15
 REQUEST_FAILED = -32803
 INVALID_PARAMS = -32602
 
@@ -100,6 +103,7 @@ class NixgenServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("nixgen", __version__, protocol_cls=NixgenProtocol)
         self.buffers: dict[str, Buffer] = {}
+        self._pending: dict[str, asyncio.TimerHandle] = {}
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if isinstance(error, json.JSONDecodeError):
@@ -116,9 +120,10 @@ class NixgenServer(LanguageServer):
     @property
     def encoding(self) -> str:
         try:
-            return str(self.workspace.position_encoding or "utf-16")
+            chosen = self.workspace.position_encoding or "utf-16"
         except RuntimeError:
             return "utf-16"
+        return str(getattr(chosen, "value", chosen))
 
     def open_buffer(self, uri: str, text: str, version: int | None) -> Buffer:
         buf = Buffer(uri, text.encode("utf-8"), version, _path_of(uri), self.encoding)
@@ -143,6 +148,28 @@ class NixgenServer(LanguageServer):
     def other_buffers(self, uri: str) -> dict[Path, bytes]:
         return {b.path: b.data for u, b in self.buffers.items() if u != uri and b.path}
 
+    def publish_later(self, buf: Buffer, delay: float = DIAGNOSTICS_DELAY) -> None:
+        """Publish diagnostics once the buffer has not changed for ``delay`` seconds."""
+        self.cancel_publish(buf.uri)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.publish(buf)
+            return
+        self._pending[buf.uri] = loop.call_later(delay, self._publish_if_current, buf.uri,
+                                                 buf.version, buf.data)
+
+    def cancel_publish(self, uri: str) -> None:
+        handle = self._pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _publish_if_current(self, uri: str, version: int | None, data: bytes) -> None:
+        self._pending.pop(uri, None)
+        buf = self.buffers.get(uri)
+        if buf is not None and buf.version == version and buf.data is data:
+            self.publish(buf)
+
     def publish(self, buf: Buffer) -> None:
         try:
             diags, findings = buffer_diagnostics(buf.data, buf.tree, buf.index, path=buf.path,
@@ -153,6 +180,7 @@ class NixgenServer(LanguageServer):
             self.window_log_message(types.LogMessageParams(
                 types.MessageType.Error, f"nixgen: diagnostics failed: {exc}"))
         buf.findings = findings
+        buf.findings_data = buf.data
         converter = self.protocol._converter
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=buf.uri,

@@ -42,7 +42,8 @@ class Buffer:
                  path: Path | None = None, encoding: str = "utf-16") -> None:
         self.uri = uri
         self.encoding = encoding
-        self.findings: list[Any] = []
+        self.findings: list[Any] = []  # check findings of ``findings_data``
+        self.findings_data: bytes | None = None
         self.path = path
         self.version = version
         self.data = data

@@ -67,11 +67,12 @@ def did_change(ls: NixgenServer, params: types.DidChangeTextDocumentParams) -> N
             log.exception("applying a change failed; re-reading the whole text")
             buf.replace_all(ls.workspace.get_text_document(uri).source.encode("utf-8"))
         buf.version = params.text_document.version
-    ls.publish(buf)
+    ls.publish_later(buf)
 
 
 def did_close(ls: NixgenServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
+    ls.cancel_publish(uri)
     ls.buffers.pop(uri, None)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -122,7 +123,9 @@ def code_action(ls: NixgenServer, params: types.CodeActionParams) -> list[types.
 
 def _quick_fixes(ls: NixgenServer, buf: Buffer, start: int, end: int,
                  params: types.CodeActionParams) -> list[types.CodeAction]:
-    out = []
+    out: list[types.CodeAction] = []
+    if buf.findings_data is not buf.data:
+        return out  # findings of an older text: their spans no longer fit
     for finding in buf.findings:
         fix = getattr(finding, "fix", None)
         if fix is None:
