@@ -137,3 +137,23 @@ def test_not_json() -> None:
     assert proc.returncode == 2
     assert "not JSON" in json.loads(proc.stdout)["error"]["message"]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("operation", "value"), [("append", "pkgs.git"), ("remove", "pkgs.vim")])
+def test_list_operations_match_cli(tmp_path: Path, operation: str, value: str) -> None:
+    text = CONFIG.replace("}\n", "  environment.systemPackages = [ pkgs.vim ]; # 😀\n}\n")
+    path = tmp_path / "configuration.nix"
+    path.write_text(text)
+    code, out = edit_json({"text": text, "operation": operation, "path": str(path),
+                           "args": {"path": "environment.systemPackages", "value": value}})
+    assert code == 0, out
+    got = apply_text_edits(text, out["edits"])
+    assert got == _cli(path, operation, "environment.systemPackages", value)
+
+
+def test_rename() -> None:
+    code, out = edit_json({"text": CONFIG, "operation": "rename",
+                           "args": {"path": "networking.hostName",
+                                    "new_path": "networking.domain"}})
+    assert code == 0, out
+    assert apply_text_edits(CONFIG, out["edits"]) == CONFIG.replace("hostName", "domain")
