@@ -509,6 +509,10 @@ class Document:
             )
         target = self.top_attrset()
         depth = 0
+        conditional = any(
+            node == target and "mkIf" in wrappers
+            for node, wrappers in scope.body_sources(self.tree.root_node, self.data)
+        )
         for k in range(1, len(want)):
             defs = [b for b in related if len(b.path) == k and _same(b.path, want[:k])]
             for b in defs:
@@ -520,7 +524,11 @@ class Document:
                         f"a second definition (attribute already defined). Edit that value instead",
                         b.key_start,
                     )
-            if defs:
+            # prefer an unconditional set; one under mkIf only when nothing else holds the path
+            plain = [b for b in defs if "mkIf" not in b.wrappers]
+            if plain:
+                target, depth, conditional = plain[0].literal_set, k, False
+            elif defs and (conditional or target is None):
                 target, depth = defs[0].literal_set, k
         if target is None:
             raise self._error(

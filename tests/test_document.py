@@ -304,6 +304,18 @@ def test_mkmerge_module_body() -> None:
     assert doc.set("c", 3).document.source == src.replace("{ a = 1; }", "{ a = 1; c = 3; }")
 
 
+def test_insertion_prefers_unconditional_sets(nix_instantiate: str) -> None:
+    before = (
+        "{ lib, ... }:\nlib.mkMerge [\n  { a = 1; }\n"
+        "  (lib.mkIf true { services.b = { x = 1; }; })\n]\n"
+    )
+    after = before.replace("{ a = 1; }", "{ a = 1; services.b.y = 2; }")
+    expect_set_new(before, "services.b.y", 2, after, nix_instantiate)
+    only_conditional = "{ lib, ... }:\nlib.mkIf true {\n  services.b = { x = 1; };\n}\n"
+    after = only_conditional.replace("x = 1;", "x = 1; y = 2;")
+    expect_set_new(only_conditional, "services.b.y", 2, after, nix_instantiate)
+
+
 def test_inherit_is_reported_not_literal() -> None:
     doc = Document.from_text("{ pkgs, ... }: { inherit (pkgs) vim git; inherit foo; }")
     assert [b.path for b in doc.bindings()] == [("vim",), ("git",), ("foo",)]
