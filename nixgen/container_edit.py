@@ -29,6 +29,7 @@ from nixgen.container_specs import (
     validate_spec,
 )
 from nixgen.containers import (
+    DEFAULT_SSH_PORT,
     SSH_ENABLE,
     SSH_PORTS,
     Container,
@@ -614,6 +615,8 @@ def plan_add(
     route = spec.route or (existing.route if existing and existing.route != "unknown" else "config")
     private = spec.private_network or bool(existing and existing.private_network)
     new_ports = [p for p in spec.ports if existing is None or p not in existing.ports]
+    if not spec.ports and spec.ssh_keys and (existing is None or not existing.sshd_ports()):
+        new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
     if not spec.force:
         _check_port_clashes(spec, new_ports, private, modules, containers)
     ws = _Workspace(buffers)

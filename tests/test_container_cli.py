@@ -385,3 +385,93 @@ def test_auto_dialect_follows_the_file(forms: Path, plain: Path, env: dict[str, 
     assert "note: dialect modern" in err
     code, out, _ = cli("add-container", "n1", "-f", str(plain), "--json", env=env)
     assert json.loads(out)["dialect"] == "legacy"
+
+
+def test_sshd_on_default_port_clashes_with_host(plain: Path, env: dict[str, str]) -> None:
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--ssh-key", ssh_key(), env=env)
+    assert code == 1 and "port 22" in err and "host's sshd" in err
+
+
+def test_existing_container_file_is_not_overwritten(plain: Path, env: dict[str, str]) -> None:
+    guest = plain.parent / "containers" / "foo.nix"
+    guest.parent.mkdir()
+    guest.write_text("{ ... }: { boot.isContainer = true; }\n")
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--route", "path", env=env)
+    assert code == 1 and "already exists" in err and "--replace" in err
+    assert guest.read_text() == "{ ... }: { boot.isContainer = true; }\n"
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--route", "path", "--replace",
+                       "--port", "2022", env=env)
+    assert code == 0, err
+    assert "services.openssh.ports = [ 2022 ];" in guest.read_text()
+
+
+HOST = """{ config, ... }:
+{
+  networking.hostName = "host";
+  services.openssh.enable = true;
+  system.stateVersion = "22.05";
+}
+"""
+
+EVAL = """{ nixos, cfg }:
+let
+  host = (import nixos { configuration = cfg; }).config;
+  guest = c: (import nixos { configuration = c; }).config;
+  legacy = host.systemd.containers;
+  modern = host.containers;
+in {
+  legacyPorts = (guest legacy.lc.config).services.openssh.ports;
+  modernPorts = (guest modern.mc.config).services.openssh.ports;
+  modernState = (guest modern.mc.config).system.stateVersion;
+  modern = { inherit (modern.mc) autoStart privateNetwork hostAddress localAddress
+    forwardPorts bindMounts; };
+  legacyPath = legacy.lp.path;
+  modernPath = modern.mp.path;
+  pathGuest = guest cfg_lp;
+}
+"""
+
+
+def test_written_containers_evaluate_in_the_stand_in_nixos(
+    tmp_path: Path, env: dict[str, str], nix_instantiate: str
+) -> None:
+    import subprocess
+
+    from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+    cfg = tmp_path / "host" / "configuration.nix"
+    cfg.parent.mkdir()
+    cfg.write_text(HOST)
+    runs = [
+        ["lc", "--dialect", "legacy", "--port", "2022"],
+        ["mc", "--dialect", "modern", "--port", "2023", "--auto-start", "--private-network",
+         "--host-address", "10.1.0.1", "--local-address", "10.1.0.2",
+         "--forward-port", "8080:80", "--bind-mount", "/srv:/data:rw"],
+        ["lp", "--dialect", "legacy", "--route", "path", "--port", "2024"],
+        ["mp", "--dialect", "modern", "--route", "path", "--port", "2025"],
+    ]
+    for args in runs:
+        code, _, err = cli("add-container", args[0], "-f", str(cfg), *args[1:], env=env)
+        assert code == 0, err
+    expr = EVAL.replace("cfg_lp", str(cfg.parent / "containers" / "lp.nix"))
+    (tmp_path / "eval.nix").write_text(expr)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", str(tmp_path / "eval.nix"),
+         "--arg", "nixos", str(STAND_IN_NIXOS), "--arg", "cfg", str(cfg)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["legacyPorts"] == [2022]
+    assert result["modernPorts"] == [2023]
+    assert result["modernState"] == "22.05"
+    assert result["modern"] == {
+        "autoStart": True, "privateNetwork": True, "hostAddress": "10.1.0.1",
+        "localAddress": "10.1.0.2",
+        "forwardPorts": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
+        "bindMounts": {"/data": {"hostPath": "/srv", "isReadOnly": False}},
+    }
+    assert result["legacyPath"] == "/nix/var/nix/profiles/containers/lp"
+    assert result["modernPath"] == "/nix/var/nix/profiles/per-container/mp/system"
+    assert result["pathGuest"]["boot"]["isContainer"] is True
+    assert result["pathGuest"]["services"]["openssh"]["ports"] == [2024]

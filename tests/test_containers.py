@@ -313,3 +313,30 @@ def test_path_route_is_one_transaction(plain: Path) -> None:
     with pytest.raises(ConflictError):
         commit(plan)
     assert not (plain.parent / "containers" / "foo.nix").exists()
+
+
+def test_dialect_rules(plain: Path, forms: Path) -> None:
+    from nixgen.container_edit import choose_dialect
+
+    spec = ContainerSpec("foo")
+    assert choose_dialect(spec, [], None, None)[0] == "legacy"
+    assert choose_dialect(spec, [], None, {"modern"}) == (
+        "modern", "the NixOS on the search path declares only containers.<name>")
+    assert choose_dialect(spec, [], None, {"legacy", "modern"})[0] == "legacy"
+    modern_only = ContainerSpec("foo", private_network=True)
+    assert choose_dialect(modern_only, [], None, None)[0] == "modern"
+    found = discover(forms)
+    dialect, why = choose_dialect(spec, found, None, {"legacy"})
+    assert dialect == "modern" and "already uses containers." in why
+    explicit = ContainerSpec("foo", dialect="legacy")
+    assert choose_dialect(explicit, found, None, None)[0] == "legacy"
+    legacy_file = plan_add(plain, ContainerSpec("a1", ports=[2100]))
+    assert legacy_file.dialect == "legacy"
+
+
+def test_ssh_keys_are_appended_once(plain: Path) -> None:
+    commit(plan_add(plain, ContainerSpec("foo", ports=[2022], ssh_keys=[ssh_key()])))
+    plan = plan_add(plain, ContainerSpec("foo", ssh_keys=[ssh_key(), ssh_key("ssh-rsa", "b@x")]))
+    text = plan.changes[0].new_data.decode()
+    assert text.count("me@host") == 1 and text.count("b@x") == 1
+    assert text.count("authorizedKeys.keys") == 1

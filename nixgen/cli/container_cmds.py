@@ -144,9 +144,11 @@ def add_container(
 
 
 def _declared_dialects(nixos: str) -> set[str] | None:
-    from nixgen.nix import Nix
-    from nixgen.nixos import declared_dialects
-
+    try:
+        from nixgen.nix import Nix
+        from nixgen.nixos import declared_dialects
+    except ImportError:
+        return None
     return set(declared_dialects(Nix(), nixos))
 
 
@@ -190,9 +192,10 @@ def list_containers(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    table.add_column("name", overflow="fold", min_width=8)
-    for column in ("dialect", "route", "ports", "autostart", "private network", "defined at"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("name", overflow="fold", min_width=10)
+    for column in ("dialect", "route", "ports", "autostart", "private network"):
+        table.add_column(column, overflow="fold", min_width=min(len(column), 9))
+    table.add_column("defined at", overflow="fold", min_width=20)
     for c in containers:
         name = c.name if len(c.name) <= 30 else c.name[:29] + "…"
         if c.dynamic:
