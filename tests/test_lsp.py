@@ -438,3 +438,61 @@ def test_hover_range_is_the_name(client: LspClient, tmp_path: Path) -> None:
         "textDocument": {"uri": uri}, "position": {"line": 4, "character": col}})
     assert hover["range"] == {"start": {"line": 4, "character": col},
                               "end": {"line": 4, "character": col + 3}}
+
+
+def test_code_action_commands_run_as_offered(client: LspClient, tmp_path: Path) -> None:
+    path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    line = WITH_CONTAINERS.splitlines()[6]
+    actions = client.code_actions(uri, 6, line.index("ports"))
+    remove = next(a for a in actions if a["title"] == "Remove container web")
+    got = _run(client, remove["command"]["command"], *remove["command"]["arguments"],
+               uri=uri, text=WITH_CONTAINERS)
+    assert got == _cli_result(path, "remove-container", "web")
+    set_action = next(a for a in actions if a["title"].startswith("Set option"))
+    assert set_action["command"]["arguments"][0]["path"] == (
+        "systemd.containers.web.config.services.openssh.ports")
+    assert set_action["command"]["arguments"][0]["value"] == "[ 2022 ]"
+
+
+def test_several_changes_in_one_notification(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, CONFIG)
+    client.open(uri, CONFIG)
+    first = {"range": {"start": {"line": 4, "character": 2}, "end": {"line": 4, "character": 2}},
+             "text": "# é\n  "}
+    text = apply_text_edits(CONFIG, [{"range": first["range"], "newText": first["text"]}])
+    # the second change's positions refer to the text after the first
+    second = {"range": {"start": {"line": 5, "character": 28},
+                        "end": {"line": 5, "character": 32}}, "text": "false"}
+    text = apply_text_edits(text, [{"range": second["range"], "newText": second["text"]}])
+    assert "enable = false;" in text
+    client.change(uri, 2, [first, second])
+    got = _run(client, "nixgen.setOption", {"uri": uri, "path": "x", "value": "1"}, uri, text)
+    assert got.startswith(text[: text.index("}\n")])
+
+
+def test_container_in_an_imported_file(tmp_path: Path) -> None:
+    (tmp_path / "web.nix").write_text(
+        "{ ... }:\n{\n  systemd.containers.web.config = { };\n}\n")
+    main = CONFIG.replace("{\n  # Host", "{\n  imports = [ ./web.nix ];\n  # Host")
+    main = main.replace("}\n", "  systemd.containers.web.autoStart = true;\n}\n")
+    path, uri = _file(tmp_path, main)
+    web_uri = (tmp_path / "web.nix").as_uri()
+    c = LspClient(timeout=60)
+    try:
+        c.initialize()
+        c.open(uri, main)
+        line = main.splitlines()[-2]
+        hover = c.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {
+            "line": len(main.splitlines()) - 2, "character": line.index("web")}})
+        assert "web.nix:3" in hover["contents"]["value"]
+        c.execute("nixgen.removeContainer", {"uri": uri, "name": "web"})
+        edit = c.applied[-1]["edit"]
+        other = [ch for ch in edit["documentChanges"] if ch["textDocument"]["uri"] == web_uri]
+        assert other and other[0]["textDocument"]["version"] is None
+        got_main = apply_text_edits(main, edits_for(edit, uri))
+        got_web = apply_text_edits((tmp_path / "web.nix").read_text(), edits_for(edit, web_uri))
+    finally:
+        assert c.shutdown() == 0
+    assert got_main == _cli_result(path, "remove-container", "web")
+    assert got_web == (tmp_path / "web.nix").read_text()
