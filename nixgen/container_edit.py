@@ -605,8 +605,7 @@ def plan_add(
     spec = dataclasses.replace(spec, ports=list(spec.ports), ssh_keys=list(spec.ssh_keys))
     validate_name(spec.name, private_network=spec.private_network)
     modules = load_modules(config, buffers)
-    containers = discover_modules(modules)
-    _add_container_files(containers, buffers)
+    containers = discover_modules(modules, buffers=buffers, read_container_files=True)
     matches = [c for c in containers if not c.dynamic and c.name == spec.name]
     existing = matches[0] if matches else None
     dialect, why = choose_dialect(spec, containers, existing, declared_dialects)
@@ -643,14 +642,6 @@ def plan_add(
         return Plan([], f"container {spec.name} already has these settings; nothing to change",
                     True, dialect, route, notes, spec.name)
     return Plan(changes, summary, False, dialect, route, notes, spec.name)
-
-
-def _add_container_files(containers: list[Container], buffers: Mapping[Path, bytes] | None) -> None:
-    from nixgen.containers import _read_container_file
-
-    for c in containers:
-        if c.route == "path":
-            _read_container_file(c, buffers)
 
 
 def _remove(ws: _Workspace, matches: Sequence[Container], *, delete_file: bool) -> list[str]:

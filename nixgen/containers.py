@@ -356,8 +356,17 @@ def _first_line_text(text: str, limit: int = 60) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def discover_modules(modules: list[Module]) -> list[Container]:
-    """Containers declared in already loaded modules (see :func:`discover`)."""
+def discover_modules(
+    modules: list[Module],
+    *,
+    buffers: Mapping[Path, bytes] | None = None,
+    read_container_files: bool = False,
+) -> list[Container]:
+    """Containers declared in already loaded modules (see :func:`discover`).
+
+    ``read_container_files``: also read the guest settings (sshd ports, keys) of path-route
+    containers from their ``containers/NAME.nix`` (``buffers`` override the disk).
+    """
     found: dict[tuple[Any, ...], _Found] = {}
     dynamic_sets: list[tuple[Module, Binding, DialectName]] = []
     for module, binding in _scan(modules):
@@ -402,6 +411,9 @@ def discover_modules(modules: list[Module]) -> list[Container]:
         )
     order = {m.real_path: i for i, m in enumerate(modules)}
     containers.sort(key=lambda c: (order.get(_real(c.file), len(order)), c.line, c.col))
+    if read_container_files:
+        for c in containers:
+            read_container_file(c, buffers)
     return containers
 
 
@@ -495,8 +507,9 @@ def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...], data
             c.ssh_keys.extend(k for k in value if isinstance(k, str))
 
 
-def _read_container_file(c: Container, buffers: Mapping[Path, bytes] | None) -> None:
-    if c.container_file is None:
+def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = None) -> None:
+    """Fill in a path-route container's guest settings from its own module file, if any."""
+    if c.route != "path" or c.container_file is None:
         return
     try:
         doc = load_document(c.container_file, buffers)
@@ -509,11 +522,7 @@ def _read_container_file(c: Container, buffers: Mapping[Path, bytes] | None) -> 
 def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:
     """Every container declared by ``config`` and the modules it imports (see module doc)."""
     modules = load_modules(Path(config), buffers)
-    containers = discover_modules(modules)
-    for c in containers:
-        if c.route == "path":
-            _read_container_file(c, buffers)
-    return containers
+    return discover_modules(modules, buffers=buffers, read_container_files=True)
 
 
 def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
@@ -565,4 +574,6 @@ __all__ = [
     "host_ssh_ports",
     "plan_add",
     "plan_remove",
+    "read_container_file",
 ]
+_read_container_file = read_container_file
