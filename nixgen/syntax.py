@@ -81,10 +81,19 @@ def _line_text(data: bytes, byte_offset: int) -> str:
 
 
 def _next_char(data: bytes, pos: int) -> bytes:
-    """The first non-whitespace byte at or after ``pos`` (b'' at the end)."""
+    """The first byte at or after ``pos`` that is not whitespace or comment (b'' at the end)."""
     n = len(data)
-    while pos < n and data[pos] in b" \t\r\n":
-        pos += 1
+    while pos < n:
+        if data[pos] in b" \t\r\n":
+            pos += 1
+        elif data[pos : pos + 1] == b"#":
+            nl = data.find(b"\n", pos)
+            pos = n if nl < 0 else nl + 1
+        elif data[pos : pos + 2] == b"/*":
+            close = data.find(b"*/", pos + 2)
+            pos = n if close < 0 else close + 2
+        else:
+            break
     return data[pos : pos + 1]
 
 
