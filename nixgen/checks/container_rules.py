@@ -56,11 +56,17 @@ def _name_ok(name: str) -> bool:
 
 class _Rules:
     def __init__(self, modules: list[Module], buffers: Mapping[Path, bytes] | None) -> None:
-        from nixgen.containers import discover_modules
+        from nixgen import containers
 
         self.modules = modules
         self.buffers = buffers
-        self.containers = [c for c in discover_modules(modules) if not c.dynamic]
+        self.containers = [c for c in containers.discover_modules(modules) if not c.dynamic]
+        read_file = getattr(containers, "read_container_file", None) or getattr(
+            containers, "_read_container_file", None)
+        if read_file is not None:
+            for c in self.containers:
+                if c.route == "path":
+                    read_file(c, buffers)
         self.findings: list[Finding] = []
 
     # -- locating -----------------------------------------------------------------------------
@@ -266,20 +272,9 @@ def _has_allow_comment(data: bytes, binding: Binding) -> bool:
     return False
 
 
-def check_configuration(config: Path, buffers: Mapping[Path, bytes] | None = None) -> list[Finding]:
-    """Container findings for ``config`` and its imports ([] when it cannot be loaded)."""
-    from nixgen.containers import load_modules
-
-    try:
-        modules = load_modules(Path(config), buffers)
-    except NixgenError:
-        return []
-    return check_modules(modules, buffers)
-
-
 def check_modules(modules: list[Any], buffers: Mapping[Path, bytes] | None = None
                   ) -> list[Finding]:
-    """Container findings for already loaded modules."""
+    """Container findings for a configuration's modules (the first is the configuration)."""
     rules = _Rules(modules, buffers)
     rules.ports()
     rules.names()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nixgen.checks.model import WARNING, Finding, Fix
-from nixgen.checks.nodes import LBinding, Name, Source, attrpath_elements, logical_bindings
+from nixgen.checks.nodes import LBinding, Name, Source, attrpath_elements
 from nixgen.edits import Edit
 from nixgen.syntax import Node
 
@@ -29,6 +29,21 @@ def _own_key(lb: LBinding, index: int) -> bool:
     if lb.node.type != "binding" or index >= len(lb.key_nodes):
         return False
     return any(e.id == lb.key_nodes[index].id for e in attrpath_elements(lb.node))
+
+
+def _clear(lbs: list[LBinding], moved: LBinding, new_prefix: tuple[Name, ...]) -> bool:
+    """True when renaming ``moved`` to start with ``new_prefix`` cannot define anything twice:
+    nothing else is under ``new_prefix`` or bound to a prefix of it (else: check the result)."""
+    n = len(new_prefix)
+    for lb in lbs:
+        if lb.node.id == moved.node.id or moved.node.start_byte <= lb.node.start_byte < \
+                moved.node.end_byte:
+            continue
+        if lb.path[:n] == new_prefix:
+            return False
+        if len(lb.path) < n and new_prefix[: len(lb.path)] == lb.path:
+            return False
+    return True
 
 
 def _container_dialects(lbs: list[LBinding]) -> dict[str, dict[Name, list[LBinding]]]:
@@ -86,8 +101,11 @@ def _check_containers(src: Source, lbs: list[LBinding],
             if fields <= ROUTE_FIELDS:
                 fix = Fix("rename `containers` to `systemd.containers`",
                           (Edit(start, start, "systemd."),))
-        if fix is not None and not safe(fix.edits):
-            fix = None
+        if fix is not None:
+            new_prefix = (*(MODERN if minority == "legacy" else LEGACY), *lb.path[len(prefix):])
+            new_prefix = new_prefix[: len(prefix) + 2 if minority == "modern" else 2]
+            if not _clear(lbs, lb, new_prefix) and not safe(fix.edits):
+                fix = None
         old, new = ("systemd.containers", "containers") if minority == "legacy" \
             else ("containers", "systemd.containers")
         findings.append(src.finding(
@@ -131,7 +149,8 @@ def _check_users(src: Source, lbs: list[LBinding],
                 seen.add(key.id)
                 edits = (Edit(key.start_byte, key.end_byte, dominant),)
                 fix = Fix(f"rename `users.{minority}` to `users.{dominant}`", edits)
-                if not safe(edits):
+                new_prefix = (*root, "users", dominant, *lb.path[n + 2 : n + 3])
+                if not _clear(lbs, lb, new_prefix) and not safe(edits):
                     fix = None
                 where = "" if not root else " in this container's config"
                 findings.append(src.finding(
@@ -145,5 +164,5 @@ def _check_users(src: Source, lbs: list[LBinding],
 
 def check_dialect(src: Source, safe: Callable[[tuple[Edit, ...]], bool]) -> list[Finding]:
     """NG501 findings; ``safe(edits)`` says whether a candidate fix keeps the file valid."""
-    lbs = logical_bindings(src)
+    lbs = src.logical()
     return [*_check_containers(src, lbs, safe), *_check_users(src, lbs, safe)]

@@ -26,13 +26,13 @@ from nixgen.checks.nodes import (
     attr_name,
     attrpath_elements,
     bindings_of,
+    find,
     inherited_names,
     strip_parens,
-    walk_tree,
 )
 from nixgen.syntax import Node
 
-SCOPES = (*ATTRSETS, "let_expression")
+SCOPE_QUERY = "[(attrset_expression) (rec_attrset_expression) (let_expression)] @n"
 
 
 @dataclass
@@ -192,7 +192,7 @@ class _Checker:
 def check_duplicates(src: Source) -> list[Finding]:
     """NG101/NG102/NG103 findings for every attribute set and ``let`` in the file."""
     checker = _Checker(src)
-    for node in walk_tree(src.root):
-        if node.type in SCOPES and node.id not in checker.done:
+    for node in find(src.root, SCOPE_QUERY):
+        if node.id not in checker.done:
             checker.scope(node, ())
     return checker.findings

@@ -8,12 +8,15 @@ logical bindings of a module's top attribute set (looking through ``lib.mkIf``, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import tree_sitter
+
 from nixgen.checks.model import Finding, Fix
-from nixgen.syntax import Node, line_col
+from nixgen.syntax import Node, language, line_col
 
 ATTRSETS = ("attrset_expression", "rec_attrset_expression")
 WRAPPERS = {
@@ -47,6 +50,13 @@ class Source:
     data: bytes
     tree: Any
     path: Path | None
+    _logical: list[LBinding] | None = field(default=None, repr=False)
+
+    def logical(self) -> list[LBinding]:
+        """The logical bindings of the module's top attribute set (computed once)."""
+        if self._logical is None:
+            self._logical = logical_bindings(self)
+        return self._logical
 
     @property
     def root(self) -> Node:
@@ -308,3 +318,15 @@ def walk_tree(node: Node) -> Iterator[Node]:
         if not cursor.goto_parent() or cursor.node == node:
             return
         visited = True
+
+
+@cache
+def _query(text: str) -> tree_sitter.Query:
+    return tree_sitter.Query(language(), text)
+
+
+def find(node: Node, query: str, name: str = "n") -> list[Node]:
+    """Nodes captured as ``@name`` by ``query`` under ``node``, outermost first in source order."""
+    captures = tree_sitter.QueryCursor(_query(query)).captures(node)
+    found = captures.get(name, [])
+    return sorted(found, key=lambda n: (n.start_byte, -n.end_byte))

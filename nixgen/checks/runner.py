@@ -18,7 +18,15 @@ from typing import Any
 from nixgen.checks.dialect import check_dialect
 from nixgen.checks.duplicates import check_duplicates
 from nixgen.checks.model import ERROR, Finding, code_enabled, normalise_codes
-from nixgen.checks.nodes import Source, literal, logical_bindings, strip_parens
+from nixgen.checks.nodes import (
+    Source,
+    attr_name,
+    attrpath_elements,
+    bindings_of,
+    literal,
+    strip_parens,
+    top_attrset,
+)
 from nixgen.checks.spine import check_spine
 from nixgen.edits import Edit, apply_edits
 from nixgen.errors import FileError
@@ -88,20 +96,24 @@ def check_source(
 
 def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
     """Modules imported by a literal relative or absolute path in ``imports = [ … ];``."""
-    src = Source(data, tree, path)
-    base = path.parent
+    top = top_attrset(tree.root_node)
     out: list[Path] = []
-    for lb in logical_bindings(src):
-        if lb.path != ("imports",) or lb.wrappers:
+    if top is None:
+        return out
+    for binding in bindings_of(top):
+        if binding.type != "binding":
             continue
-        node = strip_parens(lb.value_node)
+        elems = attrpath_elements(binding)
+        if len(elems) != 1 or attr_name(elems[0], data) != "imports":
+            continue
+        node = strip_parens(binding.child_by_field_name("expression"))
         if node is None or node.type != "list_expression":
             continue
         for element in node.children_by_field_name("element"):
             value = literal(element, data)
             if not isinstance(value, Path) or str(value).startswith(("<", "~")):
                 continue
-            target = Path(os.path.normpath(base / value))
+            target = Path(os.path.normpath(path.parent / value))
             if target.is_dir():
                 target = target / "default.nix"
             out.append(target)
@@ -167,6 +179,56 @@ def _as_given(f: Finding, seen: Mapping[str, Path], root: Path) -> Finding:
     return replace(f, file=given) if given is not None and given != f.file else f
 
 
+@dataclass
+class _Parsed:
+    path: Path
+    data: bytes
+    tree: Any
+    ok: bool
+    imports: list[Path]
+    document: Any = None
+
+
+def _closure(root: Path, parsed: Mapping[str, _Parsed]) -> list[_Parsed]:
+    """``root`` and every module it imports (depth first, each file once)."""
+    out: list[_Parsed] = []
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        real = os.path.realpath(stack.pop())
+        item = parsed.get(real)
+        if item is None or real in seen:
+            continue
+        seen.add(real)
+        out.append(item)
+        stack.extend(reversed(item.imports))
+    return out
+
+
+def _configuration_findings(root: Path, parsed: Mapping[str, _Parsed],
+                            ws: Workspace) -> list[Finding]:
+    """Container findings of one configuration, from the files already read and parsed."""
+    files = _closure(root, parsed)
+    if not files or not all(f.ok for f in files):
+        return []
+    if not any(b"containers" in f.data for f in files):
+        return []
+    from nixgen.checks.container_rules import check_modules
+    from nixgen.containers import Module
+    from nixgen.document import Document
+
+    modules = []
+    for f in files:
+        if f.document is None:
+            f.document = Document.from_text(f.data, f.path, tree=f.tree, check=False)
+        if f.document.top_attrset() is None:
+            if f is files[0]:
+                return []
+            continue
+        modules.append(Module(f.path, Path(os.path.realpath(f.path)), f.document))
+    return check_modules(modules, ws.buffers or None)
+
+
 def check_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -184,14 +246,14 @@ def check_paths(
     sel, ign = normalise_codes(select), normalise_codes(ignore)
     ws = workspace or Workspace(buffers)
     roots = [Path(p) for p in paths]
+    parsed: dict[str, _Parsed] = {}
     seen: dict[str, Path] = {}
-    order: list[Path] = []
     findings: list[Finding] = []
-    config_roots: list[tuple[Path, list[Path]]] = []
+    config_roots: list[Path] = []
     for root in roots:
         if os.path.realpath(root) in seen:
             continue
-        reached: list[Path] = []
+        config_roots.append(root)
         stack = [root]
         while stack:
             path = stack.pop()
@@ -205,23 +267,18 @@ def check_paths(
                     raise
                 continue
             seen[real] = path
-            order.append(path)
-            reached.append(path)
             tree = parse(data)
+            ok = not syntax_errors(tree, data)
+            imports = import_paths(data, tree, path) if ok and follow_imports else []
+            parsed[real] = _Parsed(path, data, tree, ok, imports)
             findings.extend(check_source(data, path, tree=tree, select=sel, ignore=ign))
-            if follow_imports and not tree.root_node.has_error:
-                stack.extend(reversed(import_paths(data, tree, path)))
-        config_roots.append((root, reached))
+            stack.extend(reversed(imports))
     if _wanted(CONFIG_CODES, sel, ign):
-        from nixgen.checks.container_rules import check_configuration
-
-        for root, reached in config_roots:
-            if not any(b"containers" in ws.read(p) for p in reached):
-                continue
-            found = check_configuration(root, ws.buffers or None)
+        for root in config_roots:
+            found = _configuration_findings(root, parsed, ws)
             findings.extend(_as_given(f, seen, root) for f in found
                             if code_enabled(f.code, sel, ign))
-    rank = {os.path.realpath(p): i for i, p in enumerate(order)}
+    rank = {real: i for i, real in enumerate(seen)}
     findings = _dedupe(findings)
     findings.sort(key=lambda f: (rank.get(os.path.realpath(f.file) if f.file else "", 1 << 30),
                                  str(f.file), f.start_byte, f.code))
@@ -245,16 +302,30 @@ def check_document(
     data: bytes = doc.data
     tree = getattr(doc, "tree", None)
     findings = check_source(data, p, tree=tree, select=select, ignore=ignore)
-    if configuration and p is not None and b"containers" in data:
-        sel, ign = normalise_codes(select), normalise_codes(ignore)
-        if _wanted(CONFIG_CODES, sel, ign):
-            from nixgen.checks.container_rules import check_configuration
-
-            real = os.path.realpath(p)
-            for f in check_configuration(p, {p: data}):
-                if (f.file is not None and os.path.realpath(f.file) == real
-                        and code_enabled(f.code, sel, ign)):
-                    findings.append(f)
+    sel, ign = normalise_codes(select), normalise_codes(ignore)
+    if configuration and p is not None and _wanted(CONFIG_CODES, sel, ign):
+        ws = Workspace({p: data})
+        parsed: dict[str, _Parsed] = {}
+        stack = [p]
+        while stack:
+            path = stack.pop()
+            real = os.path.realpath(path)
+            if real in parsed:
+                continue
+            try:
+                body = ws.read(path)
+            except FileError:
+                continue
+            t = tree if path is p and tree is not None else parse(body)
+            ok = not syntax_errors(t, body)
+            imports = import_paths(body, t, path) if ok else []
+            parsed[real] = _Parsed(path, body, t, ok, imports)
+            stack.extend(reversed(imports))
+        real_p = os.path.realpath(p)
+        for f in _configuration_findings(p, parsed, ws):
+            if (f.file is not None and os.path.realpath(f.file) == real_p
+                    and code_enabled(f.code, sel, ign)):
+                findings.append(replace(f, file=p))
     return _dedupe(findings)
 
 

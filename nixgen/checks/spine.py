@@ -15,13 +15,15 @@ from nixgen.checks.nodes import (
     attr_name,
     attrpath_elements,
     bindings_of,
+    find,
     formal_names,
     inherited_names,
     module_function,
-    walk_tree,
 )
 from nixgen.edits import Edit
 from nixgen.syntax import Node
+
+SELECT_QUERY = "(select_expression expression: (variable_expression) @v) @n"
 
 
 def _real_formals(function: Node) -> list[Node]:
@@ -111,9 +113,7 @@ def check_spine(src: Source) -> list[Finding]:
         return []
     add = None if "lib" in args else add_formal_edit(module, src.data, "lib")
     findings: list[Finding] = []
-    for node in walk_tree(module):
-        if node.type != "select_expression":
-            continue
+    for node in find(module, SELECT_QUERY):
         base = node.child_by_field_name("expression")
         elems = attrpath_elements(node)
         if (base is None or base.type != "variable_expression" or src.text(base) != "pkgs"

@@ -87,18 +87,22 @@ def _io_error(err: Any) -> None:
 @app.command("check")
 def check(
     files: list[str] = typer.Argument(
-        None, help=f"Configuration files to check (default {DEFAULT_CONFIG}); imports are followed."
+        None,
+        metavar="FILE",
+        help=f"Configuration files to check (default {DEFAULT_CONFIG}); imports are followed.",
     ),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes and write the files."),
     diff: bool = typer.Option(False, "--diff", help="Show the fixes as a diff; write nothing."),
     select: list[str] = typer.Option(
-        None, "--select", help="Only these codes or prefixes (repeat, or comma-separate)."
+        None, "--select", metavar="CODE",
+        help="Only these codes or prefixes (repeat, or comma-separate).",
     ),
     ignore: list[str] = typer.Option(
-        None, "--ignore", help="Skip these codes or prefixes (repeat, or comma-separate)."
+        None, "--ignore", metavar="CODE",
+        help="Skip these codes or prefixes (repeat, or comma-separate).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print findings as JSON."),
-    fmt: str = typer.Option("text", "--format", help="Output format: text, json or github."),
+    fmt: str = typer.Option("text", "--format", metavar="FORMAT", help="Output format: text, json or github."),
 ) -> None:
     """Check NixOS configurations for mistakes Nix or NixOS would punish, with safe fixes."""
     from nixgen.errors import FileError, UsageError
