@@ -294,9 +294,7 @@ class NixgenServer(LanguageServer):
         except (ValidationError, UsageError) as err:
             raise JsonRpcInvalidParams(str(err)) from None
         except NixSyntaxError as err:
-            raise RequestFailed(
-                f"cannot edit while the buffer has a syntax error: {_where(err, buf)}"
-            ) from None
+            raise RequestFailed(_syntax_message(err, buf)) from None
         except NixgenError as err:
             raise RequestFailed(str(err)) from None
         except JsonRpcException:
@@ -306,11 +304,14 @@ class NixgenServer(LanguageServer):
             raise JsonRpcInternalError(f"nixgen {operation} failed: {exc}") from None
 
 
-def _where(err: NixgenError, buf: Buffer) -> str:
+def _syntax_message(err: NixgenError, buf: Buffer) -> str:
+    where = ""
     if err.line is not None:
-        col = f":{err.col}" if err.col is not None else ""
-        return f"line {err.line}{col}: {err.message}"
-    return err.message
+        where = f"line {err.line}" + (f":{err.col}" if err.col is not None else "") + ": "
+    if err.file is not None and buf.path is not None and not _same(Path(err.file), buf.path):
+        return (f"cannot edit: {err.file} (used by this file) has a syntax error at "
+                f"{where}{err.message}")
+    return f"cannot edit while the buffer has a syntax error: {where}{err.message}"
 
 
 def _same(a: Path, b: Path) -> bool:
