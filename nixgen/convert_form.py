@@ -91,8 +91,11 @@ def _attrs(binding: Any) -> list[Any]:
     return [c for c in attrpath.named_children if c.type != "comment"]
 
 
-def to_nested(data: bytes, binding: Any) -> Edit | None:
-    """``a.b.c = v;`` -> ``a = { b.c = v; };`` for a binding with a dotted key."""
+def to_nested(data: bytes, binding: Any, unit: str | None = None) -> Edit | None:
+    """``a.b.c = v;`` -> ``a = { b.c = v; };`` for a binding with a dotted key.
+
+    ``unit`` is the indentation step (default: guessed from ``data``).
+    """
     attrs = _attrs(binding)
     value = binding.child_by_field_name("expression")
     if len(attrs) < 2 or value is None:
@@ -103,7 +106,7 @@ def to_nested(data: bytes, binding: Any) -> Edit | None:
     between = data[attrpath.end_byte : binding.end_byte].decode("utf-8")
     indent, own_line = _indent_of(data, binding.start_byte)
     if own_line:
-        unit = indent_unit(data)
+        unit = unit or indent_unit(data)
         nl = _newline(data)
         body = _shift(rest + between, indent, indent + unit)
         new = f"{head} = {{{nl}{indent}{unit}{body}{nl}{indent}}};"
@@ -112,8 +115,12 @@ def to_nested(data: bytes, binding: Any) -> Edit | None:
     return Edit(binding.start_byte, binding.end_byte, new)
 
 
-def to_dotted(data: bytes, binding: Any) -> Edit | None:
-    """``a = { b = 1; c = 2; };`` -> ``a.b = 1; a.c = 2;`` (comments kept in order)."""
+def to_dotted(data: bytes, binding: Any, unit: str | None = None) -> Edit | None:
+    """``a = { b = 1; c = 2; };`` -> ``a.b = 1; a.c = 2;`` (comments kept in order).
+
+    ``unit`` is accepted for a signature like :func:`to_nested`; the lines take the binding's
+    own indentation.
+    """
     attrpath = binding.child_by_field_name("attrpath")
     value = binding.child_by_field_name("expression")
     if attrpath is None or value is None or value.type not in _SET_TYPES:
@@ -162,12 +169,14 @@ def to_dotted(data: bytes, binding: Any) -> Edit | None:
 def conversions_at(document: Any, offset: int) -> list[Conversion]:
     """The conversions offered for the binding under ``offset`` (verified by re-parsing)."""
     data: bytes = document.data
+    unit = getattr(document, "indent_unit", None)
+    unit = unit if isinstance(unit, str) and unit else None
     binding = binding_at(document.tree, offset)
     out: list[Conversion] = []
     while binding is not None:
         key = _text(data, binding.child_by_field_name("attrpath") or binding)
         for kind, make in (("nested", to_nested), ("dotted", to_dotted)):
-            edit = make(data, binding)
+            edit = make(data, binding, unit)
             if edit is None or not _parses(document, edit):
                 continue
             title = (f"Convert {key} to nested form" if kind == "nested"
