@@ -116,9 +116,14 @@ def code_action(ls: NixgenServer, params: types.CodeActionParams) -> list[types.
     if document is not None:
         actions.extend(_refactors(ls, buf, document, start))
     if only:
+        wanted = [_kind(k) for k in only]
         actions = [a for a in actions if a.kind and any(
-            a.kind == k or str(a.kind).startswith(f"{k}.") for k in only)]
+            _kind(a.kind) == k or _kind(a.kind).startswith(f"{k}.") for k in wanted)]
     return actions
+
+
+def _kind(kind: Any) -> str:
+    return str(getattr(kind, "value", kind))
 
 
 def _quick_fixes(ls: NixgenServer, buf: Buffer, start: int, end: int,

@@ -496,3 +496,19 @@ def test_container_in_an_imported_file(tmp_path: Path) -> None:
         assert c.shutdown() == 0
     assert got_main == _cli_result(path, "remove-container", "web")
     assert got_web == (tmp_path / "web.nix").read_text()
+
+
+def test_code_action_kinds_filter(client: LspClient, tmp_path: Path) -> None:
+    _path, uri = _file(tmp_path, WITH_CONTAINERS)
+    client.open(uri, WITH_CONTAINERS)
+    pos = {"line": 4, "character": 4}
+
+    def kinds(only: list[str]) -> set[str]:
+        actions = client.request("textDocument/codeAction", {
+            "textDocument": {"uri": uri}, "range": {"start": pos, "end": pos},
+            "context": {"diagnostics": [], "only": only}})
+        return {a["kind"] for a in actions}
+
+    assert kinds(["refactor"]) == {"refactor", "refactor.rewrite"}
+    assert kinds(["refactor.rewrite"]) == {"refactor.rewrite"}
+    assert kinds(["quickfix"]) == set()
