@@ -1,0 +1,574 @@
+"""The one place that runs Nix: argv lists in, Python values or clear errors out.
+
+Every Nix command nixgen runs goes through :meth:`Nix.run`. Values never become Nix code: they
+reach the ``.nix`` helpers shipped in ``nixgen/nixexprs`` as ``--argstr NAME <json>`` and are
+decoded there with ``builtins.fromJSON``. A failing command raises
+:class:`~nixgen.errors.NixCommandError` carrying the argv, the exit code or signal, Nix's own
+message and the file:line:col that message names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal as signal_module
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError
+
+NIXEXPRS = Path(__file__).resolve().parent / "nixexprs"
+INSTALL_HINT = "apt-get install -y nix-bin"
+EVAL_TOOLS = frozenset({"nix-instantiate", "nix-env", "nix-build", "nix-shell"})
+MAX_MESSAGE_LINES = 25
+KILL_GRACE = 1.0
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+# "at /path/file.nix:12:5:" (2.4+), "at /path/file.nix:12:5" and ", at /path:12:5" (older).
+_LOCATION = re.compile(
+    r"(?:^|[\s,(])at (?P<file>«[^»]*»|/[^\n]*?|[^\s:]+):(?P<line>\d+):(?P<col>\d+)(?::|\)|,|\s|$)"
+)
+_GENERATION = re.compile(
+    r"^\s*(?P<number>\d+)\s+(?P<date>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*(?P<current>\(current\))?"
+)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of a Nix profile."""
+
+    number: int
+    date: datetime
+    current: bool
+    path: str | None = None  # the store path this generation points at
+
+
+@dataclass(frozen=True)
+class NixMessage:
+    """Nix's error message, cleaned, and the place it names."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    col: int | None = None
+
+
+def nix_available() -> bool:
+    """True when the Nix command-line tools are on PATH."""
+    return shutil.which("nix-instantiate") is not None
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour and cursor escapes."""
+    return _ANSI.sub("", text)
+
+
+def parse_nix_message(stderr: str) -> NixMessage:
+    """Pick Nix's error out of its stderr: the ``error:`` text and the location it names.
+
+    Progress lines before the error are dropped; the code frame Nix draws is dropped; locations
+    in nixgen's own helper files are not reported (they say nothing to a user).
+    """
+    lines = strip_ansi(stderr).replace("\r\n", "\n").split("\n")
+    start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("error:")), None)
+    if start is None:
+        meaningful = [ln.rstrip() for ln in lines if ln.strip()]
+        return NixMessage("\n".join(meaningful[-MAX_MESSAGE_LINES:]) or "(no message)")
+    first = lines[start].lstrip()[len("error:"):].strip()
+    body = [first] if first else []
+    rest = lines[start + 1:]
+    for ln in rest:
+        stripped = ln.strip()
+        if not stripped:
+            if body:
+                break
+            continue
+        if _LOCATION.match(" " + stripped) or stripped.startswith("(use '--show-trace'"):
+            break
+        body.append(stripped)
+        if len(body) >= MAX_MESSAGE_LINES:
+            break
+    message = "\n".join(body) or "(no message)"
+    file = line = col = None
+    for ln in lines[start:]:
+        m = _LOCATION.search(ln)
+        if not m:
+            continue
+        name = m.group("file").strip()
+        if name.startswith(str(NIXEXPRS)):
+            continue
+        file = None if name.startswith("«") else name
+        line, col = int(m.group("line")), int(m.group("col"))
+        break
+    # The older one-line form puts ", at FILE:L:C" inside the message itself.
+    message = re.sub(r",? at (?:«[^»]*»|/\S*?):\d+:\d+\s*$", "", message, flags=re.M).strip()
+    return NixMessage(message or "(no message)", file, line, col)
+
+
+def split_attr_path(attr: str) -> list[str]:
+    """``a.b."c.d"`` -> ``["a", "b", "c.d"]`` (the syntax of ``-A``; quotes protect dots)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(attr):
+        ch = attr[i]
+        if quoted:
+            if ch == "\\" and i + 1 < len(attr):
+                i += 1
+                cur.append(attr[i])
+            elif ch == '"':
+                quoted = False
+            else:
+                cur.append(ch)
+        elif ch == '"':
+            quoted = True
+        elif ch == ".":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    if attr == "":
+        return []
+    return parts
+
+
+def _abs(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+class Nix:
+    """A configured way of running the Nix tools (search path, options, timeout, traces)."""
+
+    def __init__(
+        self,
+        *,
+        search_path: Sequence[str] = (),
+        options: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+        show_trace: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.search_path = list(search_path)
+        self.options = [(str(n), str(v)) for n, v in options]
+        self.timeout = timeout
+        self.show_trace = show_trace
+        self.env = dict(env) if env is not None else None
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def command(self, tool: str, *args: str) -> list[str]:
+        """The argv for ``tool args…`` with this runner's ``-I`` entries and ``--option`` pairs."""
+        argv = [tool]
+        if tool in EVAL_TOOLS:
+            for entry in self.search_path:
+                argv += ["-I", entry]
+        for name, value in self.options:
+            argv += ["--option", name, value]
+        if self.show_trace:
+            argv.append("--show-trace")
+        argv.extend(str(a) for a in args)
+        return argv
+
+    def _environ(self) -> dict[str, str] | None:
+        if self.env is None:
+            return None
+        return {**os.environ, **self.env}
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        on_stderr_line: Callable[[str], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run one Nix command; the only place nixgen starts a process.
+
+        ``on_stderr_line`` gets each stderr line (no newline, colours stripped) as Nix prints
+        it; ``on_start`` gets the process id. Raises :class:`NixNotFoundError` when the tool is
+        missing and :class:`NixCommandError` on a non-zero exit, a signal or a timeout.
+        """
+        if isinstance(argv, str):  # pragma: no cover - a programming error
+            raise TypeError("argv must be a list, never a shell string")
+        argv = [os.fspath(a) for a in argv]
+        limit = self.timeout if timeout is None else timeout
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._environ(),
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise NixNotFoundError(
+                f"Nix is not installed: {INSTALL_HINT} ({argv[0]} not found on PATH)",
+                argv=argv,
+            ) from exc
+        except PermissionError as exc:
+            raise NixCommandError(f"cannot run {argv[0]}: {exc}", argv=argv) from exc
+        if on_start is not None:
+            on_start(proc.pid)
+        out_chunks: list[bytes] = []
+        err_lines: list[bytes] = []
+
+        def read_stdout() -> None:
+            assert proc.stdout is not None
+            out_chunks.append(proc.stdout.read())
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for raw in iter(proc.stderr.readline, b""):
+                err_lines.append(raw)
+                if on_stderr_line is not None:
+                    text = strip_ansi(raw.decode("utf-8", "replace")).rstrip("\r\n")
+                    with contextlib.suppress(Exception):
+                        on_stderr_line(text)
+
+        readers = [threading.Thread(target=read_stdout, daemon=True),
+                   threading.Thread(target=read_stderr, daemon=True)]
+        for t in readers:
+            t.start()
+        timed_out = False
+        try:
+            if input is not None:
+                assert proc.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(input)
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill(proc)
+        except BaseException:
+            _kill(proc)
+            raise
+        finally:
+            for t in readers:
+                t.join(timeout=10)
+        stdout = b"".join(out_chunks)
+        stderr = b"".join(err_lines)
+        code = proc.returncode
+        completed = subprocess.CompletedProcess(argv, code, stdout, stderr)
+        err_text = strip_ansi(stderr.decode("utf-8", "replace"))
+        tool = os.path.basename(argv[0])
+        if timed_out:
+            raise NixCommandError(
+                f"{tool} timed out after {_seconds(limit)} s and was stopped",
+                argv=argv, returncode=code, stderr=err_text,
+            )
+        if code < 0:
+            signum = -code
+            raise NixCommandError(
+                f"Nix crashed: {tool} was killed by signal {signum} ({_signame(signum)}); "
+                "this is not an evaluation error",
+                argv=argv, returncode=code, signal=signum, stderr=err_text,
+            )
+        if code != 0:
+            msg = parse_nix_message(err_text)
+            raise NixCommandError(
+                msg.message, argv=argv, returncode=code, stderr=err_text,
+                file=msg.file, line=msg.line, col=msg.col,
+            )
+        return completed
+
+    # -- parsing ----------------------------------------------------------------------------
+
+    def parse_check(self, text_or_path: str | bytes | os.PathLike[str], *,
+                    file: str | None = None) -> None:
+        """Let Nix's parser judge a text (str/bytes) or a file (Path); NixSyntaxError if bad."""
+        if isinstance(text_or_path, str | bytes):
+            data = text_or_path.encode() if isinstance(text_or_path, str) else text_or_path
+            argv = self.command("nix-instantiate", "--parse", "-")
+            try:
+                self.run(argv, input=data)
+            except NixNotFoundError:
+                raise
+            except NixCommandError as err:
+                raise _syntax_error(err, file, data) from err
+            return
+        path = _abs(text_or_path)
+        try:
+            self.run(self.command("nix-instantiate", "--parse", path))
+        except NixNotFoundError:
+            raise
+        except NixCommandError as err:
+            raise _syntax_error(err, None, None) from err
+
+    def parse_check_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[NixSyntaxError]:
+        """Parse many files with as few Nix processes as possible (one when all are valid).
+
+        Nix stops at the first file it rejects; the check then resumes after that file.
+        """
+        files = [_abs(p) for p in paths]
+        errors: list[NixSyntaxError] = []
+        start = 0
+        while start < len(files):
+            batch = files[start:]
+            try:
+                self.run(self.command("nix-instantiate", "--parse", *batch),
+                         on_stderr_line=None)
+                break
+            except NixNotFoundError:
+                raise
+            except NixCommandError as err:
+                if err.signal is not None or err.returncode is None:
+                    raise
+                index = _failed_index(batch, err)
+                if index is None:
+                    # Not attributable: judge the rest one file at a time.
+                    for f in batch:
+                        try:
+                            self.parse_check(Path(f))
+                        except NixSyntaxError as one:
+                            errors.append(one)
+                    break
+                errors.append(_syntax_error(err, batch[index], None))
+                start += index + 1
+        return errors
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def eval(
+        self,
+        expr_or_file: str | os.PathLike[str],
+        *,
+        attr: str | Sequence[str] | None = None,
+        args: Mapping[str, object] | None = None,
+        strict: bool = True,
+        read_write: bool = False,
+    ) -> object:
+        """Evaluate Nix code (a ``str``) or a file (a ``Path``) to a Python value (via JSON).
+
+        ``attr`` selects an attribute path (``"a.b"`` or a list of names); ``args`` are passed
+        to a function as JSON data. ``read_write`` lets the evaluation write ``.drv`` files.
+        """
+        mode = ["--eval", "--json"]
+        if strict:
+            mode.insert(1, "--strict")
+        if read_write:
+            mode.append("--read-write-mode")
+        path_list = (split_attr_path(attr) if isinstance(attr, str) else list(attr or []))
+        if isinstance(expr_or_file, str) and not path_list and not args:
+            argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
+            return _json(self.run(argv))
+        helper = str(NIXEXPRS / "eval.nix")
+        data_args = ["--argstr", "attrPath", json.dumps(path_list),
+                     "--argstr", "args", json.dumps(_jsonable(args or {})),
+                     "--argstr", "hasArgs", json.dumps(bool(args))]
+        if isinstance(expr_or_file, str):
+            # The user's own code, parsed by Nix as an expression of its own.
+            source = ["--arg", "value", expr_or_file]
+        else:
+            source = ["--argstr", "file", json.dumps(_abs(expr_or_file))]
+        argv = self.command("nix-instantiate", *mode, helper, *source, *data_args)
+        return _json(self.run(argv))
+
+    def eval_helper(self, helper: str, attr: str | None = None, *, read_write: bool = False,
+                    **json_args: object) -> object:
+        """Evaluate ``nixgen/nixexprs/<helper>.nix`` with ``json_args`` as JSON ``--argstr``s."""
+        path = NIXEXPRS / (helper if helper.endswith(".nix") else helper + ".nix")
+        if not path.is_file():
+            raise NixCommandError(f"no such nixgen helper: {path.name}")
+        args = ["--eval", "--strict", "--json"]
+        if read_write:
+            args.append("--read-write-mode")
+        args.append(str(path))
+        if attr:
+            args += ["-A", attr]
+        for name, value in json_args.items():
+            args += ["--argstr", name, json.dumps(_jsonable(value))]
+        return _json(self.run(self.command("nix-instantiate", *args)))
+
+    # -- building ---------------------------------------------------------------------------
+
+    def instantiate(
+        self,
+        file: str | os.PathLike[str],
+        *,
+        attr: str | None = None,
+        argstrs: Mapping[str, str] | None = None,
+        add_root: str | os.PathLike[str] | None = None,
+    ) -> list[str]:
+        """``nix-instantiate FILE [-A ATTR] [--argstr …]``: the store derivations (.drv paths)."""
+        target = file if isinstance(file, str) and file.startswith("<") else _abs(file)
+        args: list[str] = [target]
+        if attr:
+            args += ["-A", attr]
+        for name, value in (argstrs or {}).items():
+            args += ["--argstr", name, value]
+        if add_root is not None:
+            args += ["--add-root", _abs(add_root), "--indirect"]
+        proc = self.run(self.command("nix-instantiate", *args))
+        return _lines(proc.stdout)
+
+    def realise(
+        self,
+        drvs: Sequence[str],
+        *,
+        jobs: int | None = None,
+        keep_going: bool = False,
+        on_line: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """``nix-store --realise DRVS``: build them (in parallel), return the output paths."""
+        if not drvs:
+            return []
+        args = ["--realise", *drvs]
+        if jobs is not None:
+            args += ["--max-jobs", str(jobs)]
+        if keep_going:
+            args.append("--keep-going")
+        proc = self.run(self.command("nix-store", *args), on_stderr_line=on_line)
+        return _lines(proc.stdout)
+
+    # -- profiles ---------------------------------------------------------------------------
+
+    def set_profile(self, profile: str | os.PathLike[str], store_path: str) -> None:
+        """Make ``profile`` point at ``store_path`` (a new generation): ``nix-env --set``."""
+        profile = Path(_abs(profile))
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        self.run(self.command("nix-env", "-p", str(profile), "--set", store_path))
+
+    def profile_target(self, profile: str | os.PathLike[str]) -> str | None:
+        """The store path ``profile`` points at now, or None when there is no such profile."""
+        return _store_target(Path(profile))
+
+    def generations(self, profile: str | os.PathLike[str]) -> list[Generation]:
+        """The generations of ``profile`` (``nix-env --list-generations``), oldest first."""
+        profile = Path(_abs(profile))
+        if not os.path.lexists(profile):
+            return []
+        proc = self.run(self.command("nix-env", "-p", str(profile), "--list-generations"))
+        result = []
+        for ln in proc.stdout.decode("utf-8", "replace").splitlines():
+            m = _GENERATION.match(ln)
+            if not m:
+                continue
+            number = int(m.group("number"))
+            link = profile.with_name(f"{profile.name}-{number}-link")
+            result.append(Generation(
+                number=number,
+                date=datetime.strptime(m.group("date"), "%Y-%m-%d %H:%M:%S"),
+                current=bool(m.group("current")),
+                path=_store_target(link),
+            ))
+        return result
+
+    def rollback(self, profile: str | os.PathLike[str]) -> None:
+        """Point ``profile`` back at its previous generation (``nix-env --rollback``)."""
+        self.run(self.command("nix-env", "-p", _abs(profile), "--rollback"))
+
+    def switch_generation(self, profile: str | os.PathLike[str], number: int) -> None:
+        """Point ``profile`` at generation ``number`` (``nix-env --switch-generation``)."""
+        self.run(self.command("nix-env", "-p", _abs(profile), "--switch-generation",
+                              str(int(number))))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the process group: SIGTERM, then SIGKILL (Nix ignores SIGTERM while evaluating)."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal_module.SIGTERM, signal_module.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=KILL_GRACE if sig == signal_module.SIGTERM else None)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _seconds(limit: float | None) -> str:
+    if limit is None:
+        return "?"
+    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
+
+
+def _signame(signum: int) -> str:
+    try:
+        return signal_module.Signals(signum).name
+    except ValueError:
+        return "unknown signal"
+
+
+def _json(proc: subprocess.CompletedProcess[bytes]) -> object:
+    text = proc.stdout.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NixCommandError(f"Nix printed something that is not JSON: {text[:200]!r}",
+                              argv=list(proc.args)) from exc
+
+
+def _jsonable(value: object) -> object:
+    """Python data as JSON-ready data; paths become strings, tuples lists."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _lines(data: bytes) -> list[str]:
+    return [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+
+
+def _store_target(link: Path) -> str | None:
+    """Follow symlinks from ``link`` until they reach the Nix store; None if absent."""
+    store = os.environ.get("NIX_STORE_DIR", "/nix/store").rstrip("/") + "/"
+    current = Path(_abs(link))
+    for _ in range(40):
+        if not os.path.islink(current):
+            text = str(current)
+            if text.startswith(store):
+                return store + text[len(store):].split("/", 1)[0]
+            return None
+        target = os.readlink(current)
+        if target.startswith(store):
+            return store + target[len(store):].split("/", 1)[0]
+        current = Path(os.path.normpath(current.parent / target))
+    return None
+
+
+def _syntax_error(err: NixCommandError, file: str | None, data: bytes | None) -> NixSyntaxError:
+    name = err.file or file
+    source_line = None
+    if err.line is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError, IndexError):
+            raw = data if data is not None else Path(err.file or file or "").read_bytes()
+            source_line = raw.decode("utf-8").splitlines()[err.line - 1]
+    if err.file is None and file is not None:
+        name = file
+    return NixSyntaxError(err.message, file=name, line=err.line, col=err.col,
+                          source_line=source_line)
+
+
+def _failed_index(batch: list[str], err: NixCommandError) -> int | None:
+    """Which file of ``batch`` Nix rejected, from the location or the paths in its message."""
+    candidates: dict[str, int] = {}
+    for i, f in enumerate(batch):
+        for form in (f, os.path.realpath(f), os.path.join(os.path.realpath(f), "default.nix")):
+            candidates.setdefault(form, i)
+    if err.file and err.file in candidates:
+        return candidates[err.file]
+    found = [i for form, i in candidates.items() if f"'{form}'" in err.message]
+    return min(found) if found else None
