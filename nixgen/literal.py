@@ -331,9 +331,24 @@ def _attr_key(node: Any, data: bytes) -> str | None:
     return None
 
 
+# Characters that would make Nix's lexer read a longer token than tree-sitter's node, when they
+# follow a number, a path or a URI directly (``1/2`` is a path; ``''a''$`` goes on).
+_TOKEN_CONTINUES = {
+    "integer_expression": b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/'",
+    "float_expression": b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/'",
+    "path_expression": b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/$",
+    "uri_expression": b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789%/?:@&=+$,-_.!~*'",
+    "indented_string_expression": b"$'\\",
+}
+
+
 def _eval(node: Any, data: bytes) -> object:
     kind = node.type
     if node.has_error or node.is_missing:
+        raise _NotLiteral
+    follow = _TOKEN_CONTINUES.get(kind)
+    after = data[node.end_byte : node.end_byte + 1]
+    if follow is not None and after and after in follow:
         raise _NotLiteral
     text = _text(node, data)
     if kind == "integer_expression":

@@ -178,7 +178,7 @@ LITERALS = [
     b"{ a = 1; } // { b = 2; } // { a = 3; }", b"({ a = 1; } // { a.b = 2; })",
     b"./a/b.nix", b"/etc/nixos", b"../x", b"a/b", b"./a+b-c_d.e",
     b"https://example.org/a?b=c", b"{ a = 1; /* c */ b = [ 1 # x\n 2 ]; }", b"(((1)))",
-    b"!true", b"!false",
+    b"!true", b"!false", b"''a''$b''", b"1/2", b"[ 1.5 .3 ]",
 ]
 
 
@@ -222,6 +222,7 @@ NON_LITERALS = [
     (b"-\"a\"", "unary_expression"), (b"{ a = 1; } // [ ]", "binary_expression"),
     (b"1 // 2", "binary_expression"), (b"if true then 1 else 2", "if_expression"),
     (b"let true = false; in [ true ]", "let_expression"), (b"true.x", "select_expression"),
+    (b"[ ./a/b/ ]", "list_expression"), (b"[ a/b/ ]", "list_expression"),
 ]
 
 
@@ -249,6 +250,12 @@ def test_shadowed_constants_are_not_literals():
     assert isinstance(got["false"], Unevaluated)
     assert isinstance(got["null"], Unevaluated)
     assert got["true"] is True
+
+
+def test_tokens_nix_would_read_further_are_unevaluated():
+    src = b"[ 1.5.3 ]"
+    first = parse(src).root_node.named_children[0].named_children[0]
+    assert isinstance(literal_value(first, src), Unevaluated)
 
 
 def test_syntax_errors_are_unevaluated():
