@@ -17,6 +17,7 @@ from nixgen.lsp_outline import (
     buffer_containers,
     container_at,
     describe,
+    int_list,
     logical_path_at,
     top_level_bindings,
 )
@@ -93,6 +94,8 @@ def _suggest_container(document: Any) -> tuple[str, int]:
             for item in buffer_containers(document):
                 names.add(item.name)
                 ports.update(item.ports)
+            for binding in document.get(("services", "openssh", "ports")):
+                ports.update(int_list(binding))
         except Exception:
             log.exception("listing containers failed")
     n = 1

@@ -68,7 +68,7 @@ def buffer_containers(document: Any) -> list[BufferContainer]:
             elif rest[:1] == ("config",) and item.route == "unknown":
                 item.route = "config"
             if rest == ("config", "services", "openssh", "ports"):
-                item.ports.extend(_int_list(b))
+                item.ports.extend(int_list(b))
             if getattr(b, "wrappers", ()):
                 item.conditional = item.conditional or any(
                     w in ("mkIf", "optionalAttrs") for w in b.wrappers)
@@ -77,7 +77,7 @@ def buffer_containers(document: Any) -> list[BufferContainer]:
     return out
 
 
-def _int_list(binding: Any) -> list[int]:
+def int_list(binding: Any) -> list[int]:
     """The integers of a literal list value (other elements skipped)."""
     value = binding.value
     if isinstance(value, list):

@@ -512,3 +512,15 @@ def test_code_action_kinds_filter(client: LspClient, tmp_path: Path) -> None:
     assert kinds(["refactor"]) == {"refactor", "refactor.rewrite"}
     assert kinds(["refactor.rewrite"]) == {"refactor.rewrite"}
     assert kinds(["quickfix"]) == set()
+
+
+def test_add_container_suggestion_avoids_used_ports(client: LspClient, tmp_path: Path) -> None:
+    text = WITH_CONTAINERS.replace("  services.openssh.enable = true;\n  systemd",
+                                   "  services.openssh.ports = [ 2023 ];\n  systemd")
+    path, uri = _file(tmp_path, text)
+    client.open(uri, text)
+    add = next(a for a in client.code_actions(uri, 1, 0) if a["title"] == "Add container…")
+    args = add["command"]["arguments"][0]
+    assert args["port"] == [2024]
+    got = _run(client, add["command"]["command"], args, uri, text)
+    assert got == _cli_result(path, "add-container", args["name"], "--port", "2024")
