@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -263,8 +261,20 @@ def _make_dirs(directory: Path) -> list[Path]:
     return created
 
 
+def _create_temp(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new private file in ``directory`` (like ``tempfile.mkstemp``, without its import cost)."""
+    for _ in range(100):
+        candidate = directory / f"{prefix}{os.urandom(6).hex()}{suffix}"
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        return fd, candidate
+    raise FileExistsError(f"cannot create a temporary file in {directory}")
+
+
 def _write_atomic(real: Path, data: bytes, mode: int, uid: int, gid: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".nixgen-tmp", dir=real.parent)
+    fd, tmp = _create_temp(real.parent, f".{real.name}.", ".nixgen-tmp")
     try:
         try:
             view = memoryview(data)
@@ -389,7 +399,8 @@ class _Record:
         root = state_dir() / "transactions"
         try:
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            directory = Path(tempfile.mkdtemp(prefix=f"{time.time_ns():020d}-", dir=root))
+            directory = root / f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
+            directory.mkdir(mode=0o700)
             entries: list[dict[str, object]] = []
             for n, op in enumerate(ops):
                 entry: dict[str, object] = {
@@ -419,6 +430,8 @@ class _Record:
         return cls(directory, entries)
 
     def seal(self) -> None:
+        import json
+
         manifest = {"time_ns": time.time_ns(), "files": self.entries}
         with contextlib.suppress(OSError):
             _write_atomic(
@@ -435,6 +448,8 @@ class _Record:
 
     @classmethod
     def load(cls, directory: Path) -> _Record | None:
+        import json
+
         try:
             manifest = json.loads((directory / _MANIFEST).read_text())
             return cls(directory, list(manifest["files"]))

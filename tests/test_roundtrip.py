@@ -68,14 +68,6 @@ def test_document_from_text_is_byte_identical(path: Path) -> None:
 
 
 WITH_BINDINGS = [p for p in ALL if p.name != "empty-module.nix"]
-MIXED_EOL = CONFIGS / "mixed-line-endings.nix"
-SET_DELETE_CASES = [
-    pytest.param(p, id=_id(p), marks=pytest.mark.xfail(
-        reason="insert/delete newline handling differs on a file with mixed line endings",
-        strict=False))
-    if p == MIXED_EOL else pytest.param(p, id=_id(p))
-    for p in VALID
-]
 
 
 @pytest.mark.parametrize("path", WITH_BINDINGS, ids=_id)
@@ -107,7 +99,7 @@ def test_rejected_fixtures_differ_from_valid_nix_only_by_their_quirk(
     assert ok, err
 
 
-@pytest.mark.parametrize("path", SET_DELETE_CASES)
+@pytest.mark.parametrize("path", VALID, ids=_id)
 def test_set_then_delete_a_new_path_gives_back_the_original(
     path: Path, nix_instantiate: str
 ) -> None:

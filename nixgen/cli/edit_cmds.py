@@ -5,6 +5,7 @@ shows it (``--dry-run``: a coloured diff, nothing written) or writes it atomical
 modules are imported inside the commands so that starting the program stays fast.
 """
 
+import sys
 from typing import Any
 
 import typer
@@ -67,16 +68,24 @@ def _path(text: str) -> tuple[Any, ...]:
     return parse_path(text)
 
 
+def _say(message: str) -> None:
+    """A short status line on stderr (plain text: rich is not needed for it)."""
+    sys.stderr.write(message + "\n")
+
+
 def _finish(snapshot: Any, change: Any, dry_run: bool, file: str) -> None:
     """Write (or show) a document change; say so when there is nothing to change."""
-    from nixgen.cli.output import err_console, finish
+    from nixgen.cli.output import finish
     from nixgen.files import FileChange
 
     new_data = change.document.data
     if not change.changed or new_data == snapshot.data:
-        err_console().print(f"nothing to change in {file}")
+        _say(f"nothing to change in {file}")
         return
-    finish([FileChange(snapshot.path, snapshot, new_data)], dry_run=dry_run)
+    change_ = FileChange(snapshot.path, snapshot, new_data)
+    finish([change_], dry_run=dry_run, quiet=True)
+    if not dry_run:
+        _say(f"wrote {change_.display_name}")
 
 
 def _jsonable(value: Any, where: str) -> Any:
@@ -127,7 +136,7 @@ def get_cmd(
     ),
 ) -> None:
     """Show the definitions of PATH (file:line: value), or its value."""
-    from nixgen.cli.output import console, print_json
+    from nixgen.cli.output import print_json
 
     segments = _path(path)
     if evaluate:
@@ -143,7 +152,7 @@ def get_cmd(
         if as_json:
             print_json(value)
         else:
-            console().print(to_nix(value), markup=False)
+            sys.stdout.write(to_nix(value) + "\n")
         return
 
     _, doc = _load(file)
@@ -157,11 +166,10 @@ def get_cmd(
             raise _not_defined(path, file) from None
         print_json(_jsonable(value, path))
         return
-    out = console()
     for binding in bindings:
         where = f"{file}:{binding.line}"
         note = f"  [under {', '.join(binding.wrappers)}]" if binding.wrappers else ""
-        out.print(f"{where}: {binding.text}{note}", markup=False)
+        sys.stdout.write(f"{where}: {binding.text}{note}\n")
 
 
 @app.command("set")
@@ -189,9 +197,7 @@ def delete_cmd(
     segments = _path(path)
     snapshot, doc = _load(file)
     if not doc.get(segments) and not doc.find_prefix(segments):
-        from nixgen.cli.output import err_console
-
-        err_console().print(f"{path} is not defined in {file}: nothing to change")
+        _say(f"{path} is not defined in {file}: nothing to change")
         return
     _finish(snapshot, doc.delete(segments), dry_run, file)
 
@@ -229,8 +235,7 @@ def remove_cmd(
 @app.command("undo")
 def undo_cmd(file: str = _file_option()) -> None:
     """Restore the files of the last nixgen change to FILE (refused if edited since)."""
-    from nixgen.cli.output import err_console
     from nixgen.files import undo
 
     for restored in undo(file):
-        err_console().print(f"restored {restored}")
+        _say(f"restored {restored}")
