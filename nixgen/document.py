@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nixgen import layout, scope, syntax
-from nixgen.attrpath import Dynamic, Segment, as_path, attr_name, attr_names, format_path
+from nixgen.attrpath import (
+    Dynamic,
+    Segment,
+    as_path,
+    attr_name,
+    attr_names,
+    format_path,
+    quote_attr,
+)
 from nixgen.edits import Edit, apply_edits
 from nixgen.errors import EditError, FileError
 
@@ -801,6 +809,13 @@ class Document:
                     "moving it elsewhere needs delete and set",
                     b.key_start,
                 )
+            if len(new) == len(old):
+                # same shape: rewrite only the segments that change, keep the others' spelling
+                for i in range(b.prefix_len, len(old)):
+                    if not _same((old[i],), (new[i],)):
+                        node = b.key_nodes[i - b.prefix_len]
+                        edits.append(Edit(node.start_byte, node.end_byte, quote_attr(new[i])))
+                continue
             first = b.key_nodes[0]
             end = b.key_nodes[last - b.prefix_len]
             edits.append(Edit(first.start_byte, end.end_byte, format_path(new[b.prefix_len :])))

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from conftest import NIX_OFFLINE
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from nixgen.attrpath import is_identifier
 from nixgen.document import Change, Document
 from nixgen.emit import nix_attr_name, to_nix
 from nixgen.errors import EditError
@@ -48,44 +49,68 @@ def _key(path: tuple[str, ...]) -> str:
     return ".".join(nix_attr_name(p) for p in path)
 
 
-def render(data: st.DataObject, model: dict[str, Any]) -> str:
+class Layout:
+    """What the drawn layout did: which sets were written dotted or under ``lib.mkIf``."""
+
+    def __init__(self) -> None:
+        self.dotted: set[tuple[str, ...]] = set()
+        self.wrapped: set[tuple[str, ...]] = set()
+
+
+def render(data: st.DataObject, model: dict[str, Any]) -> tuple[str, Layout]:
     """Draw a layout for ``model`` and write it as Nix source."""
     unit = data.draw(st.sampled_from(["  ", "    ", "\t"]), label="indent")
     nl = data.draw(st.sampled_from(["\n", "\r\n"]), label="newline")
     header = data.draw(st.sampled_from(HEADERS), label="header").replace("\n", nl)
     final_nl = data.draw(st.booleans(), label="final newline")
+    lib = "lib." if "lib" in header else "" if "with" in header else None
+    info = Layout()
 
-    def bindings(model: dict[str, Any], prefix: tuple[str, ...], level: int) -> list[str]:
+    def wrap(kind: str) -> str | None:
+        if lib is None or data.draw(st.integers(0, 4), label=kind) != 0:
+            return None
+        return lib
+
+    def bindings(model: dict[str, Any], prefix: tuple[str, ...], level: int, full: tuple[str, ...]) -> list[str]:
         ind = unit * level
         lines: list[str] = []
         for name, value in model.items():
             path = (*prefix, name)
+            where = (*full, name)
             if data.draw(st.integers(0, 5), label="comment") == 0:
                 lines.append(f"{ind}# about {name}")
             if data.draw(st.integers(0, 6), label="blank") == 0 and lines:
                 lines.append("")
             if isinstance(value, dict) and value and data.draw(st.booleans(), label="dotted"):
-                lines.extend(bindings(value, path, level))
+                info.dotted.add(where)
+                lines.extend(bindings(value, path, level, where))
                 continue
             key = _key(path)
             if isinstance(value, dict):
                 if not value:
                     lines.append(f"{ind}{key} = {{ }};")
                     continue
-                lines.append(f"{ind}{key} = {{")
-                lines.extend(bindings(value, (), level + 1))
+                cond = wrap("mkIf")
+                opener = "{" if cond is None else f"{cond}mkIf true {{"
+                if cond is not None:
+                    info.wrapped.add(where)
+                lines.append(f"{ind}{key} = {opener}")
+                lines.extend(bindings(value, (), level + 1, where))
                 lines.append(f"{ind}}};")
                 continue
             text = to_nix(value, indent=unit, level=level, newline=nl)
+            force = wrap("mkForce")
+            if force is not None:
+                text = f"{force}mkForce ({text})"
             trailing = " # note" if data.draw(st.integers(0, 4), label="trailing") == 0 else ""
             lines.append(f"{ind}{key} = {text};{trailing}")
         return lines
 
-    body = ["{", *bindings(model, (), 1), "}"]
+    body = ["{", *bindings(model, (), 1, ()), "}"]
     if len(body) == 2 and data.draw(st.booleans(), label="one-line empty"):
         body = ["{ }"]
     source = header + nl.join(body)
-    return source + nl if final_nl else source
+    return (source + nl if final_nl else source), info
 
 
 def lookup(model: dict[str, Any], path: tuple[str, ...]) -> tuple[str, Any]:
@@ -140,25 +165,33 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
     @settings(max_examples=settings().max_examples)
     @given(data=st.data(), model=config_model, value=values)
     def run(data: st.DataObject, model: dict[str, Any], value: Any) -> None:
-        source = render(data, model).encode()
+        text, info = render(data, model)
+        source = text.encode()
         outputs.append(source)
         doc = Document.from_text(source)
         assert doc.data == source
         depth = data.draw(st.integers(1, 4), label="depth")
         path = tuple(data.draw(st.sampled_from([*NAMES, "new"])) for _ in range(depth))
         state, _ = lookup(model, path)
+        wrapped_prefix = any(path[:k] in info.wrapped for k in range(1, len(path)))
+        refused = (
+            state == "under-leaf"
+            or (state == "set" and path in info.dotted)
+            or (state == "absent" and wrapped_prefix)
+        )
         try:
             change = doc.set(path, value)
         except EditError:
-            # refused only when Nix itself would reject the new definition
-            deeper_dotted = state == "set"
-            assert state == "under-leaf" or deeper_dotted, (state, path)
+            # refused exactly when Nix itself would reject the new definition
+            assert refused, (state, path)
             return
-        assert state != "under-leaf"
+        assert not refused, (state, path)
         new = change.document
         outputs.append(new.data)
         # (a) set then get returns the value
-        assert [b.value for b in new.get(path)] == [value]
+        [binding] = new.get(path)
+        assert binding.value == value
+        assert ("mkIf" in binding.wrappers) == any(path[:k] in info.wrapped for k in range(len(path)))
         # (d) bytes outside the edit span unchanged
         if change.changed:
             check_outside_unchanged(source, change)
@@ -175,4 +208,58 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
 
     run()
     # (c) every output accepted by the real Nix parser
+    nix_parse_many(nix_instantiate, outputs, tmp_path)
+
+
+def _leaf_paths(model: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for name, value in model.items():
+        if isinstance(value, dict):
+            out.extend(_leaf_paths(value, (*prefix, name)))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+def test_list_and_rename_properties(nix_instantiate: str, tmp_path: Path) -> None:
+    outputs: list[bytes] = []
+
+    @settings(max_examples=settings().max_examples)
+    @given(data=st.data(), model=config_model, item=st.integers(0, 12))
+    def run(data: st.DataObject, model: dict[str, Any], item: int) -> None:
+        text, _ = render(data, model)
+        source = text.encode()
+        doc = Document.from_text(source)
+        leaves = _leaf_paths(model)
+        assume(leaves)
+        path = data.draw(st.sampled_from(leaves), label="leaf")
+        _, current = lookup(model, path)
+        # rename then rename back is the identity; only key spans change
+        target = (*path[:-1], "renamed")
+        renamed = doc.rename(path, target)
+        outputs.append(renamed.data)
+        assert [b.value for b in renamed.document.get(target)] == [current]
+        assert renamed.document.get(path) == []
+        back = renamed.document.rename(target, path).document
+        if is_identifier(path[-1]):
+            assert back.data == source
+        else:  # written back quoted: same logical content
+            assert [b.value for b in back.get(path)] == [current]
+        if not isinstance(current, list):
+            return
+        appended = doc.append(path, item)
+        if item in current:
+            assert not appended.changed
+            return
+        outputs.append(appended.data)
+        assert appended.document.value(path) == [*current, item]
+        assert not appended.document.append(path, item).changed  # idempotent
+        check_outside_unchanged(source, appended)
+        removed = appended.document.remove(path, item)
+        if appended.edits[0].start == appended.edits[0].end:
+            assert removed.document.data == source
+        assert removed.document.value(path) == current
+        assert not removed.document.remove(path, item).changed
+
+    run()
     nix_parse_many(nix_instantiate, outputs, tmp_path)
