@@ -1,0 +1,179 @@
+"""Questions asked of a NixOS evaluation: where NixOS is, an option's value, which dialects exist.
+
+Every question goes through a helper in ``nixgen/nixexprs`` with its inputs as JSON. The answer
+to "which container dialects does this NixOS declare" is cached on disk (in
+``$NIXGEN_CACHE_DIR`` or ``$XDG_CACHE_HOME/nixgen``), keyed by the search path and by the
+resolved NixOS directory and its modification times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from nixgen.errors import NixCommandError
+from nixgen.nix import Nix
+
+DEFAULT_LOOKUPS = ("<nixpkgs/nixos>", "<nixos>")
+CACHE_FILE = "dialects.json"
+CACHE_VERSION = 1
+_NOT_FOUND = (
+    "cannot find NixOS on the Nix search path (tried <nixpkgs/nixos> and <nixos>): "
+    "set -I nixos=/path/to/nixos (or -I nixpkgs=/path/to/nixpkgs), or pass --nixos PATH"
+)
+
+
+def _is_lookup(spec: str) -> bool:
+    return spec.startswith("<") and spec.endswith(">") and len(spec) > 2
+
+
+def _spec(nixos: str) -> str:
+    """``<lookup>`` unchanged; a path made absolute (``~`` expanded)."""
+    if _is_lookup(nixos):
+        return nixos
+    return os.path.abspath(os.path.expanduser(nixos))
+
+
+def locate(nix: Nix, specs: Sequence[str]) -> list[str | None]:
+    """Resolve ``<lookup>`` specs on the search path (one Nix process); paths as they are."""
+    lookups = [s[1:-1] for s in specs if _is_lookup(s)]
+    found = iter(nix.eval_helper("nixos-find", names=lookups) if lookups else [])
+    result: list[str | None] = []
+    for s in specs:
+        if _is_lookup(s):
+            value = next(found)
+            result.append(value if isinstance(value, str) else None)
+        else:
+            result.append(_spec(s) if os.path.exists(_spec(s)) else None)
+    return result
+
+
+def resolve_nixos(nix: Nix, nixos: str | None = None) -> str:
+    """The NixOS to use: ``nixos`` if given, else ``<nixpkgs/nixos>`` if it resolves, else
+    ``<nixos>``. Relative paths are made absolute. NixCommandError saying which ``-I`` to set
+    when nothing resolves.
+    """
+    if nixos:
+        return _spec(nixos)
+    for spec, path in zip(DEFAULT_LOOKUPS, locate(nix, DEFAULT_LOOKUPS), strict=True):
+        if path is not None:
+            return spec
+    raise NixCommandError(_NOT_FOUND)
+
+
+def _resolved_path(nix: Nix, spec: str) -> str:
+    path = locate(nix, [spec])[0]
+    if path is None:
+        if _is_lookup(spec):
+            raise NixCommandError(
+                f"{spec} is not on the Nix search path: set -I {spec[1:-1].split('/')[0]}=PATH"
+            )
+        raise NixCommandError(f"NixOS not found at {spec}: no such file or directory",
+                              file=spec)
+    return path
+
+
+def option_value(
+    config: str | os.PathLike[str],
+    path: Sequence[str],
+    *,
+    nix: Nix,
+    nixos: str | None = None,
+) -> object:
+    """The evaluated value of option ``path`` of the configuration in ``config``.
+
+    ``config.PATH`` of NixOS with ``nixos-config = config``: values from other modules,
+    defaults and ``mkIf`` are all resolved by Nix. Functions come back as ``"<function>"``,
+    derivations as their output path.
+    """
+    spec = resolve_nixos(nix, nixos)
+    config_path = os.path.abspath(os.fspath(config))
+    if not os.path.exists(config_path):
+        raise NixCommandError(f"configuration not found: {config_path}", file=config_path)
+    return nix.eval_helper("nixos-option", nixos=spec, configuration=config_path,
+                           path=list(path))
+
+
+def cache_dir() -> Path:
+    """Where nixgen keeps cached answers: ``$NIXGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/nixgen``."""
+    explicit = os.environ.get("NIXGEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nixgen"
+
+
+def _mtimes(path: str) -> list[int]:
+    """Modification times of ``path`` and the files directly inside it (cheap, no recursion)."""
+    times: list[int] = []
+    with contextlib.suppress(OSError):
+        times.append(os.stat(path).st_mtime_ns)
+    if os.path.isdir(path):
+        with contextlib.suppress(OSError), os.scandir(path) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                with contextlib.suppress(OSError):
+                    times.append(entry.stat().st_mtime_ns)
+    return times
+
+
+def _cache_key(nix: Nix, spec: str, resolved: str) -> str:
+    material = {
+        "version": CACHE_VERSION,
+        "search_path": nix.search_path,
+        "nix_path": os.environ.get("NIX_PATH", ""),
+        "spec": spec,
+        "resolved": resolved,
+        "mtimes": _mtimes(resolved),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _read_cache(file: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(file.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(file: Path, data: dict[str, list[str]]) -> None:
+    """Write atomically; a cache that cannot be written is silently skipped."""
+    with contextlib.suppress(OSError):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".dialects.", dir=file.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, sort_keys=True)
+            os.replace(tmp, file)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def declared_dialects(nix: Nix, nixos: str | None = None, *, use_cache: bool = True) -> set[str]:
+    """Which container dialects the NixOS declares: a subset of ``{"legacy", "modern"}``.
+
+    ``legacy`` when it declares ``systemd.containers``, ``modern`` when it declares
+    ``containers``. Raises NixCommandError when Nix or NixOS cannot be found.
+    """
+    spec = resolve_nixos(nix, nixos)
+    resolved = _resolved_path(nix, spec)
+    file = cache_dir() / CACHE_FILE
+    key = _cache_key(nix, spec, resolved)
+    if use_cache:
+        cached = _read_cache(file).get(key)
+        if isinstance(cached, list):
+            return {d for d in cached if d in ("legacy", "modern")}
+    answer = nix.eval_helper("nixos-dialects", nixos=resolved)
+    found = {name for name in ("legacy", "modern")
+             if isinstance(answer, dict) and answer.get(name) is True}
+    if use_cache:
+        data = _read_cache(file)
+        data[key] = sorted(found)
+        _write_cache(file, data)
+    return found
