@@ -146,6 +146,8 @@ class Document:
         self._all: list[Binding] | None = None
         self._scans: dict[tuple[Segment, ...], list[Binding]] = {}
         self._unit: str | None = None
+        #: the ``files.Snapshot`` this document was read from (``from_path``), else None
+        self.snapshot: Any = None
         if check:
             errors = self.errors()
             if errors:
@@ -160,7 +162,7 @@ class Document:
 
         snap = read_snapshot(path)
         doc = cls(snap.data, Path(path))
-        doc.snapshot = snap  # type: ignore[attr-defined]
+        doc.snapshot = snap
         return doc
 
     @classmethod
@@ -371,8 +373,9 @@ class Document:
     def value(self, path: PathLike) -> object:
         """The Python value of the single definition of ``path`` (or ``literal.Unevaluated``).
 
-        KeyError when ``path`` is not defined. When it is defined only through deeper keys
-        (``a.b = 1; a.c = 2;``), the value is assembled from them as a dict.
+        KeyError when ``path`` is not defined; EditError (listing them) when it is defined more
+        than once. When it is defined only through deeper keys (``a.b = 1; a.c = 2;``), the
+        value is assembled from them as a dict.
         """
         want = as_path(path)
         defs = self.get(want)

@@ -127,6 +127,8 @@ def _message(node: Node, data: bytes) -> str:
         if kind in {"identifier", "variable_expression"}:
             return "expected an expression or a name here"
         return f"expected '{kind}'"
+    if node.parent is not None and node.parent.type == "let_attrset_expression":
+        return "expected 'in' after the 'let' bindings"
     token = _token_text(node, data)
     if token in {'"', "''"}:
         return "unterminated string (no closing " + ("'')" if token == "''" else '")')

@@ -69,6 +69,13 @@ def test_stray_closing_brace(nix_instantiate: str) -> None:
     assert not nix_parse_ok(src, nix_instantiate)[0]
 
 
+def test_let_without_in(nix_instantiate: str) -> None:
+    src = "{ ... }:\nlet\n  a = 1;\n{ b = a; }\n"
+    assert not nix_parse_ok(src, nix_instantiate)[0]
+    err = first_error(src)
+    assert "expected 'in'" in err.message and err.line == 3
+
+
 def test_missing_closing_brace() -> None:
     err = first_error("{ a = 1;\n")
     assert err.message == "expected '}'"
