@@ -194,8 +194,11 @@ def _snapshot(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | No
 class _Workspace:
     """The documents being edited, keyed by real path, with their snapshots."""
 
-    def __init__(self, buffers: Mapping[Path, bytes] | None) -> None:
+    def __init__(
+        self, buffers: Mapping[Path, bytes] | None, modules: Sequence[Module] = ()
+    ) -> None:
         self.buffers = buffers
+        self.loaded = {m.real_path: m.document for m in modules}
         self.docs: dict[Path, tuple[Path, Snapshot | None, Document]] = {}
         self.new_files: dict[Path, tuple[Path, bytes]] = {}
         self.deleted: dict[Path, tuple[Path, Snapshot]] = {}
@@ -205,9 +208,17 @@ class _Workspace:
 
         real = Path(os.path.realpath(path))
         if real not in self.docs:
-            snap = _snapshot(path, self.buffers)
-            assert snap is not None
-            self.docs[real] = (path, snap, Document.from_text(snap.data, path=path))
+            loaded = self.loaded.get(real)
+            snap = getattr(loaded, "snapshot", None)
+            if loaded is not None and snap is not None and snap.data == loaded.data:
+                self.docs[real] = (path, snap, loaded)
+            else:
+                snap = _snapshot(path, self.buffers)
+                assert snap is not None
+                if loaded is not None and loaded.data == snap.data:
+                    self.docs[real] = (path, snap, loaded)
+                else:
+                    self.docs[real] = (path, snap, Document.from_text(snap.data, path=path))
         return self.docs[real][2]
 
     def update(self, path: Path, doc: Document) -> None:
@@ -618,7 +629,7 @@ def plan_add(
         new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
     if not spec.force:
         _check_port_clashes(spec, new_ports, private, modules, containers)
-    ws = _Workspace(buffers)
+    ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:
         done = _extend(ws, existing, spec, dialect, route)
@@ -692,7 +703,7 @@ def plan_remove(
             candidate = container_file_for(c.path_file or c.file, c.name)
             if candidate.is_file():
                 c.container_file = candidate
-    ws = _Workspace(buffers)
+    ws = _Workspace(buffers, modules)
     _remove(ws, matches, delete_file=delete_file)
     changes = ws.changes()
     first = matches[0]

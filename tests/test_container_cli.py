@@ -475,3 +475,16 @@ def test_written_containers_evaluate_in_the_stand_in_nixos(
     assert result["modernPath"] == "/nix/var/nix/profiles/per-container/mp/system"
     assert result["pathGuest"]["boot"]["isContainer"] is True
     assert result["pathGuest"]["services"]["openssh"]["ports"] == [2024]
+
+
+@pytest.mark.parametrize(("dialect", "route"), [("legacy", "path"), ("modern", "config")])
+def test_roundtrip_on_a_file_with_containers(forms: Path, env: dict[str, str], dialect: str,
+                                             route: str, nix_instantiate: str) -> None:
+    before = forms.read_bytes()
+    code, _, err = cli("add-container", "zz", "-f", str(forms), "--port", "2999",
+                       "--dialect", dialect, "--route", route, env=env)
+    assert code == 0, err
+    parses(forms, nix_instantiate)
+    code, _, err = cli("remove-container", "zz", "--delete-file", "-f", str(forms), env=env)
+    assert code == 0, err
+    assert forms.read_bytes() == before
