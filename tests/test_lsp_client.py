@@ -253,3 +253,22 @@ def edits_for(workspace_edit: dict[str, Any], uri: str) -> list[dict[str, Any]]:
             out.extend(change["edits"])
     out.extend((workspace_edit.get("changes") or {}).get(uri, []))
     return out
+
+
+def test_offset_of_reads_utf16_columns_and_all_line_ends() -> None:
+    text = "a😀b\r\nc\rd\n"
+    assert offset_of(text, 0, 3) == text.index("b")
+    assert offset_of(text, 1, 0) == text.index("c")
+    assert offset_of(text, 2, 0) == text.index("d")
+    assert offset_of(text, 0, 99) == text.index("\r")
+
+
+def test_apply_text_edits_applies_against_the_original() -> None:
+    text = "ab\ncd\n"
+    edits = [
+        {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 1}},
+         "newText": "X"},
+        {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+         "newText": "1\n"},
+    ]
+    assert apply_text_edits(text, edits) == "1\nab\nXd\n"
