@@ -357,15 +357,42 @@ def execute(
         todo = [i for i in todo if i not in failed]
     result.realised = [i.name for i in todo]
 
-    for n, item in enumerate(todo, 1):
-        assert item.profile is not None and item.new is not None
-        emit(Progress("profile", f"setting {item.profile}", done=n, total=len(todo),
-                      current=item.name))
-        item.profile.parent.mkdir(parents=True, exist_ok=True)
-        nix.set_profile(item.profile, item.new)
-        result.profiles_set.append(item.profile)
+    _set_profiles(nix, todo, result, emit)
     emit(Progress("done", f"{len(result.profiles_set)} profile(s) set"))
     return result
+
+
+def _set_profiles(
+    nix: Nix, todo: list[PlanItem], result: BuildResult, emit: ProgressCallback
+) -> None:
+    """Set the container profiles, then the host's, whose configuration refers to them.
+
+    Uses ``Nix.set_profiles`` (many profiles at once) when the runner has it, else one
+    ``nix-env --set`` per profile.
+    """
+    containers = [i for i in todo if i.route != "host"]
+    hosts = [i for i in todo if i.route == "host"]
+    total = len(todo)
+    for group in (containers, hosts):
+        if not group:
+            continue
+        pairs: list[tuple[Path, str]] = []
+        for item in group:
+            assert item.profile is not None and item.new is not None
+            item.profile.parent.mkdir(parents=True, exist_ok=True)
+            pairs.append((item.profile, item.new))
+        batch = getattr(nix, "set_profiles", None)
+        if batch is not None and len(pairs) > 1:
+            emit(Progress("profile", f"setting {len(pairs)} profiles",
+                          done=len(result.profiles_set), total=total))
+            batch(pairs)
+            result.profiles_set.extend(p for p, _ in pairs)
+            continue
+        for profile, out in pairs:
+            emit(Progress("profile", f"setting {profile}", done=len(result.profiles_set),
+                          total=total, current=profile.name))
+            nix.set_profile(profile, out)
+            result.profiles_set.append(profile)
 
 
 class _BuildCounter:
