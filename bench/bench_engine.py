@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from nixgen import syntax
-from nixgen.document import Document
+from nixgen import syntax  # noqa: E402
+from nixgen.document import Document  # noqa: E402
 
 NIX_OFFLINE = ["--option", "substituters", ""]
 
@@ -99,10 +100,34 @@ def main() -> None:
         f"({len(data) / 1e6 / (parse_cpu / 1000):.1f} MB/s by CPU time)"
     )
 
+    corpus = sorted((ROOT / "tests" / "fixtures" / "configs").glob("*.nix"))
+    corpus_bytes = [f.read_bytes() for f in corpus]
+    total = sum(len(b) for b in corpus_bytes)
+
+    def parse_corpus() -> None:
+        for b in corpus_bytes:
+            syntax.parse(b)
+
+    corpus_ms = median_ms(parse_corpus, args.repeat)
+    print(
+        f"tree-sitter on the fixture corpus ({len(corpus)} files, {total / 1024:.0f} KiB): "
+        f"median {corpus_ms:.2f} ms = {total / 1e6 / (corpus_ms / 1000):.1f} MB/s"
+    )
+
     nix = shutil.which("nix-instantiate")
     if nix is None:
         print("nix-instantiate not found: skipping the comparison")
         return
+    corpus_argv = [nix, *NIX_OFFLINE, "--parse", *map(str, corpus)]
+    if subprocess.run(corpus_argv, capture_output=True).returncode == 0:
+        nix_corpus_ms = median_ms(
+            lambda: subprocess.run(corpus_argv, check=True, capture_output=True),
+            max(5, args.repeat // 3),
+        )
+        print(
+            f"nix-instantiate --parse on the same corpus (one process): median "
+            f"{nix_corpus_ms:.2f} ms = {total / 1e6 / (nix_corpus_ms / 1000):.1f} MB/s"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "big.nix"
         f.write_bytes(data)
@@ -116,6 +141,18 @@ def main() -> None:
         nix_mbs = len(data) / 1e6 / (nix_ms / 1000)
         print(
             f"nix-instantiate --parse (whole process): median {nix_ms:.2f} ms = {nix_mbs:.1f} MB/s"
+        )
+        tiny = Path(tmp) / "tiny.nix"
+        tiny.write_bytes(b"{ }\n")
+        tiny_argv = [nix, *NIX_OFFLINE, "--parse", str(tiny)]
+        start_ms = median_ms(
+            lambda: subprocess.run(tiny_argv, check=True, capture_output=True),
+            max(5, args.repeat // 3),
+        )
+        net = max(nix_ms - start_ms, 0.001)
+        print(
+            f"nix-instantiate start-up (parsing `{{ }}`): median {start_ms:.2f} ms; parse alone "
+            f"about {net:.2f} ms = {len(data) / 1e6 / (net / 1000):.1f} MB/s"
         )
         print(f"tree-sitter in-process is {nix_ms / parse_ms:.1f}x faster than a nix-instantiate call")
 

@@ -17,6 +17,7 @@ from conftest import NIX_OFFLINE
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from nixgen import syntax
 from nixgen.attrpath import is_identifier
 from nixgen.document import Change, Document
 from nixgen.emit import nix_attr_name, to_nix
@@ -188,6 +189,8 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
         assert not refused, (state, path)
         new = change.document
         outputs.append(new.data)
+        # the incrementally re-parsed tree is the tree of a fresh parse
+        assert str(new.tree.root_node) == str(syntax.parse(new.data).root_node)
         # (a) set then get returns the value
         [binding] = new.get(path)
         assert binding.value == value
