@@ -314,14 +314,14 @@ class Nix:
 
         Nix stops at the first file it rejects; the check then resumes after that file.
         """
-        files = [_abs(p) for p in paths]
+        names = [os.fspath(p) for p in paths]
+        files = [_abs(p) for p in names]
         errors: list[NixSyntaxError] = []
         start = 0
         while start < len(files):
             batch = files[start:]
             try:
-                self.run(self.command("nix-instantiate", "--parse", *batch),
-                         on_stderr_line=None)
+                self.run(self.command("nix-instantiate", "--parse", *batch))
                 break
             except NixNotFoundError:
                 raise
@@ -331,13 +331,13 @@ class Nix:
                 index = _failed_index(batch, err)
                 if index is None:
                     # Not attributable: judge the rest one file at a time.
-                    for f in batch:
+                    for name, f in zip(names[start:], batch, strict=True):
                         try:
                             self.parse_check(Path(f))
                         except NixSyntaxError as one:
-                            errors.append(one)
+                            errors.append(_renamed(one, name))
                     break
-                errors.append(_syntax_error(err, batch[index], None))
+                errors.append(_renamed(_syntax_error(err, batch[index], None), names[start + index]))
                 start += index + 1
         return errors
 
@@ -363,7 +363,9 @@ class Nix:
         if read_write:
             mode.append("--read-write-mode")
         path_list = (split_attr_path(attr) if isinstance(attr, str) else list(attr or []))
-        if isinstance(expr_or_file, str) and not path_list and not args:
+        plain = isinstance(expr_or_file, str) and not expr_or_file.startswith("-")
+        if plain and not path_list and not args:
+            # Nix has no end-of-options marker here: code starting with "-" goes via --arg.
             argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
             return _json(self.run(argv))
         helper = str(NIXEXPRS / "eval.nix")
@@ -560,6 +562,12 @@ def _syntax_error(err: NixCommandError, file: str | None, data: bytes | None) ->
         name = file
     return NixSyntaxError(err.message, file=name, line=err.line, col=err.col,
                           source_line=source_line)
+
+
+def _renamed(err: NixSyntaxError, name: str) -> NixSyntaxError:
+    """The same error, naming the file as the caller named it."""
+    return NixSyntaxError(err.message, file=name, line=err.line, col=err.col,
+                          source_line=err.source_line)
 
 
 def _failed_index(batch: list[str], err: NixCommandError) -> int | None:
