@@ -272,9 +272,9 @@ def choose_dialect(
         return dialect, f"the configuration already uses {prefix}. ({first.location})"
     if declared:
         if declared == {"modern"}:
-            return "modern", "the NixOS on the search path declares only containers.<name>"
+            return "modern", "the NixOS consulted declares only containers.<name>"
         if declared == {"legacy"}:
-            return "legacy", "the NixOS on the search path declares only systemd.containers.<name>"
+            return "legacy", "the NixOS consulted declares only systemd.containers.<name>"
     if spec.modern_only_options():
         return "modern", "options that exist only in the modern dialect were given"
     return "legacy", "nothing in the configuration names a dialect (legacy is the default)"

@@ -488,3 +488,15 @@ def test_roundtrip_on_a_file_with_containers(forms: Path, env: dict[str, str], d
     code, _, err = cli("remove-container", "zz", "--delete-file", "-f", str(forms), env=env)
     assert code == 0, err
     assert forms.read_bytes() == before
+
+
+def test_auto_dialect_asks_the_nixos_when_given(plain: Path, tmp_path: Path,
+                                                env: dict[str, str], nix_instantiate: str) -> None:
+    env = {**env, "NIXGEN_CACHE_DIR": str(tmp_path / "cache")}
+    nixos = CONTAINER_FIXTURES / "nixos-modern"
+    code, out, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022", "--json",
+                         "--verbose", "--nixos", str(nixos), env=env)
+    assert code == 0, err
+    assert json.loads(out)["dialect"] == "modern"
+    assert "note: dialect modern: the NixOS consulted declares only containers.<name>" in err
+    assert "containers.foo = {" in plain.read_text()

@@ -321,7 +321,7 @@ def test_dialect_rules(plain: Path, forms: Path) -> None:
     spec = ContainerSpec("foo")
     assert choose_dialect(spec, [], None, None)[0] == "legacy"
     assert choose_dialect(spec, [], None, {"modern"}) == (
-        "modern", "the NixOS on the search path declares only containers.<name>")
+        "modern", "the NixOS consulted declares only containers.<name>")
     assert choose_dialect(spec, [], None, {"legacy", "modern"})[0] == "legacy"
     modern_only = ContainerSpec("foo", private_network=True)
     assert choose_dialect(modern_only, [], None, None)[0] == "modern"
