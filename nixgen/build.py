@@ -122,7 +122,11 @@ def _nixos_spec(nix: Nix, nixos: str | None) -> str:
     spec = resolve_nixos(nix, nixos)
     if spec.startswith("<") and spec.endswith(">"):
         return spec
-    return str(Path(spec).expanduser().resolve())
+    path = Path(spec).expanduser().resolve()
+    if not path.exists():
+        raise UsageError(f"--nixos {spec}: no such file or directory (give the NixOS to build "
+                         "with, e.g. --nixos '<nixpkgs/nixos>' or a path to its default.nix)")
+    return str(path)
 
 
 @dataclass

@@ -125,9 +125,13 @@ class _Reporter:
         if self.quiet:
             return
         if self.progress is not None:
-            total = event.total or None
-            self.progress.update(self.task, description=event.message, total=total,
-                                 completed=event.done)
+            if event.stage == "done":
+                task = self.progress.tasks[0]
+                self.progress.update(self.task, description=event.message,
+                                     completed=task.total or 0)
+            else:
+                self.progress.update(self.task, description=event.message,
+                                     total=event.total or None, completed=event.done)
             return
         elapsed = time.monotonic() - self.start
         counter = f" [{event.done}/{event.total}]" if event.total and event.stage == "build" else ""
