@@ -304,3 +304,42 @@ def test_check_document_on_a_buffer_and_json_shape(tmp_path: Path) -> None:
     data = f.to_json()
     assert data["code"] == "NG201" and data["fix"]["edits"]
     assert {"start", "end", "text"} == set(data["fix"]["edits"][0])
+
+
+SEPARATORS = st.sampled_from([", ", ",", " , ", ",\n  ", "\n, ", ",  # note\n  ", ",\n\n  "])
+
+
+@st.composite
+def modules_with_pkgs_lib(draw: st.DrawFn) -> str:
+    names = draw(st.lists(st.sampled_from(["config", "options", "modulesPath", "utils"]),
+                          unique=True, max_size=3))
+    names.insert(draw(st.integers(0, len(names))), "pkgs")
+    parts = [names[0]]
+    for name in names[1:]:
+        parts.append(draw(SEPARATORS) + name)
+    if draw(st.booleans()):
+        parts.append(draw(SEPARATORS) + "...")
+    elif draw(st.booleans()):
+        parts.append(",")               # a trailing comma (Nix accepts it; not after ...)
+    comment = draw(st.sampled_from(["", "  # args", " /* args */"]))
+    head = "{ " + "".join(parts) + comment + "\n}:\n"
+    body = draw(st.sampled_from([
+        "with pkgs.lib; { x = mkForce 1; }",
+        "{ x = pkgs.lib.mkForce 1; y = pkgs.lib.mkIf true { }; }",
+        "let inherit (pkgs.lib) mkIf; in { }",
+    ]))
+    return head + body
+
+
+@given(modules_with_pkgs_lib())
+def test_generated_pkgs_lib_fixes_parse_and_are_idempotent(src: str) -> None:
+    data = src.encode()
+    assert nix_parse_ok(data)[0], src
+    findings = check_source(data)
+    assert findings and all(f.code == "NG201" and f.fix for f in findings)
+    fixed = apply_fixes(data, findings)
+    ok, err = nix_parse_ok(fixed)
+    assert ok, (src, fixed.decode(), err)
+    assert b"pkgs.lib" not in fixed
+    assert check_source(fixed) == []
+    assert apply_fixes(fixed, check_source(fixed)) == fixed

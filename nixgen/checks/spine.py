@@ -60,13 +60,18 @@ def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
         sep = ", "
     line_end = data.find(b"\n", last.end_byte)
     rest = data[last.end_byte : line_end].decode("utf-8", "replace") if line_end >= 0 else ""
-    if "\n" in sep and rest.strip() not in ("", ","):
+    marks = [i for i in (rest.find("#"), rest.find("/*")) if i >= 0]
+    before_comment = rest[: min(marks)].strip() if marks else None
+    if "\n" in sep and before_comment in ("", ","):
         # a comment ends the last argument's line: add the new one on a line of its own
         tail = sep.rpartition("\n")[2]
+        if before_comment == ",":             # a comma already follows the last argument
+            line_start = data.rfind(b"\n", 0, last.start_byte) + 1
+            prefix = data[line_start : last.start_byte].decode("utf-8", "replace")
+            indent = "".join(c if c == "\t" else " " for c in prefix)
+            return Edit(line_end, line_end, f"\n{indent}{name},")
         if "," in tail:                       # leading-comma style
             return Edit(line_end, line_end, f"\n{tail}{name}")
-        if rest.lstrip().startswith(","):     # trailing-comma style
-            return Edit(line_end, line_end, f"\n{tail}{name},")
     return Edit(last.end_byte, last.end_byte, f"{sep}{name}")
 
 
