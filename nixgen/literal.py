@@ -344,8 +344,6 @@ _TOKEN_CONTINUES = {
 
 def _eval(node: Any, data: bytes) -> object:
     kind = node.type
-    if node.has_error or node.is_missing:
-        raise _NotLiteral
     follow = _TOKEN_CONTINUES.get(kind)
     after = data[node.end_byte : node.end_byte + 1]
     if follow is not None and after and after in follow:
@@ -478,6 +476,8 @@ def literal_value(node: Any, data: bytes) -> object:
     ``data`` is the whole source the node was parsed from. Integers are Python ints, floats
     Python floats, attribute sets dicts, lists lists, paths ``PurePosixPath`` as written.
     """
+    if node.has_error:  # also true for a subtree with a MISSING node
+        return Unevaluated(node.type, _text(node, data))
     try:
         return _plain(_eval(node, data))
     except (_NotLiteral, RecursionError):
