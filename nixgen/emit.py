@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from pathlib import PurePath
+from pathlib import PurePath, PureWindowsPath
 from typing import Any
 
 from nixgen.literal import INT_MAX, INT_MIN, decode_indented_string
@@ -164,6 +164,8 @@ def _int(v: int, element: bool) -> str:
 
 
 def _path(p: PurePath) -> str:
+    if isinstance(p, PureWindowsPath):
+        raise ValueError(f"Nix paths are POSIX paths; cannot write the Windows path {str(p)!r}")
     text = p.as_posix()
     absolute = text.startswith("/")
     segments = text.split("/")

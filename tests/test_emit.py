@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import pytest
@@ -178,7 +178,8 @@ def test_int_bounds():
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "a\0b", {1: 2}, object(),
-                                 b"bytes", {"a": {"\ud800": 1}}, "\udc00"])
+                                 b"bytes", {"a": {"\ud800": 1}}, "\udc00", {1, 2},
+                                 PureWindowsPath("C:/x"), Expr("  ")])
 def test_unrepresentable_values_raise(bad):
     with pytest.raises(ValueError):
         to_nix(bad)
