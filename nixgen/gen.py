@@ -111,11 +111,54 @@ def _load_toml(text: str, file: str | None) -> Any:
         raise ValidationError(f"invalid TOML: {message}", file=file, line=line, col=col) from None
 
 
+def _yaml_loader(file: str | None) -> type:
+    """A safe YAML loader whose mappings have string keys and refuse duplicate keys.
+
+    PyYAML keeps the last of two equal keys silently, and Python merges ``true`` with ``1``;
+    here both are errors pointing at the second key. Merge keys (``<<``) still work.
+    """
+    import yaml
+
+    merge_tag = "tag:yaml.org,2002:merge"
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+            )
+        own: set[str] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == merge_tag:
+                continue
+            mark = key_node.start_mark
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                name = _key(key, "", file)
+            except ValidationError as err:
+                raise ValidationError(
+                    err.message.lstrip(": "), file=file, line=mark.line + 1, col=mark.column + 1
+                ) from None
+            if name in own:
+                raise ValidationError(
+                    f"the key {name!r} occurs twice in this mapping",
+                    file=file, line=mark.line + 1, col=mark.column + 1,
+                )
+            own.add(name)
+        loader.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            mapping[_key(key, "", file)] = loader.construct_object(value_node, deep=deep)
+        return mapping
+
+    return type("NixgenYamlLoader", (yaml.SafeLoader,), {"construct_mapping": construct_mapping})
+
+
 def _load_yaml(text: str, file: str | None) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader(file))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "cannot parse"

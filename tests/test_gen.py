@@ -157,8 +157,9 @@ def test_empty_and_scalar_documents(nix_instantiate, tmp_path):
         ("18446744073709551616", "json", "64-bit", None, None),
         ("a: .nan", "yaml", "float nan", None, None),
         ("a: !!binary aGk=", "yaml", "bytes values", None, None),
-        ("? !!binary aGk=\n: x", "yaml", "mapping key", None, None),
-        ("? [1, 2]\n: x", "yaml", "unhashable key", 1, 3),
+        ("? !!binary aGk=\n: x", "yaml", "mapping key", 1, 3),
+        ("? [1, 2]\n: x", "yaml", "mapping key", 1, 3),
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", "yaml", "'c' occurs twice", 4, 3),
         ("a: !!set {x}", "yaml", "set values", None, None),
         ('"\\u0000"', "json", "NUL", None, None),
         ("a: &a [*a]", "yaml", "contains itself", None, None),
@@ -175,9 +176,14 @@ def test_bad_input_is_a_validation_error(text, fmt, message, line, col):
     assert "\n" not in str(err)
 
 
-def test_yaml_key_clash_is_refused():
-    with pytest.raises(ValidationError, match="occurs twice"):
-        load_data("1: a\n'1': b\n", "yaml")
+def test_yaml_keys_are_strings_and_never_merged_silently():
+    with pytest.raises(ValidationError, match="occurs twice") as info:
+        load_data("1: a\n'1': b\n", "yaml", file="k.yaml")
+    assert (info.value.file, info.value.line, info.value.col) == ("k.yaml", 2, 1)
+    assert load_data("true: a\n1: b\n~: c\n1.5: d\n", "yaml") == {
+        "true": "a", "1": "b", "null": "c", "1.5": "d"}
+    merged = load_data("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n", "yaml")
+    assert merged["use"] == {"x": 1, "y": 3}
 
 
 def test_unknown_format_is_a_usage_error():
