@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError
+from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
 
 NIXEXPRS = Path(__file__).resolve().parent / "nixexprs"
 INSTALL_HINT = "apt-get install -y nix-bin"
@@ -219,6 +219,8 @@ class Nix:
             ) from exc
         except PermissionError as exc:
             raise NixCommandError(f"cannot run {argv[0]}: {exc}", argv=argv) from exc
+        except ValueError as exc:  # a NUL byte in an argument
+            raise ValidationError(f"cannot pass this to Nix: {exc}") from exc
         if on_start is not None:
             on_start(proc.pid)
         out_chunks: list[bytes] = []
@@ -354,8 +356,10 @@ class Nix:
     ) -> object:
         """Evaluate Nix code (a ``str``) or a file (a ``Path``) to a Python value (via JSON).
 
-        ``attr`` selects an attribute path (``"a.b"`` or a list of names); ``args`` are passed
-        to a function as JSON data. ``read_write`` lets the evaluation write ``.drv`` files.
+        ``attr`` selects an attribute path (``"a.b"`` or a list of names); a function met on
+        the way is called so that it can be selected from. ``args`` (JSON data) are passed to
+        those functions and to the final value when it is a function (``args={}``: call it
+        with its defaults). ``read_write`` lets the evaluation write ``.drv`` files.
         """
         mode = ["--eval", "--json"]
         if strict:
@@ -363,15 +367,16 @@ class Nix:
         if read_write:
             mode.append("--read-write-mode")
         path_list = (split_attr_path(attr) if isinstance(attr, str) else list(attr or []))
+        path_list = [str(_jsonable(str(name))) for name in path_list]
         plain = isinstance(expr_or_file, str) and not expr_or_file.startswith("-")
-        if plain and not path_list and not args:
+        if plain and not path_list and args is None:
             # Nix has no end-of-options marker here: code starting with "-" goes via --arg.
             argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
             return _json(self.run(argv))
         helper = str(NIXEXPRS / "eval.nix")
         data_args = ["--argstr", "attrPath", json.dumps(path_list),
                      "--argstr", "args", json.dumps(_jsonable(args or {})),
-                     "--argstr", "hasArgs", json.dumps(bool(args))]
+                     "--argstr", "hasArgs", json.dumps(args is not None)]
         if isinstance(expr_or_file, str):
             # The user's own code, parsed by Nix as an expression of its own.
             source = ["--arg", "value", expr_or_file]
@@ -522,9 +527,13 @@ def _json(proc: subprocess.CompletedProcess[bytes]) -> object:
 def _jsonable(value: object) -> object:
     """Python data as JSON-ready data; paths become strings, tuples lists."""
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
+        value = os.fspath(value)
+    if isinstance(value, str):
+        if "\0" in value:
+            raise ValidationError(f"Nix strings cannot hold NUL characters: {value[:40]!r}")
+        return value
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_jsonable(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
     return value

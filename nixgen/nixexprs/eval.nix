@@ -7,10 +7,13 @@ let
   argSet = builtins.fromJSON args;
   giveArgs = builtins.fromJSON hasArgs;
   root = if fileName == null then value else import fileName;
+  # As Nix's auto-call: a function with named arguments gets those it names (defaults fill
+  # the rest); any other function gets the whole argument set.
+  apply = v:
+    let formals = builtins.functionArgs v; in
+    if formals == { } then v argSet else v (builtins.intersectAttrs formals argSet);
   call = v:
-    if builtins.isFunction v && (giveArgs || builtins.functionArgs v != { })
-    then v argSet
-    else v;
+    if builtins.isFunction v && (giveArgs || builtins.functionArgs v != { }) then apply v else v;
   isIndex = s: builtins.match "[0-9]+" s != null;
   step = acc: name:
     let v = call acc.value; where = acc.where; in
@@ -26,5 +29,8 @@ let
            else throw "index ${name} is out of range in '${where}' (length ${toString (builtins.length v)})")
         else throw "cannot select '${name}': '${if where == "" then "<root>" else where}' is not an attribute set (its type is ${builtins.typeOf v})";
     };
+  # A function met along the path is called (with the arguments, defaults filling the rest) so
+  # that it can be selected from; the final value is called only when arguments were given.
+  result = (builtins.foldl' step { where = ""; value = root; } path).value;
 in
-call (builtins.foldl' step { where = ""; value = root; } path).value
+if giveArgs && builtins.isFunction result then apply result else result

@@ -1,0 +1,444 @@
+"""nixgen.nix against the real Nix: evaluation, errors with locations, injection, timeouts,
+crashes, a missing Nix, building, profiles and generations."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NIX_OFFLINE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
+from nixgen.nix import (
+    NIXEXPRS,
+    Nix,
+    nix_available,
+    parse_nix_message,
+    split_attr_path,
+    strip_ansi,
+)
+
+OFFLINE = [(NIX_OFFLINE[1], NIX_OFFLINE[2])]
+SLOW = "let f = n: if n == 0 then 0 else builtins.seq (f (n - 1)) (f (n - 1)); in f 60"
+NASTY = [
+    "${builtins.abort \"pwned\"}",
+    '"; builtins.abort "pwned"; "',
+    "'' + builtins.abort \"pwned\" + ''",
+    "); builtins.abort \"pwned\" (",
+    "a;b\nc\r\nd\te",
+    "\\${x} \\\" \\\\",
+    "unicode: é ☃ 😀",
+    "--option substituters x",
+    "<nixpkgs>",
+    "./relative.nix",
+    "",
+]
+
+
+@pytest.fixture
+def nix(nix_tools: dict[str, str]) -> Nix:
+    return Nix(options=OFFLINE)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- command lines -------------------------------------------------------------------------
+
+
+def test_command_adds_search_path_options_and_trace() -> None:
+    n = Nix(search_path=["nixos=/x y", "/z"], options=[("substituters", "")], show_trace=True)
+    assert n.command("nix-instantiate", "--eval", "f.nix") == [
+        "nix-instantiate", "-I", "nixos=/x y", "-I", "/z", "--option", "substituters", "",
+        "--show-trace", "--eval", "f.nix",
+    ]
+    # nix-store does not evaluate: no -I for it, the options still apply.
+    assert n.command("nix-store", "--realise", "/nix/store/a.drv") == [
+        "nix-store", "--option", "substituters", "", "--show-trace", "--realise",
+        "/nix/store/a.drv",
+    ]
+
+
+def test_run_refuses_a_shell_string(nix: Nix) -> None:
+    with pytest.raises(TypeError):
+        nix.run("nix-instantiate --version")  # type: ignore[arg-type]
+
+
+def test_nix_available_follows_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                    nix_tools: dict[str, str]) -> None:
+    assert nix_available()
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not nix_available()
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+def test_eval_expressions(nix: Nix) -> None:
+    assert nix.eval("1 + 1") == 2
+    assert nix.eval('{ a = [ 1 "x" null true 1.5 ]; b.c = { }; }') == {
+        "a": [1, "x", None, True, 1.5], "b": {"c": {}},
+    }
+    assert nix.eval("-1") == -1
+    assert nix.eval("-(2)", attr=None) == -2
+    assert nix.eval("{ x ? 3 }: x * 2", args={}) == 6  # args={}: call with the defaults
+    with pytest.raises(NixCommandError, match="cannot convert a function to JSON"):
+        nix.eval("{ x ? 3 }: x * 2")  # as Nix: a function is not called unasked
+
+
+def test_eval_file_attr_and_args(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "f.nix", '{ port ? 22, names ? [ ] }: { a.b = [ 10 20 ]; "x.y" = port; '
+              'n = names; inner = { z }: z + port; }')
+    assert nix.eval(f, attr="a.b") == [10, 20]
+    assert nix.eval(f, attr="a.b.1") == 20
+    assert nix.eval(f, attr='"x.y"') == 22
+    assert nix.eval(f, attr=["x.y"], args={"port": 2022}) == 2022
+    assert nix.eval(f, attr="n", args={"names": ["a", "b"]}) == ["a", "b"]
+    assert nix.eval(f, attr="inner", args={"z": 1, "port": 1}) == 2
+    assert nix.eval(Path(tmp_path / "f.nix"), attr="a") == {"b": [10, 20]}
+
+
+def test_eval_expression_with_attr_and_args(nix: Nix) -> None:
+    assert nix.eval("{ a = { b = 5; }; }", attr="a.b") == 5
+    assert nix.eval("{ x, y }: x ++ y", args={"x": [1], "y": [2]}) == [1, 2]
+
+
+def test_eval_relative_paths_resolve_from_the_working_directory(
+    nix: Nix, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "data.nix", "{ v = 7; }")
+    monkeypatch.chdir(tmp_path)
+    assert nix.eval("(import ./data.nix).v") == 7
+    assert nix.eval("import ./data.nix", attr="v") == 7
+
+
+def test_eval_not_strict_still_returns_data(nix: Nix) -> None:
+    assert nix.eval("{ a = 1; }", strict=False) == {"a": 1}
+
+
+def test_eval_helper(nix: Nix) -> None:
+    assert nix.eval_helper("nixos-find", names=["surely-not-on-the-path"]) == [None]
+    with pytest.raises(NixCommandError, match="no such nixgen helper"):
+        nix.eval_helper("no-such-helper")
+
+
+def test_missing_attribute_is_explained_without_helper_location(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "f.nix", "{ a = { b = 1; }; l = [ 1 ]; }")
+    with pytest.raises(NixCommandError) as info:
+        nix.eval(f, attr="a.c")
+    assert "attribute 'c' not found in 'a'" in info.value.message
+    assert info.value.file is None  # not a place in nixgen's helper
+    with pytest.raises(NixCommandError, match="not an attribute set"):
+        nix.eval(f, attr="a.b.x")
+    with pytest.raises(NixCommandError, match="out of range"):
+        nix.eval(f, attr="l.3")
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_args_are_data_never_code(nix: Nix, value: str) -> None:
+    assert nix.eval("{ x }: x", args={"x": value}) == value
+    assert nix.eval("{ x }: x", args={"x": {value: [value]}}) == {value: [value]}
+
+
+@settings(max_examples=40)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**62), 2**62)
+    | st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0")),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(st.characters(blacklist_categories=["Cs"],
+                                            blacklist_characters="\0"), max_size=5),
+                      inner, max_size=3),
+    max_leaves=6,
+))
+def test_any_json_value_round_trips_through_args(value: object) -> None:
+    assert Nix(options=OFFLINE).eval("{ x }: x", args={"x": value}) == value
+
+
+def test_nul_characters_are_refused_before_nix_truncates_them(nix: Nix) -> None:
+    with pytest.raises(ValidationError, match="NUL"):
+        nix.eval("{ x }: x", args={"x": "a\0b"})
+    with pytest.raises(ValidationError):
+        nix.instantiate(Path("/dev/null"), argstrs={"x": "a\0b"})
+
+
+@pytest.mark.parametrize("name", [*NASTY[:6], "a.b", '"quoted"', "123"])
+def test_attr_names_are_data_never_code(nix: Nix, tmp_path: Path, name: str) -> None:
+    f = write(tmp_path / "f.nix", "{ x }: { ${x} = { ${x} = 42; }; }")
+    assert nix.eval(f, attr=[name, name], args={"x": name}) == 42
+
+
+@pytest.mark.parametrize("name", ['a"b.nix', "a${b}.nix", "a''b;).nix", "sp ace\nnl.nix",
+                                  "-dash.nix", "<angle>.nix", "http:x.nix"])
+def test_odd_file_names(nix: Nix, tmp_path: Path, name: str) -> None:
+    f = write(tmp_path / name, "{ v = 1; }")
+    assert nix.eval(f) == {"v": 1}
+    assert nix.eval(f, attr="v") == 1
+    nix.parse_check(f)
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_evaluation_error_names_file_line_col(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "f.nix", '{\n  a = 1;\n  b = 1 + "x";\n}\n')
+    with pytest.raises(NixCommandError) as info:
+        nix.eval(f)
+    err = info.value
+    assert err.message == "cannot add a string to an integer"
+    assert (err.file, err.line, err.col) == (str(f), 3, 11)
+    assert err.returncode == 1 and err.signal is None
+    assert err.argv[0] == "nix-instantiate"
+    assert str(err).startswith(f"{f}:3:11: ")
+    assert "|" not in err.message  # no code frame
+
+
+def test_error_location_through_imports_and_attr(nix: Nix, tmp_path: Path) -> None:
+    write(tmp_path / "inner.nix", "{\n  x = throw \"inner failure\";\n}\n")
+    outer = write(tmp_path / "outer.nix", "let i = import ./inner.nix; in { y = i.x; }")
+    with pytest.raises(NixCommandError) as info:
+        nix.eval(outer, attr="y")
+    assert info.value.message == "inner failure"
+    with pytest.raises(NixCommandError) as info:
+        nix.eval(write(tmp_path / "u.nix", "let\n  x = y;\nin x\n"))
+    assert "undefined variable 'y'" in info.value.message
+    assert (info.value.line, info.value.col) == (2, 7)
+
+
+def test_expression_error_has_line_and_col_but_no_file(nix: Nix) -> None:
+    with pytest.raises(NixCommandError) as info:
+        nix.eval("1 +")
+    assert "syntax error" in info.value.message
+    assert info.value.file is None and info.value.line == 1
+
+
+def test_show_trace_keeps_the_first_location(tmp_path: Path, nix_tools: dict[str, str]) -> None:
+    f = write(tmp_path / "f.nix", "let g = x: x + \"s\"; in { r = g 1; }")
+    with pytest.raises(NixCommandError) as info:
+        Nix(options=OFFLINE, show_trace=True).eval(f)
+    assert info.value.file == str(f) and info.value.line == 1
+    assert "--show-trace" in info.value.argv
+
+
+@pytest.mark.parametrize(("stderr", "message", "where"), [
+    ("\x1b[31;1merror:\x1b[0m undefined variable 'q'\n\n       at \x1b[35;1m/a b/c.nix:4:2\x1b[0m:\n"
+     "            4| q\n             |  ^\n", "undefined variable 'q'", ("/a b/c.nix", 4, 2)),
+    ("error: undefined variable 'q' at /x/c.nix:12:5\n", "undefined variable 'q'",
+     ("/x/c.nix", 12, 5)),
+    ("while evaluating the attribute 'a' at /x/a.nix:1:3:\nerror: value is a string while a set "
+     "was expected, at /x/b.nix:7:9\n", "value is a string while a set was expected",
+     ("/x/b.nix", 7, 9)),
+    ("building '/nix/store/x.drv'...\nerror: builder for '/nix/store/x.drv' failed with exit "
+     "code 1;\n       last 2 log lines:\n       > one\n       > two\n",
+     "builder for '/nix/store/x.drv' failed with exit code 1;\nlast 2 log lines:\n> one\n> two",
+     (None, None, None)),
+    ("warning: something\n", "warning: something", (None, None, None)),
+])
+def test_parse_nix_message(stderr: str, message: str, where: tuple) -> None:
+    parsed = parse_nix_message(stderr)
+    assert parsed.message == message
+    assert (parsed.file, parsed.line, parsed.col) == where
+
+
+def test_parse_nix_message_skips_nixgen_helpers() -> None:
+    stderr = f"error: boom\n\n       at {NIXEXPRS}/eval.nix:3:4:\n\n       at /u/c.nix:1:2:\n"
+    assert parse_nix_message(stderr).file == "/u/c.nix"
+
+
+def test_strip_ansi() -> None:
+    assert strip_ansi("\x1b[1;31merror:\x1b[0m x\x1b[K") == "error: x"
+
+
+def test_split_attr_path() -> None:
+    assert split_attr_path("a.b") == ["a", "b"]
+    assert split_attr_path('a."b.c".d') == ["a", "b.c", "d"]
+    assert split_attr_path('"x\\"y"') == ['x"y']
+    assert split_attr_path("") == []
+
+
+# -- timeouts, crashes, missing Nix --------------------------------------------------------
+
+
+def test_timeout_stops_nix_and_says_so(nix_tools: dict[str, str]) -> None:
+    pids: list[int] = []
+    n = Nix(options=OFFLINE, timeout=1)
+    with pytest.raises(NixCommandError, match=r"timed out after 1 s") as info:
+        n.run(n.command("nix-instantiate", "--eval", "-E", SLOW), on_start=pids.append)
+    assert info.value.signal is None
+    with pytest.raises(ProcessLookupError):  # really gone, not left running
+        os.kill(pids[0], 0)
+    with pytest.raises(NixCommandError, match=r"timed out after 0\.5 s"):
+        n.run(n.command("nix-instantiate", "--eval", "-E", SLOW), timeout=0.5)
+    with pytest.raises(NixCommandError, match="timed out after 1 s"):
+        n.eval(SLOW)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT])
+def test_a_crashed_nix_is_reported_as_a_crash(nix_tools: dict[str, str], sig: int) -> None:
+    n = Nix(options=OFFLINE, timeout=60)
+    started = threading.Event()
+    pids: list[int] = []
+
+    def on_start(pid: int) -> None:
+        pids.append(pid)
+        started.set()
+
+    def killer() -> None:
+        started.wait(30)
+        time.sleep(0.3)  # mid-evaluation
+        os.kill(pids[0], sig)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    with pytest.raises(NixCommandError) as info:
+        n.run(n.command("nix-instantiate", "--eval", "-E", SLOW), on_start=on_start)
+    t.join()
+    err = info.value
+    assert err.signal == sig and err.returncode == -sig
+    assert f"killed by signal {int(sig)}" in err.message
+    assert "crashed" in err.message and "not an evaluation error" in err.message
+
+
+def test_missing_nix(tmp_path: Path, nix_tools: dict[str, str]) -> None:
+    n = Nix(options=OFFLINE, env={"PATH": str(tmp_path)})
+    with pytest.raises(NixNotFoundError, match="apt-get install -y nix-bin") as info:
+        n.eval("1")
+    assert info.value.exit_code == 1
+    for call in (lambda: n.parse_check("1"), lambda: n.realise(["/nix/store/x.drv"]),
+                 lambda: n.set_profile(tmp_path / "p", "/nix/store/x"),
+                 lambda: n.parse_check_many([tmp_path / "a.nix"])):
+        with pytest.raises(NixNotFoundError):
+            call()
+
+
+def test_input_and_stderr_lines(nix: Nix) -> None:
+    lines: list[str] = []
+    proc = nix.run(nix.command("nix-instantiate", "--eval", "-E", 'builtins.trace "hello" 1'),
+                   on_stderr_line=lines.append)
+    assert proc.stdout.strip() == b"1"
+    assert any("hello" in ln for ln in lines)
+    proc = nix.run(nix.command("nix-instantiate", "--parse", "-"), input=b"1 + 2")
+    assert proc.stdout.strip() == b"(1 + 2)"
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def test_parse_check_text_and_file(nix: Nix, tmp_path: Path) -> None:
+    nix.parse_check("{ a, b, }: a")  # the grammar gap tree-sitter has; Nix accepts it
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check("{\n  a = 1\n  b = 2;\n}\n", file="buf.nix")
+    err = info.value
+    assert (err.file, err.line, err.col) == ("buf.nix", 3, 5)
+    assert err.source_line == "  b = 2;"
+    assert "unexpected '='" in err.message
+    bad = write(tmp_path / "bad.nix", "let in")
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check(bad)
+    assert info.value.file == str(bad) and info.value.line == 1
+
+
+def test_parse_check_many_reports_every_bad_file(nix: Nix, tmp_path: Path) -> None:
+    names = []
+    for i in range(8):
+        text = "{ a = ; }" if i in (1, 2, 6) else f"{{ a = {i}; }}"
+        names.append(write(tmp_path / f"f{i}.nix", text))
+    undefined = write(tmp_path / "u.nix", "x + 1")
+    errors = nix.parse_check_many([*names, undefined])
+    assert [Path(e.file or "") for e in errors] == [names[1], names[2], names[6], undefined]
+    assert all(e.line == 1 and e.col == 7 for e in errors[:3])
+    assert "undefined variable 'x'" in errors[3].message
+    assert nix.parse_check_many(names[3:6]) == []
+    assert nix.parse_check_many([]) == []
+
+
+def test_parse_check_many_keeps_the_names_given(nix: Nix, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "real.nix", "{ a = ; }")
+    (tmp_path / "link.nix").symlink_to("real.nix")
+    monkeypatch.chdir(tmp_path)
+    errors = nix.parse_check_many(["link.nix", "real.nix"])
+    assert [e.file for e in errors] == ["link.nix", "real.nix"]
+
+
+def test_parse_check_many_missing_file(nix: Nix, tmp_path: Path) -> None:
+    good = write(tmp_path / "good.nix", "1")
+    errors = nix.parse_check_many([tmp_path / "missing.nix", good])
+    assert len(errors) == 1 and "missing.nix" in str(errors[0].file)
+
+
+# -- building and profiles -----------------------------------------------------------------
+
+
+DRV = """{ tag ? "a", fail ? "no" }:
+derivation {
+  name = "nixgen-test-${tag}";
+  system = builtins.currentSystem;
+  builder = "/bin/sh";
+  args = [ "-c" "echo building ${tag}; if [ ${fail} = yes ]; then echo broken >&2; exit 3; fi; echo ${tag} > $out" ];
+}
+"""
+
+
+def test_instantiate_realise_profiles_generations_rollback(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "drv.nix", DRV)
+    stamp = str(time.time_ns())
+    drv1 = nix.instantiate(f, argstrs={"tag": "one" + stamp})
+    assert len(drv1) == 1 and drv1[0].endswith(f"-nixgen-test-one{stamp}.drv")
+    lines: list[str] = []
+    out1 = nix.realise(drv1, jobs=2, on_line=lines.append)
+    assert len(out1) == 1 and Path(out1[0]).read_text() == f"one{stamp}\n"
+    assert any(ln.startswith("building '") for ln in lines)
+    out2 = nix.realise(nix.instantiate(f, argstrs={"tag": "two" + stamp}), keep_going=True)
+
+    profile = tmp_path / "profiles" / "containers" / "p"
+    assert nix.profile_target(profile) is None
+    assert nix.generations(profile) == []
+    nix.set_profile(profile, out1[0])
+    assert nix.profile_target(profile) == out1[0]
+    nix.set_profile(profile, out2[0])
+    assert nix.profile_target(profile) == out2[0]
+    gens = nix.generations(profile)
+    assert [(g.number, g.current, g.path) for g in gens] == [
+        (1, False, out1[0]), (2, True, out2[0])]
+    assert gens[0].date.year >= 2020
+    nix.rollback(profile)
+    assert nix.profile_target(profile) == out1[0]
+    assert [g.current for g in nix.generations(profile)] == [True, False]
+    nix.switch_generation(profile, 2)
+    assert nix.profile_target(profile) == out2[0]
+
+
+def test_instantiate_attr_and_add_root(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "set.nix", "{ tag }: { a = import ./drv.nix { inherit tag; }; }")
+    write(tmp_path / "drv.nix", DRV)
+    root = tmp_path / "roots" / "a"
+    root.parent.mkdir()
+    drvs = nix.instantiate(f, attr="a", argstrs={"tag": "rooted"}, add_root=root)
+    assert drvs == [str(root)] or os.path.realpath(root) in [os.path.realpath(d) for d in drvs]
+    assert os.path.realpath(root).endswith("-nixgen-test-rooted.drv")
+
+
+def test_build_failure_keeps_the_log(nix: Nix, tmp_path: Path) -> None:
+    f = write(tmp_path / "drv.nix", DRV)
+    drvs = nix.instantiate(f, argstrs={"tag": f"broken{time.time_ns()}", "fail": "yes"})
+    lines: list[str] = []
+    with pytest.raises(NixCommandError) as info:
+        nix.realise(drvs, keep_going=True, on_line=lines.append)
+    assert "failed" in info.value.message and "broken" in info.value.stderr
+    assert info.value.signal is None
+    assert any("broken" in ln for ln in lines)
+
+
+def test_profile_target_of_a_dangling_or_foreign_link(nix: Nix, tmp_path: Path) -> None:
+    (tmp_path / "p").symlink_to(tmp_path / "elsewhere")
+    assert nix.profile_target(tmp_path / "p") is None
+    (tmp_path / "q").symlink_to("/nix/store/aaaa-x/bin/sh")
+    assert nix.profile_target(tmp_path / "q") == "/nix/store/aaaa-x"
