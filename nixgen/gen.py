@@ -86,8 +86,16 @@ def _plain(value: Any, where: str, file: str | None, stack: set[int] | None = No
 
 
 def _load_json(text: str, file: str | None) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ValidationError(f"invalid JSON: the key {key!r} occurs twice", file=file)
+            out[key] = value
+        return out
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, col=exc.colno

@@ -162,6 +162,7 @@ def test_empty_and_scalar_documents(nix_instantiate, tmp_path):
         ("a: 1\nb:\n  c: 1\n  c: 2\n", "yaml", "'c' occurs twice", 4, 3),
         ("a: !!set {x}", "yaml", "set values", None, None),
         ('"\\u0000"', "json", "NUL", None, None),
+        ('{"a": 1, "b": {"c": 1, "c": 2}}', "json", "'c' occurs twice", None, None),
         ("a: &a [*a]", "yaml", "contains itself", None, None),
     ],
 )
