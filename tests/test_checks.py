@@ -110,9 +110,10 @@ def test_duplicate_errors_match_nix(case: str, nix_instantiate: str) -> None:
 
 def test_duplicate_reported_at_second_naming_first() -> None:
     src = "{\n  a.b.c = 1;   # first\n  a = {\n    b.c = 2;\n  };\n}\n"
-    [f] = check_source(src.encode())
+    [f] = check_source(src.encode(), Path("h.nix"))
     assert (f.code, f.line, f.col) == ("NG101", 4, 5)
     assert "2:3" in f.message and "a.b" in f.message
+    assert f.related == (("h.nix", 2, 3),)
 
 
 def test_dotted_key_beside_mkif_is_ng102_both_orders() -> None:

@@ -49,6 +49,7 @@ def test_ng301_container_sshd_on_host_port(tmp_path: Path) -> None:
     [f] = check_paths([config], select=["NG301"])
     assert (f.code, Path(f.file).name, f.line) == ("NG301", "containers.nix", 5)
     assert "port 22" in f.message and "configuration.nix:4" in f.message
+    assert [(Path(r[0]).name, r[1]) for r in f.related] == [("configuration.nix", 4)]
     # after: the container's sshd on its own port
     (tmp_path / "containers.nix").write_text("""{ ... }:
 {

@@ -109,33 +109,36 @@ class _Rules:
             return None
 
     def add(self, code: str, severity: str, message: str, place: _Place,
-            fix: Fix | None = None) -> None:
+            fix: Fix | None = None, related: tuple[str, int, int] | None = None) -> None:
         src = _source(place.doc, place.module_path)
-        self.findings.append(src.finding(code, severity, message, place.start, place.end, fix))
+        self.findings.append(src.finding(code, severity, message, place.start, place.end, fix,
+                                         (related,) if related else ()))
 
     # -- NG301 --------------------------------------------------------------------------------
     def ports(self) -> None:
         from nixgen.containers import host_ssh_ports_of
 
-        used: dict[int, str] = {}
+        used: dict[int, tuple[str, tuple[str, int, int]]] = {}
         for port, file, line in host_ssh_ports_of(self.modules):
-            used.setdefault(port, f"the host's sshd ({Path(file).name}:{line})")
+            used.setdefault(port, (f"the host's sshd ({Path(file).name}:{line})",
+                                   (str(file), line, 1)))
         for c in self.containers:
             if not c.shares_host_network:
                 continue
             for port in c.sshd_ports():
                 owner = used.get(port)
                 if owner is None:
-                    used[port] = f"the sshd of container `{c.name}` ({c.file.name}:{c.line})"
+                    used[port] = (f"the sshd of container `{c.name}` ({c.file.name}:{c.line})",
+                                  (str(c.file), c.line, c.col))
                     continue
                 rel = ("config", "services", "openssh", "ports") if c.ports else \
                     ("config", "services", "openssh", "enable")
                 self.add("NG301", ERROR,
                          f"container `{c.name}`'s sshd listens on port {port}, already used by "
-                         f"{owner}; a container without a private network shares the host's "
-                         "network, so one of the two sshds cannot start: give this one another "
-                         "port", self.place(c, rel))
-        forwarded: dict[tuple[int, str], str] = {}
+                         f"{owner[0]}; a container without a private network shares the "
+                         "host's network, so one of the two sshds cannot start: give this one "
+                         "another port", self.place(c, rel), related=owner[1])
+        forwarded: dict[tuple[int, str], tuple[str, tuple[str, int, int]]] = {}
         for c in self.containers:
             for fp in c.forward_ports:
                 host_port = fp.get("hostPort")
@@ -146,12 +149,12 @@ class _Rules:
                 owner = forwarded.get(key) or (used.get(host_port) if proto == "tcp" else None)
                 if owner is None:
                     forwarded[key] = (f"a forwarded port of container `{c.name}` "
-                                      f"({c.file.name}:{c.line})")
+                                      f"({c.file.name}:{c.line})", (str(c.file), c.line, c.col))
                     continue
                 self.add("NG301", ERROR,
                          f"container `{c.name}` forwards host port {host_port}/{proto}, "
-                         f"already used by {owner}: a host port can serve only one of them",
-                         self.place(c, ("forwardPorts",)))
+                         f"already used by {owner[0]}: a host port can serve only one of them",
+                         self.place(c, ("forwardPorts",)), related=owner[1])
 
     # -- NG302 --------------------------------------------------------------------------------
     def names(self) -> None:
@@ -172,7 +175,8 @@ class _Rules:
                 self.add("NG302", WARNING,
                          f"container `{c.name}` differs only in case from `{other.name}` "
                          f"({other.file.name}:{other.line}); their units, state directories "
-                         "and profiles are too easily confused", place)
+                         "and profiles are too easily confused", place,
+                         related=(str(other.file), other.line, other.col))
             seen.setdefault(c.name.lower(), c)
 
     # -- NG303 / NG304 ------------------------------------------------------------------------

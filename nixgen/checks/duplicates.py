@@ -16,6 +16,7 @@ merges of a dotted key with a literal set are style notes (NG103).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nixgen.checks.model import ERROR, NOTE, Finding
 from nixgen.checks.nodes import (
@@ -61,6 +62,7 @@ class _Checker:
         self.src = src
         self.findings: list[Finding] = []
         self.done: set[int] = set()
+        self.related: tuple[str, int, int] | None = None
 
     def at(self, entry: _Entry) -> str:
         """Where an earlier definition is, with its key as written: ``3:5 (`a.b = …`)``."""
@@ -72,14 +74,20 @@ class _Checker:
         else:
             shown = f"`{' '.join(self.src.text(binding).split())}`"
             node = entry.key
+        self.related = self.src.place(node)
         return f"{self.src.where(node).split(':', 1)[1]} ({shown})"
 
-    def report(self, code: str, node: Node, message: str) -> None:
+    def report(self, code: str, node: Node, message: str,
+               related: tuple[str, int, int] | None = None) -> None:
+        """Add a finding; ``related`` defaults to the place last named by :meth:`at`."""
         severity = NOTE if code == "NG103" else ERROR
         if node.parent is not None and node.parent.type == "attrpath":
             node = node.parent          # the whole key of the second definition
+        where = related or self.related
+        self.related = None
         self.findings.append(
-            self.src.finding(code, severity, message, node.start_byte, node.end_byte)
+            self.src.finding(code, severity, message, node.start_byte, node.end_byte,
+                             related=(where,) if where else ())
         )
 
     def scope(self, container: Node, prefix: tuple[Name, ...]) -> dict[str, _Entry]:
@@ -109,14 +117,14 @@ class _Checker:
             self.report("NG103", *note)
 
     def _binding(self, table: dict[str, _Entry], binding: Node,
-                 prefix: tuple[Name, ...]) -> tuple[Node, str] | None:
+                 prefix: tuple[Name, ...]) -> tuple[Node, str, Any] | None:
         """Enter one binding into ``table``; returns a style note when nothing was wrong."""
         elems = attrpath_elements(binding)
         names = [attr_name(e, self.src.data) for e in elems]
         value = strip_parens(binding.child_by_field_name("expression"))
         is_set = value is not None and value.type in ATTRSETS
         cur = table
-        note: tuple[Node, str] | None = None
+        note: tuple[Node, str, Any] | None = None
         for i, (elem, name) in enumerate(zip(elems, names, strict=True)):
             if isinstance(name, Dyn):
                 return note
@@ -129,10 +137,10 @@ class _Checker:
                     cur = entry.children
                 elif first.kind == "set":
                     if first.origin == "literal" and note is None:
-                        note = (elem,
-                                f"`{_show(path)}` is also an attribute set written out at "
+                        text = (f"`{_show(path)}` is also an attribute set written out at "
                                 f"{self.at(first)}; Nix merges this dotted key into it, "
                                 "but the settings are easier to find in one place")
+                        note = (elem, text, self.related)
                     cur = first.children
                 elif first.kind == "inherit":
                     self.report("NG101", elem,
@@ -171,10 +179,10 @@ class _Checker:
                         "into the earlier definition one level deep only and rejects the file")
                 if clashed:
                     return None
-                return (elem,
-                        f"`{_show(path)}` is also defined at {self.at(first)}; Nix "
+                text = (f"`{_show(path)}` is also defined at {self.at(first)}; Nix "
                         "merges the two attribute sets, but the settings are easier to find "
                         "in one place")
+                return (elem, text, self.related)
             if first.kind == "set" and first.origin == "implicit" and inner is None:
                 self.report(
                     "NG102", elem,

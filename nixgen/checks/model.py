@@ -66,7 +66,11 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem at one place. Lines and columns are 1-based (columns in characters)."""
+    """One problem at one place. Lines and columns are 1-based (columns in characters).
+
+    ``related`` holds ``(file, line, col)`` of the other place involved (the first
+    definition of a duplicate, the other user of a port, the other container's name).
+    """
 
     code: str
     severity: str
@@ -98,6 +102,7 @@ class Finding:
             "start_byte": self.start_byte,
             "end_byte": self.end_byte,
             "fix": self.fix.to_json() if self.fix else None,
+            "related": [{"file": f, "line": ln, "col": c} for f, ln, c in self.related],
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -78,11 +78,17 @@ class Source:
         start: int,
         end: int,
         fix: Fix | None = None,
+        related: tuple[tuple[str, int, int], ...] = (),
     ) -> Finding:
         line, col = line_col(self.data, start)
         end_line, end_col = line_col(self.data, end)
         return Finding(code, severity, message, self.path, line, col, end_line, end_col,
-                       start, end, fix)
+                       start, end, fix, related)
+
+    def place(self, node: Node) -> tuple[str, int, int]:
+        """``(file, line, col)`` of a node, for a finding's related locations."""
+        line, col = line_col(self.data, node.start_byte)
+        return (str(self.path) if self.path is not None else "<input>", line, col)
 
 
 def strip_parens(node: Node | None) -> Node | None:
