@@ -36,6 +36,7 @@ from nixgen.containers import (
     Module,
     container_file_for,
     discover_modules,
+    file_exists,
     host_ssh_ports_of,
     host_state_version,
     load_modules,
@@ -689,7 +690,7 @@ def plan_remove(
     """Plan removing every definition of container ``name`` (and its module with ``delete_file``)."""
     config = Path(config)
     modules = load_modules(config, buffers)
-    containers = discover_modules(modules)
+    containers = discover_modules(modules, buffers=buffers)
     matches = [c for c in containers if not c.dynamic and c.name == name]
     if not matches:
         dynamic = [c for c in containers if c.dynamic]
@@ -701,7 +702,7 @@ def plan_remove(
     for c in matches:
         if c.route == "path" and c.container_file is None:
             candidate = container_file_for(c.path_file or c.file, c.name)
-            if candidate.is_file():
+            if file_exists(candidate, buffers):
                 c.container_file = candidate
     ws = _Workspace(buffers, modules)
     _remove(ws, matches, delete_file=delete_file)

@@ -393,7 +393,7 @@ def discover_modules(
                 key = (dialect, "dynamic", str(module.real_path), text)
                 entry = found.setdefault(key, _Found(text, dialect, module, dynamic=True))
             entry.bindings.append((binding, path[n + 1 :], module))
-    containers = [_build(entry) for entry in found.values()]
+    containers = [_build(entry, buffers) for entry in found.values()]
     for module, binding, dialect in dynamic_sets:
         containers.append(
             Container(
@@ -417,7 +417,12 @@ def discover_modules(
     return containers
 
 
-def _build(entry: _Found) -> Container:
+def file_exists(path: Path, buffers: Mapping[Path, bytes] | None = None) -> bool:
+    """Whether ``path`` is an open buffer or a file on disk."""
+    return _buffer_for(path, buffers) is not None or path.is_file()
+
+
+def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
     items = [(b, m) for b, _, m in entry.bindings]
     defs = topmost(items)
     defs.sort(key=lambda bm: (bm[1] is not entry.module, bm[0].line, bm[0].col))
@@ -455,7 +460,7 @@ def _build(entry: _Found) -> Container:
         c.route = "path"
     if c.route == "path" and not c.dynamic:
         candidate = container_file_for(c.path_file or c.file, c.name)
-        if candidate.is_file():
+        if file_exists(candidate, buffers):
             c.container_file = candidate
     return c
 

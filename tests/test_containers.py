@@ -340,3 +340,43 @@ def test_ssh_keys_are_appended_once(plain: Path) -> None:
     text = plan.changes[0].new_data.decode()
     assert text.count("me@host") == 1 and text.count("b@x") == 1
     assert text.count("authorizedKeys.keys") == 1
+
+
+# --- properties ------------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,10}", fullmatch=True)
+PORTS = st.lists(st.integers(1024, 65535), max_size=3, unique=True)
+
+
+@given(
+    name=NAMES,
+    ports=PORTS,
+    dialect=st.sampled_from(["legacy", "modern"]),
+    route=st.sampled_from(["config", "path"]),
+    auto_start=st.booleans(),
+)
+def test_add_then_remove_is_identity(
+    nix_instantiate: str, name: str, ports: list[int], dialect: str, route: str,
+    auto_start: bool,
+) -> None:
+    cfg = CONTAINER_FIXTURES / "plain" / "configuration.nix"
+    original = cfg.read_bytes()
+    spec = ContainerSpec(name, ports=ports, dialect=dialect, route=route,
+                         auto_start=auto_start and dialect == "modern")
+    plan = plan_add(cfg, spec, buffers={cfg: original})
+    new = {c.path: c.new_data for c in plan.changes}
+    assert set(new) <= {cfg, cfg.parent / "containers" / f"{name}.nix"}
+    for data in new.values():
+        assert data is not None
+        assert nix_parse_ok(data, nix_instantiate)[0], data.decode()
+    again = plan_add(cfg, spec, buffers={**new})
+    assert again.noop, again.summary
+    [found] = [c for c in discover(cfg, buffers={cfg: new[cfg]}) if c.name == name]
+    assert (found.dialect, found.route) == (dialect, route)
+    if route == "config":
+        assert found.ports == ports
+    removed = plan_remove(cfg, name, buffers={cfg: new[cfg]})
+    assert [c.new_data for c in removed.changes] == [original]
