@@ -82,12 +82,16 @@ def _escape(text: str) -> str:
 
 @app.command("add-container")
 def add_container(
-    name: str = typer.Argument(..., help="Name of the container."),
-    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
-    port: list[int] = typer.Option([], "--port", "-p", help="A port for the container's sshd."),
-    ssh_key: list[str] = typer.Option([], "--ssh-key", help="An SSH public key for root."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
+    port: list[int] = typer.Option(
+        [], "--port", "-p", metavar="N", help="A port for the container's sshd (repeatable)."
+    ),
+    ssh_key: list[str] = typer.Option(
+        [], "--ssh-key", metavar="KEY", help="An SSH public key for root (repeatable)."
+    ),
     ssh_key_file: list[Path] = typer.Option(
-        [], "--ssh-key-file", help="A file of SSH public keys for root."
+        [], "--ssh-key-file", metavar="FILE", help="A file of SSH public keys for root."
     ),
     route: RouteChoice | None = typer.Option(
         None, "--route", help="config (inline, the default) or path (own file and profile)."
@@ -99,18 +103,22 @@ def add_container(
     private_network: bool = typer.Option(
         False, "--private-network", help="Give the container its own network (modern)."
     ),
-    host_address: str | None = typer.Option(None, "--host-address", help="Host side IP."),
-    local_address: str | None = typer.Option(None, "--local-address", help="Container IP."),
+    host_address: str | None = typer.Option(
+        None, "--host-address", metavar="IP", help="Host side address (modern)."
+    ),
+    local_address: str | None = typer.Option(
+        None, "--local-address", metavar="IP[/LEN]", help="Container address (modern)."
+    ),
     forward_port: list[str] = typer.Option(
-        [], "--forward-port", help="HOST[:CONTAINER][/tcp|udp] (modern, private network)."
+        [], "--forward-port", metavar="HOST[:CONTAINER][/tcp|udp]", help="A forwarded port (modern, private network)."
     ),
     bind_mount: list[str] = typer.Option(
-        [], "--bind-mount", help="HOST[:CONTAINER][:ro|rw] (modern)."
+        [], "--bind-mount", metavar="HOST[:CONTAINER][:ro|rw]", help="A bind mount (modern)."
     ),
     replace: bool = typer.Option(False, "--replace", help="Rewrite a conflicting definition."),
     force: bool = typer.Option(False, "--force", help="Write even when a port clashes."),
     nixos: str | None = typer.Option(
-        None, "--nixos", help="Ask this NixOS which dialect it declares (auto dialect)."
+        None, "--nixos", metavar="EXPR", help="Ask this NixOS which dialect it declares (auto dialect)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the diff, write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -154,8 +162,8 @@ def _declared_dialects(nixos: str) -> set[str] | None:
 
 @app.command("remove-container")
 def remove_container(
-    name: str = typer.Argument(..., help="Name of the container."),
-    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
     delete_file: bool = typer.Option(
         False, "--delete-file", help="Also delete the container's own file (path route)."
     ),
@@ -175,7 +183,7 @@ def _yes_no(value: bool | None) -> str:
 
 @app.command("list-containers")
 def list_containers(
-    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List the containers of a configuration and the modules it imports."""
@@ -216,8 +224,8 @@ def list_containers(
 
 @app.command("show-container")
 def show_container(
-    name: str = typer.Argument(..., help="Name of the container."),
-    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", help=FILE_HELP),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the container."),
+    file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show what the configuration says about one container."""
