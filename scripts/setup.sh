@@ -16,6 +16,6 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 .venv/bin/python -c "import nixgen, tree_sitter_nix, typer, rich, pytest, hypothesis" 
