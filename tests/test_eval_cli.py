@@ -1,0 +1,198 @@
+"""``nixgen eval`` and ``nixgen check-syntax`` through the real command line and the real Nix."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, NIX_OFFLINE, nix_parse_ok, run_cli
+
+OFF = ["--option", *NIX_OFFLINE[1:]]
+
+
+def no_nix_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has a Python but no Nix."""
+    bin_dir = tmp_path / "bin-without-nix"
+    bin_dir.mkdir(exist_ok=True)
+    return {"PATH": str(bin_dir)}
+
+
+# -- eval ----------------------------------------------------------------------------------
+
+
+def test_eval_expression(nix_instantiate: str) -> None:
+    proc = run_cli("eval", "1 + 1", *OFF)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "2\n", "")
+
+
+def test_eval_prints_nix_or_json(nix_instantiate: str) -> None:
+    expr = '{ b = [ 1 "two" null ]; a."x.y" = true; }'
+    proc = run_cli("eval", expr, *OFF)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{ a = { "x.y" = true; }; b = [ 1 "two" null ]; }\n'
+    ok, err = nix_parse_ok(proc.stdout)
+    assert ok, err
+    proc = run_cli("eval", "--json", expr, *OFF)
+    assert json.loads(proc.stdout) == {"a": {"x.y": True}, "b": [1, "two", None]}
+
+
+def test_eval_file_attr_and_arguments(tmp_path: Path, nix_instantiate: str) -> None:
+    f = tmp_path / "f.nix"
+    f.write_text('{ port ? 22, name ? "n" }: { conf = { inherit port name; }; }')
+    proc = run_cli("eval", "-f", str(f), "-A", "conf.port", *OFF)
+    assert proc.stdout == "22\n", proc.stderr
+    proc = run_cli("eval", "-f", str(f), "-A", "conf", "--arg", "port", "2022",
+                   "--argstr", "name", '"; abort "x', "--json", *OFF)
+    assert json.loads(proc.stdout) == {"port": 2022, "name": '"; abort "x'}, proc.stderr
+
+
+def test_eval_expression_arguments_are_json(nix_instantiate: str) -> None:
+    proc = run_cli("eval", "--arg", "xs", '[1, {"a": "${b}"}]', "{ xs }: xs", "--json", *OFF)
+    assert json.loads(proc.stdout) == [1, {"a": "${b}"}], proc.stderr
+    proc = run_cli("eval", "--arg", "x", "not json", "{ x }: x", *OFF)
+    assert proc.returncode == 2
+    assert "is not JSON" in proc.stderr and "--argstr" in proc.stderr
+
+
+def test_eval_negative_and_dash_expressions(nix_instantiate: str) -> None:
+    assert run_cli("eval", "--", "-1", *OFF).stdout == "-1\n"
+
+
+def test_eval_error_is_one_line_with_location(tmp_path: Path, nix_instantiate: str) -> None:
+    f = tmp_path / "bad.nix"
+    f.write_text('{\n  a = 1 + "x";\n}\n')
+    proc = run_cli("eval", "-f", str(f), *OFF)
+    assert proc.returncode == 1
+    assert proc.stderr == f"nixgen: error: {f}:2:11: cannot add a string to an integer\n"
+    assert "Traceback" not in proc.stderr
+
+
+def test_eval_usage_errors(tmp_path: Path, nix_instantiate: str) -> None:
+    assert run_cli("eval").returncode == 2
+    both = run_cli("eval", "-f", str(tmp_path / "x.nix"), "1")
+    assert both.returncode == 2 and "not both" in both.stderr
+    missing = run_cli("eval", "-f", str(tmp_path / "missing.nix"))
+    assert missing.returncode == 1 and "missing.nix" in missing.stderr
+    unknown = run_cli("eval", "--bogus", "1")
+    assert unknown.returncode == 2 and "--bogus" in unknown.stderr
+
+
+def test_eval_timeout(nix_instantiate: str) -> None:
+    slow = "let f = n: if n == 0 then 0 else builtins.seq (f (n - 1)) (f (n - 1)); in f 60"
+    proc = run_cli("eval", "--timeout", "1", slow, *OFF)
+    assert proc.returncode == 1
+    assert "timed out after 1 s" in proc.stderr
+
+
+def test_eval_without_nix(tmp_path: Path, nix_instantiate: str) -> None:
+    proc = run_cli("eval", "1 + 1", env=no_nix_env(tmp_path))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("nixgen: error: Nix is not installed: apt-get install -y nix-bin")
+    assert "Traceback" not in proc.stderr
+
+
+def test_eval_search_path(tmp_path: Path, nix_instantiate: str) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "default.nix").write_text("{ answer = 42; }")
+    proc = run_cli("eval", "-I", f"mylib={tmp_path / 'lib'}", "(import <mylib>).answer", *OFF)
+    assert proc.stdout == "42\n", proc.stderr
+
+
+# -- check-syntax --------------------------------------------------------------------------
+
+
+def write_files(tmp_path: Path, texts: dict[str, str]) -> list[str]:
+    names = []
+    for name, text in texts.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        names.append(str(path))
+    return names
+
+
+def test_check_syntax_clean(tmp_path: Path, nix_instantiate: str) -> None:
+    files = write_files(tmp_path, {"a.nix": "{ a = 1; }", "b.nix": "{ x, y, }: x",
+                                   "c.nix": "{ z ? 1, }: z"})
+    proc = run_cli("check-syntax", *files)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_check_syntax_reports_every_bad_file(tmp_path: Path, nix_instantiate: str) -> None:
+    files = write_files(tmp_path, {
+        "good.nix": "{ a = 1; }",
+        "bad1.nix": "{\n  a = 1\n  b = 2;\n}\n",
+        "undefined.nix": "{ a = b; }",
+        "good2.nix": "[ 1 2 ]",
+        "empty.nix": "",
+    })
+    proc = run_cli("check-syntax", *files)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{files[1]}:3:5: syntax error, unexpected '=', expecting ';'"
+    assert lines[1].startswith(f"{files[2]}:1:7: undefined variable 'b'")
+    assert lines[2].startswith(f"{files[4]}:1:1: ")
+    assert len(lines) == 3
+
+
+def test_check_syntax_nix_is_the_final_judge(tmp_path: Path, nix_instantiate: str) -> None:
+    # A UTF-8 byte order mark: tree-sitter accepts it, Nix does not.
+    bom = CONFIGS / "rejected-by-nix" / "utf8-bom.nix"
+    proc = run_cli("check-syntax", str(bom))
+    assert proc.returncode == 1 and proc.stdout.startswith(f"{bom}:1:1: ")
+    assert run_cli("check-syntax", "--no-nix", str(bom)).returncode == 0
+
+
+def test_check_syntax_directories(tmp_path: Path, nix_instantiate: str) -> None:
+    write_files(tmp_path, {"d/a.nix": "1", "d/sub/b.nix": "{ = }", "d/notes.txt": "{ = }"})
+    proc = run_cli("check-syntax", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        line for line in proc.stdout.splitlines() if line.startswith(str(tmp_path / "d/sub/b.nix"))
+    ] and len(proc.stdout.splitlines()) == 1
+    proc = run_cli("check-syntax", str(CONFIGS / "with-imports"))
+    assert (proc.returncode, proc.stdout) == (0, "")
+
+
+def test_check_syntax_fixture_corpus_agrees_with_nix(nix_instantiate: str) -> None:
+    files = sorted(str(p) for p in CONFIGS.rglob("*.nix"))
+    proc = run_cli("check-syntax", *files)
+    flagged = {line.split(":", 1)[0] for line in proc.stdout.splitlines()}
+    expected = {f for f in files if not nix_parse_ok(Path(f).read_bytes())[0]}
+    assert flagged == expected
+
+
+def test_check_syntax_many_files(tmp_path: Path, nix_instantiate: str) -> None:
+    texts = {f"f{i:03}.nix": f"{{ a{i} = {i}; }}" for i in range(300)}
+    texts["f150.nix"] = "{ a = ; }"
+    texts["f299.nix"] = "let in"
+    proc = run_cli("check-syntax", *write_files(tmp_path, texts))
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [
+        str(tmp_path / "f150.nix"), str(tmp_path / "f299.nix")]
+
+
+def test_check_syntax_missing_file_and_usage(tmp_path: Path, nix_instantiate: str) -> None:
+    proc = run_cli("check-syntax", str(tmp_path / "nope.nix"))
+    assert proc.returncode == 1 and "nope.nix" in proc.stdout
+    assert run_cli("check-syntax").returncode == 2
+
+
+def test_check_syntax_without_nix_falls_back_to_tree_sitter(tmp_path: Path) -> None:
+    files = write_files(tmp_path, {"ok.nix": "{ a, b, }: a", "bad.nix": "{ a = ; }"})
+    proc = run_cli("check-syntax", *files, env=no_nix_env(tmp_path))
+    assert proc.returncode == 1
+    assert "checked with tree-sitter only" in proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [files[1]]
+    forced = run_cli("check-syntax", "--nix", files[0], env=no_nix_env(tmp_path))
+    assert forced.returncode == 1 and "Nix is not installed" in forced.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names with newlines")
+def test_check_syntax_odd_file_names(tmp_path: Path, nix_instantiate: str) -> None:
+    files = write_files(tmp_path, {"-dash.nix": "1", 'q"${x}.nix': "{ = }"})
+    proc = run_cli("check-syntax", "--", *files)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(files[1] + ":1:")
