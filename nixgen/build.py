@@ -386,8 +386,9 @@ def _set_profiles(
             item.profile.parent.mkdir(parents=True, exist_ok=True)
             pairs.append((item.profile, item.new))
         batch = getattr(nix, "set_profiles", None)
-        if batch is not None and len(pairs) > 1:
-            emit(Progress("profile", f"setting {len(pairs)} profiles",
+        if batch is not None:
+            label = str(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} profiles"
+            emit(Progress("profile", f"setting {label}",
                           done=len(result.profiles_set), total=total))
             batch(pairs)
             result.profiles_set.extend(p for p, _ in pairs)

@@ -166,7 +166,6 @@ def _print_plan(the_plan: BuildPlan) -> None:
                   title_justify="left")
     for column in ("system", "route", "status", "profile", "now → new"):
         table.add_column(column, no_wrap=True)
-    table.add_column("note", overflow="fold")
     for item in the_plan.items:
         status = item.status if item.selected else f"{item.status} (not selected)"
         change = _short(item.current) if item.status in ("unchanged", "removed") else (
@@ -178,9 +177,12 @@ def _print_plan(the_plan: BuildPlan) -> None:
             f"[{STATUS_STYLE.get(item.status, '')}]{status}[/]",
             _profile_label(item.profile, the_plan.profile_dir),
             change,
-            item.note,
         )
-    console().print(table)
+    out = console()
+    out.print(table)
+    for item in the_plan.items:
+        if item.note:
+            out.print(f"  {item.name}: {item.note}", markup=False, highlight=False)
 
 
 def _print_commands(the_plan: BuildPlan) -> None:
