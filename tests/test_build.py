@@ -259,3 +259,43 @@ def test_generations_and_rollback(setup) -> None:
     assert profile == profiles / "system" and target == first != second
     with pytest.raises(UsageError):
         generations("nope", opts)
+
+
+def test_path_container_under_false_mkif_is_skipped(tmp_path: Path, nix_tools) -> None:
+    config = tmp_path / "configuration.nix"
+    (tmp_path / "containers").mkdir()
+    config.write_text("""{ lib, ... }:
+{
+  systemd.containers.off = lib.mkIf false { path = "/nix/var/nix/profiles/containers/off"; };
+  systemd.containers.on.path = "/nix/var/nix/profiles/containers/on";
+}
+""")
+    for name in ("off", "on"):
+        (tmp_path / "containers" / f"{name}.nix").write_text("{ boot.isContainer = true; }\n")
+    result = build(_opts(config, tmp_path / "p"))
+    assert _statuses(result.plan)[("off", "path")] == "skipped"
+    assert "not declared once evaluated" in result.plan.item("off").note
+    assert not (tmp_path / "p" / "containers" / "off").exists()
+    assert (tmp_path / "p" / "containers" / "on").is_symlink()
+
+
+def test_nix_flags_reach_every_command(setup) -> None:
+    config, profiles = setup
+    config.write_text(HOST.replace("buildhost", "flags" + uuid.uuid4().hex[:10]))
+    opts = _opts(config, profiles, builders="ssh://builder x86_64-linux", show_trace=True)
+    the_plan = plan(opts, write_derivations=False)
+    for argv in the_plan.commands:
+        assert "--show-trace" in argv
+        i = argv.index("builders")
+        assert argv[i - 1] == "--option" and argv[i + 1] == "ssh://builder x86_64-linux"
+
+
+def test_a_container_file_that_forgets_is_container_is_built_as_one(tmp_path: Path,
+                                                                      nix_tools) -> None:
+    config = tmp_path / "configuration.nix"
+    (tmp_path / "containers").mkdir()
+    config.write_text('{ systemd.containers.lazy.path = "/nix/var/nix/profiles/containers/lazy"; }\n')
+    (tmp_path / "containers" / "lazy.nix").write_text("{ networking.hostName = \"lazy\"; }\n")
+    build(_opts(config, tmp_path / "p"))
+    system = Path(os.path.realpath(tmp_path / "p" / "containers" / "lazy"))
+    assert (system / "is-container").read_text() == "true\n"

@@ -183,3 +183,8 @@ def test_fixture_configurations_instantiate(nix_tools, name: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith(".drv")
+
+
+def test_a_function_returning_a_function_is_refused(nix_tools, write) -> None:
+    cfg = write("configuration.nix", "site: { config, ... }: { networking.hostName = site; }\n")
+    assert "function returning a function" in _eval_error(nix_tools, "s.config.networking", cfg)
