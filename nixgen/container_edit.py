@@ -34,6 +34,7 @@ from nixgen.containers import (
     SSH_PORTS,
     Container,
     Module,
+    config_root,
     container_file_for,
     discover_modules,
     file_exists,
@@ -379,8 +380,7 @@ def _create(
 ) -> list[str]:
     """Write a new container into ``target``; return what was done."""
     doc = ws.doc(target)
-    prefix = prefix_of(dialect)
-    root = (*prefix, spec.name)
+    root = (*config_root(doc), *prefix_of(dialect), spec.name)
     guest = _guest_entries(spec, dialect, state_version)
     host = _host_options(spec)
     if route == "config":
@@ -450,21 +450,20 @@ def _find_literal(c: Container, rel: tuple[str, ...], ws: _Workspace) -> tuple[A
     """The Python value of ``<prefix>.NAME.<rel>`` where the container defines it."""
     from nixgen.containers import literal_of
 
-    path = (*prefix_of(c.dialect), c.name, *rel)
     for file in dict.fromkeys(c.definition_files):
         doc = ws.doc(file)
-        for b in doc.get(path):
+        for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, *rel)):
             return literal_of(b, doc.data), file, b.line
     return None
 
 
 def _config_file(c: Container, ws: _Workspace) -> Path:
     """The file holding the container's ``config`` (for appending ports and keys)."""
-    prefix = prefix_of(c.dialect)
     for binding, file in zip(c.definitions, c.definition_files, strict=False):
+        doc = ws.doc(file)
+        prefix = (*config_root(doc), *prefix_of(c.dialect))
         rel = tuple(binding.path)[len(prefix) + 1 :]
         if not rel or rel[0] == "config":
-            doc = ws.doc(file)
             for b in doc.get((*prefix, c.name, "config")):
                 node, _ = unwrap(b.value_node)
                 if node is None or node.type not in ("attrset_expression", "rec_attrset_expression"):
@@ -496,8 +495,7 @@ def _extend(
         )
     effective_route = c.route if c.route != "unknown" else (spec.route or "config")
     done: list[str] = []
-    prefix = prefix_of(dialect)
-    root = (*prefix, c.name)
+    root = (*prefix_of(dialect), c.name)
     # options of the host side (modern dialect)
     scalar_options = [
         ("autoStart", True if spec.auto_start else None),
@@ -558,6 +556,7 @@ def _extend(
         guest_root = (*root, "config")
     if spec.ports or spec.ssh_keys:
         doc = ws.doc(guest_file)
+        guest_root = (*config_root(doc), *guest_root)
         enable_path = (*guest_root, *SSH_ENABLE)
         defs = doc.get(enable_path)
         if not defs:
@@ -586,6 +585,7 @@ def _extend(
         ws.update(guest_file, doc)
     if host_sets or new_forwards:
         doc = ws.doc(c.file)
+        root = (*config_root(doc), *root)
         for rel, value in host_sets:
             doc = doc.set((*root, *rel), value).document
             done.append(f"set {'.'.join(rel)}")

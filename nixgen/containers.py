@@ -32,6 +32,7 @@ Adding and removing (:func:`plan_add`, :func:`plan_remove`) live in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -161,6 +162,33 @@ class Module:
     path: Path
     real_path: Path
     document: Document
+
+    @property
+    def root(self) -> tuple[str, ...]:
+        """``("config",)`` for a module in full form (``options``/``config``), else ``()``."""
+        return config_root(self.document)
+
+
+def config_root(doc: Document) -> tuple[str, ...]:
+    """Where a module's settings live: under ``config`` when the module declares ``options``
+    or ``config`` at its top level (NixOS's full module form), else at the top level."""
+    cached = getattr(doc, "_nixgen_config_root", None)
+    if cached is None:
+        full = any(
+            b.path and b.path[0] in ("config", "options") for b in doc.bindings()
+        )
+        cached = ("config",) if full else ()
+        with contextlib.suppress(AttributeError):
+            doc._nixgen_config_root = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def settings_path(binding: Binding, root: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The binding's option path with the module's ``root`` taken off (None: not a setting)."""
+    path = tuple(binding.path)
+    if path[: len(root)] != root:
+        return None
+    return path[len(root) :]
 
 
 def _real(path: Path) -> Path:
@@ -345,10 +373,14 @@ class _Found:
     dynamic: bool = False
 
 
-def _scan(modules: list[Module]) -> Iterator[tuple[Module, Binding]]:
+def _scan(modules: list[Module]) -> Iterator[tuple[Module, Binding, tuple[Any, ...]]]:
+    """Every setting of every module: ``(module, binding, option path)``."""
     for module in modules:
+        root = module.root
         for binding in module.document.bindings():
-            yield module, binding
+            path = settings_path(binding, root)
+            if path:
+                yield module, binding, path
 
 
 def _first_line_text(text: str, limit: int = 60) -> str:
@@ -369,8 +401,7 @@ def discover_modules(
     """
     found: dict[tuple[Any, ...], _Found] = {}
     dynamic_sets: list[tuple[Module, Binding, DialectName]] = []
-    for module, binding in _scan(modules):
-        path = tuple(binding.path)
+    for module, binding, path in _scan(modules):
         for prefix, dialect in PREFIXES:
             n = len(prefix)
             if path[:n] != prefix:
@@ -521,7 +552,9 @@ def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = Non
     except NixgenError:
         return
     for binding in doc.bindings():
-        _read_guest_field(c, binding, tuple(binding.path), doc.data)
+        path = settings_path(binding, config_root(doc))
+        if path:
+            _read_guest_field(c, binding, path, doc.data)
 
 
 def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:
@@ -534,8 +567,7 @@ def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
     """Ports of the host's sshd with where they are decided: ``(port, file, line)``."""
     ports: list[tuple[int, Path, int]] = []
     enabled: tuple[Path, int] | None = None
-    for module, binding in _scan(modules):
-        path = tuple(binding.path)
+    for module, binding, path in _scan(modules):
         if path == SSH_PORTS:
             value = literal_of(binding, module.document.data)
             if isinstance(value, list):
@@ -560,8 +592,8 @@ def host_ssh_ports(config: Path, *, buffers: Mapping[Path, bytes] | None = None)
 
 def host_state_version(modules: list[Module]) -> str | None:
     """The host's ``system.stateVersion`` when it is a literal string."""
-    for module, binding in _scan(modules):
-        if tuple(binding.path) == STATE_VERSION:
+    for module, binding, path in _scan(modules):
+        if path == STATE_VERSION:
             value = literal_of(binding, module.document.data)
             if isinstance(value, str):
                 return value

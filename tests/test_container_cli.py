@@ -190,7 +190,7 @@ def test_list_containers_every_form(forms: Path, env: dict[str, str]) -> None:
     assert code == 0, err
     entries = json.loads(out)
     static = {e["name"]: e for e in entries if not e["dynamic"]}
-    assert set(static) == {"alpha", "beta", "gamma-1", "delta", "web", "db", "epsilon"}
+    assert set(static) == {"alpha", "beta", "gamma-1", "delta", "web", "db", "epsilon", "app"}
     assert static["web"]["file"].endswith(os.path.join("modules", "web.nix"))
     assert static["web"]["line"] == 4
     assert static["delta"]["conditional"] is True

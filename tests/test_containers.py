@@ -64,7 +64,7 @@ def by_name(containers: list[Container]) -> dict[str, Container]:
 def test_discover_every_form(forms: Path) -> None:
     found = discover(forms)
     named = by_name(found)
-    assert set(named) == {"alpha", "beta", "gamma-1", "delta", "web", "db", "epsilon"}
+    assert set(named) == {"alpha", "beta", "gamma-1", "delta", "web", "db", "epsilon", "app"}
     assert named["alpha"].dialect == "legacy" and named["alpha"].route == "config"
     assert named["alpha"].line == 14
     assert named["beta"].dialect == "legacy" and named["beta"].line == 20
@@ -380,3 +380,32 @@ def test_add_then_remove_is_identity(
         assert found.ports == ports
     removed = plan_remove(cfg, name, buffers={cfg: new[cfg]})
     assert [c.new_data for c in removed.changes] == [original]
+
+
+def test_full_form_module_under_config_mkif(forms: Path, nix_instantiate: str) -> None:
+    full = forms.parent / "modules" / "full.nix"
+    [app] = [c for c in discover(forms) if c.name == "app"]
+    assert app.file == full and app.line == 10 and app.conditional
+    assert app.ports == [2400] and app.auto_start is True
+    top = forms.read_bytes()
+    plan = plan_add(forms, ContainerSpec("app", ports=[2401]))
+    assert [c.path for c in plan.changes] == [full]
+    commit(plan)
+    assert "services.openssh.ports = [ 2400 2401 ];" in full.read_text()
+    assert forms.read_bytes() == top
+    commit(plan_remove(forms, "app"))
+    text = full.read_text()
+    assert "containers.app" not in text and "options.services.myapp.enable" in text
+    assert nix_parse_ok(text, nix_instantiate)[0]
+
+
+def test_new_container_in_full_form_file_goes_under_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "configuration.nix"
+    cfg.write_text("{ lib, ... }:\n{\n  options.x = lib.mkOption { };\n  config = {\n"
+                   "    networking.hostName = \"h\";\n  };\n}\n")
+    plan = plan_add(cfg, ContainerSpec("foo", ports=[2022]))
+    text = plan.changes[0].new_data.decode()
+    assert "    systemd.containers.foo.config = {\n" in text
+    assert text.index("systemd.containers") > text.index("config = {")
+    cfg.write_bytes(plan.changes[0].new_data)
+    assert [c.name for c in discover(cfg)] == ["foo"]
