@@ -84,11 +84,8 @@ class _Reporter:
     """Shows progress events: a rich live display on a terminal, plain lines otherwise."""
 
     def __init__(self, quiet: bool) -> None:
-        from nixgen.cli.output import err_console
-
-        self.console = err_console()
         self.quiet = quiet
-        self.live = self.console.is_terminal and not quiet
+        self.live = not quiet and sys.stderr.isatty()
         self.start = time.monotonic()
         self.progress: Any = None
         self.task: Any = None
@@ -104,13 +101,15 @@ class _Reporter:
                 TimeElapsedColumn,
             )
 
+            from nixgen.cli.output import err_console
+
             self.progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=self.console,
+                console=err_console(),
                 transient=True,
             )
             self.progress.start()
@@ -135,8 +134,8 @@ class _Reporter:
             return
         elapsed = time.monotonic() - self.start
         counter = f" [{event.done}/{event.total}]" if event.total and event.stage == "build" else ""
-        self.console.print(f"nixgen: {event.stage}: {event.message}{counter} ({elapsed:.1f}s)",
-                           markup=False, highlight=False)
+        sys.stderr.write(f"nixgen: {event.stage}: {event.message}{counter} ({elapsed:.1f}s)\n")
+        sys.stderr.flush()
 
 
 def _short(path: str | None) -> str:
