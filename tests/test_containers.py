@@ -409,3 +409,41 @@ def test_new_container_in_full_form_file_goes_under_config(tmp_path: Path) -> No
     assert text.index("systemd.containers") > text.index("config = {")
     cfg.write_bytes(plan.changes[0].new_data)
     assert [c.name for c in discover(cfg)] == ["foo"]
+
+
+@pytest.mark.parametrize(
+    ("newline", "unit"), [("\r\n", "  "), ("\n", "\t"), ("\n", "    ")], ids=["crlf", "tabs", "four"]
+)
+def test_style_of_the_file_is_kept(tmp_path: Path, newline: str, unit: str,
+                                   nix_instantiate: str) -> None:
+    lines = ["{ config, ... }:", "{", f"{unit}networking.hostName = \"h\";",
+             f"{unit}boot.loader.grub = {{", f"{unit}{unit}enable = true;", f"{unit}}};", "}", ""]
+    cfg = tmp_path / "configuration.nix"
+    original = newline.join(lines).encode()
+    cfg.write_bytes(original)
+    for dialect, route in (("legacy", "config"), ("modern", "path")):
+        plan = plan_add(cfg, ContainerSpec("foo", ports=[2022], dialect=dialect, route=route,
+                                           auto_start=dialect == "modern"))
+        for change in plan.changes:
+            data = change.new_data
+            assert nix_parse_ok(data, nix_instantiate)[0]
+            if newline == "\r\n":
+                assert data.count(b"\n") == data.count(b"\r\n")
+        text = plan.changes[0].new_data.decode()
+        if dialect == "legacy":
+            assert f"{newline}{unit}{unit}services.openssh.ports = [ 2022 ];" in text
+        else:
+            assert f"{newline}{unit}{unit}autoStart = true;" in text
+        commit(plan)
+        commit(plan_remove(cfg, "foo", delete_file=True))
+        assert cfg.read_bytes() == original
+
+
+def test_ssh_key_comment_with_nix_syntax_round_trips(plain: Path, nix_instantiate: str) -> None:
+    key = ssh_key(comment='a"b ${x} \\c')
+    plan = plan_add(plain, ContainerSpec("foo", ports=[2022], ssh_keys=[key]))
+    data = plan.changes[0].new_data
+    assert nix_parse_ok(data, nix_instantiate)[0]
+    commit(plan)
+    [found] = discover(plain)
+    assert found.ssh_keys == [key]
