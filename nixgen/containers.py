@@ -407,11 +407,8 @@ def discover_modules(
             if path[:n] != prefix:
                 continue
             if len(path) == n:
-                value = binding.value_node
-                if (
-                    getattr(binding.node, "type", "") == "binding"
-                    and not _is_attrset(value)
-                    and not _is_mkmerge_list(binding)
+                if getattr(binding, "is_inherit", False) or (
+                    not _is_attrset(binding.value_node) and not _is_mkmerge_list(binding)
                 ):
                     dynamic_sets.append((module, binding, dialect))
                 continue
@@ -426,9 +423,12 @@ def discover_modules(
             entry.bindings.append((binding, path[n + 1 :], module))
     containers = [_build(entry, buffers) for entry in found.values()]
     for module, binding, dialect in dynamic_sets:
+        text = binding.text
+        if getattr(binding, "is_inherit", False):
+            text = binding.node.text.decode("utf-8", "replace")
         containers.append(
             Container(
-                name=_first_line_text(binding.text),
+                name=_first_line_text(text),
                 dialect=dialect,
                 route="unknown",
                 file=module.path,

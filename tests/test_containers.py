@@ -447,3 +447,21 @@ def test_ssh_key_comment_with_nix_syntax_round_trips(plain: Path, nix_instantiat
     commit(plan)
     [found] = discover(plain)
     assert found.ssh_keys == [key]
+
+
+def test_whole_container_sets_built_by_expressions_are_dynamic(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.nix"
+    cfg.write_text(
+        "{ config, lib, ... }:\nlet\n  cfg = import ./x.nix;\n  mine = { a.config = { }; };\nin\n{\n"
+        "  inherit (cfg) containers;\n"
+        "  systemd = { inherit (cfg.systemd) containers; };\n"
+        "}\n"
+    )
+    found = discover(cfg)
+    assert [(c.name, c.dialect, c.dynamic, c.line) for c in found] == [
+        ("inherit (cfg) containers;", "modern", True, 7),
+        ("inherit (cfg.systemd) containers;", "legacy", True, 8),
+    ]
+    cfg.write_text("let mine = { a.config = { }; }; in\n{ containers = mine // { b.config = { }; }; }\n")
+    [only] = discover(cfg)
+    assert only.dynamic and only.name == "mine // { b.config = { }; }" and only.line == 2
