@@ -322,6 +322,13 @@ def test_file_errors(tmp_path: Path, env: dict[str, str]) -> None:
     binary.write_bytes(b"{ \0 }")
     code, _, err = cli("add-container", "foo", "-f", str(binary), env=env)
     assert code == 1 and err.count("\n") == 1
+    code, _, err = cli("list-containers", "-f", str(tmp_path), env=env)
+    assert code == 1 and "directory" in err and err.count("\n") == 1
+    latin = tmp_path / "latin1.nix"
+    latin.write_bytes(b"{ x = \"caf\xe9\"; }\n")
+    code, _, err = cli("add-container", "foo", "-f", str(latin), env=env)
+    assert code == 1 and err.count("\n") == 1
+    assert latin.read_bytes() == b"{ x = \"caf\xe9\"; }\n"
 
 
 def test_read_only_file(plain: Path, env: dict[str, str]) -> None:
