@@ -94,7 +94,8 @@ def one_round(base: Path, n: int, jobs: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=20)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=2 * (os.cpu_count() or 1),
+                        help="nixgen build --jobs (default: twice the cores; the builds are tiny)")
     parser.add_argument("--rounds", type=int, default=3, help="report the median of N rounds")
     args = parser.parse_args()
     n = args.containers
