@@ -119,14 +119,18 @@ class BuildPlan:
 def map_profile(profile: str, profile_dir: Path) -> Path:
     """A profile path as written in a configuration, moved under ``profile_dir``.
 
-    ``/nix/var/nix/profiles/containers/foo`` becomes ``PROFILE_DIR/containers/foo``; a
-    profile outside ``/nix/var/nix/profiles`` is kept as written.
+    ``/nix/var/nix/profiles/containers/foo`` becomes ``PROFILE_DIR/containers/foo``. A
+    profile elsewhere (``/srv/profiles/foo``) is kept as written with the default profile
+    directory, and moved to ``PROFILE_DIR/srv/profiles/foo`` with another one, so that a
+    build into a scratch directory writes nothing outside it.
     """
     posix = PurePosixPath(profile)
     try:
         rel = posix.relative_to(NIX_PROFILES_ROOT)
     except ValueError:
-        return Path(profile)
+        if Path(profile_dir) == DEFAULT_PROFILE_DIR:
+            return Path(profile)
+        return Path(profile_dir) / str(posix).lstrip("/")
     return Path(profile_dir) / rel
 
 

@@ -299,3 +299,16 @@ def test_a_container_file_that_forgets_is_container_is_built_as_one(tmp_path: Pa
     build(_opts(config, tmp_path / "p"))
     system = Path(os.path.realpath(tmp_path / "p" / "containers" / "lazy"))
     assert (system / "is-container").read_text() == "true\n"
+
+
+def test_profiles_are_mapped_under_the_profile_dir() -> None:
+    from nixgen.plan import DEFAULT_PROFILE_DIR, map_profile
+
+    scratch = Path("/tmp/scratch")
+    assert map_profile("/nix/var/nix/profiles/containers/a", scratch) == scratch / "containers/a"
+    assert map_profile("/nix/var/nix/profiles/per-container/a/system", scratch) == (
+        scratch / "per-container/a/system")
+    assert map_profile("/srv/profiles/a", scratch) == scratch / "srv/profiles/a"
+    assert map_profile("/srv/profiles/a", DEFAULT_PROFILE_DIR) == Path("/srv/profiles/a")
+    assert map_profile("/nix/var/nix/profiles/containers/a", DEFAULT_PROFILE_DIR) == Path(
+        "/nix/var/nix/profiles/containers/a")
