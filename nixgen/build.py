@@ -214,13 +214,13 @@ def plan(
                   total=len(systems)))
     argv = _eval_command(nix, nixos, systems, write=write_derivations)
     proc = nix.run(argv)
-    results = {r["name"]: r for r in json.loads(proc.stdout.decode("utf-8"))}
+    results = json.loads(proc.stdout.decode("utf-8"))  # in the order of `systems`
     emit(Progress("plan", "comparing with the profiles", done=len(systems), total=len(systems)))
 
     profile_dir = Path(opts.profile_dir)
     host_profile = profile_dir / "system"
     host_now = read_profile(host_profile)
-    host = results[HOST]
+    host = results[0]
     items = [
         PlanItem(HOST, "host", status_of(host_now, host["out"]), profile=host_profile,
                  current=host_now, new=host["out"], drv=host["drv"],
@@ -231,8 +231,7 @@ def plan(
         for dialect in ("legacy", "modern")
         for name, path in (host["containers"].get(dialect) or {}).items()
     }
-    for s in systems[1:]:
-        r = results[s.name]
+    for s, r in zip(systems[1:], results[1:], strict=True):
         assert s.profile is not None
         now = read_profile(s.profile)
         item = PlanItem(s.name, "path", status_of(now, r["out"]), dialect=s.dialect,
