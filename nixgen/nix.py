@@ -192,11 +192,12 @@ class Nix:
         timeout: float | None = None,
         on_stderr_line: Callable[[str], None] | None = None,
         on_start: Callable[[int], None] | None = None,
+        capture_stdout: bool = True,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run one Nix command; the only place nixgen starts a process.
 
         ``on_stderr_line`` gets each stderr line (no newline, colours stripped) as Nix prints
-        it; ``on_start`` gets the process id. Raises :class:`NixNotFoundError` when the tool is
+        it; ``on_start`` gets the process id; ``capture_stdout=False`` discards stdout. Raises :class:`NixNotFoundError` when the tool is
         missing and :class:`NixCommandError` on a non-zero exit, a signal or a timeout.
         """
         if isinstance(argv, str):  # pragma: no cover - a programming error
@@ -207,7 +208,7 @@ class Nix:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=self._environ(),
                 start_new_session=True,
@@ -227,8 +228,8 @@ class Nix:
         err_lines: list[bytes] = []
 
         def read_stdout() -> None:
-            assert proc.stdout is not None
-            out_chunks.append(proc.stdout.read())
+            if proc.stdout is not None:
+                out_chunks.append(proc.stdout.read())
 
         def read_stderr() -> None:
             assert proc.stderr is not None
@@ -311,37 +312,72 @@ class Nix:
         except NixCommandError as err:
             raise _syntax_error(err, None, None) from err
 
-    def parse_check_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[NixSyntaxError]:
+    def parse_check_many(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        suspect: Callable[[str], bool] | None = None,
+        workers: int = 4,
+    ) -> list[NixSyntaxError]:
         """Parse many files with as few Nix processes as possible (one when all are valid).
 
-        Nix stops at the first file it rejects; the check then resumes after that file.
+        Nix stops at the first file it rejects; the check then resumes after that file. After
+        a first rejection, ``suspect(name)`` (e.g. a quick tree-sitter check) picks the files
+        likely to fail among the rest: each is judged in a process of its own, in parallel,
+        so that they do not cut the batch of the others again and again. Errors come back in
+        the order of ``paths``, naming the files as given.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         names = [os.fspath(p) for p in paths]
         files = [_abs(p) for p in names]
-        errors: list[NixSyntaxError] = []
-        start = 0
-        while start < len(files):
-            batch = files[start:]
-            try:
-                self.run(self.command("nix-instantiate", "--parse", *batch))
-                break
-            except NixNotFoundError:
-                raise
-            except NixCommandError as err:
-                if err.signal is not None or err.returncode is None:
-                    raise
-                index = _failed_index(batch, err)
-                if index is None:
-                    # Not attributable: judge the rest one file at a time.
-                    for name, f in zip(names[start:], batch, strict=True):
-                        try:
-                            self.parse_check(Path(f))
-                        except NixSyntaxError as one:
-                            errors.append(_renamed(one, name))
+        found: dict[int, NixSyntaxError] = {}
+        pending = list(range(len(files)))
+        pool: ThreadPoolExecutor | None = None
+        futures = []
+        try:
+            while pending:
+                batch = [files[i] for i in pending]
+                try:
+                    self.run(self.command("nix-instantiate", "--parse", *batch),
+                             capture_stdout=False)
                     break
-                errors.append(_renamed(_syntax_error(err, batch[index], None), names[start + index]))
-                start += index + 1
-        return errors
+                except NixNotFoundError:
+                    raise
+                except NixCommandError as err:
+                    if err.signal is not None or err.returncode is None:
+                        raise
+                    index = _failed_index(batch, err)
+                    if index is None:  # not attributable: judge the rest one by one
+                        index = len(batch)
+                        doubtful = list(pending)
+                    else:
+                        found[pending[index]] = _syntax_error(err, batch[index], None)
+                        doubtful = []
+                    pending = pending[index + 1:]
+                    if suspect is not None:
+                        doubtful += [i for i in pending if suspect(names[i])]
+                        suspect = None
+                    if doubtful:
+                        pool = pool or ThreadPoolExecutor(max(1, workers))
+                        futures += [(i, pool.submit(self._parse_one, files[i])) for i in doubtful]
+                        chosen = set(doubtful)
+                        pending = [i for i in pending if i not in chosen]
+            for i, future in futures:
+                one = future.result()
+                if one is not None:
+                    found[i] = one
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return [_renamed(found[i], names[i]) for i in sorted(found)]
+
+    def _parse_one(self, path: str) -> NixSyntaxError | None:
+        try:
+            self.parse_check(Path(path))
+        except NixSyntaxError as err:
+            return err
+        return None
 
     # -- evaluation -------------------------------------------------------------------------
 
