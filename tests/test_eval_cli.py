@@ -196,3 +196,21 @@ def test_check_syntax_odd_file_names(tmp_path: Path, nix_instantiate: str) -> No
     proc = run_cli("check-syntax", "--", *files)
     assert proc.returncode == 1
     assert proc.stdout.startswith(files[1] + ":1:")
+
+
+def test_eval_help_lists_the_value_options() -> None:
+    proc = run_cli("eval", "--help")
+    assert proc.returncode == 0
+    for flag in ("-f, --file FILE", "-A, --attr ATTR", "--arg NAME JSON", "--argstr NAME STRING",
+                 "-I PATH", "--option NAME VALUE", "--timeout SECONDS", "--json"):
+        assert flag in proc.stdout
+
+
+def test_eval_equals_forms_and_bad_values(tmp_path: Path, nix_instantiate: str) -> None:
+    f = tmp_path / "f.nix"
+    f.write_text("{ a.b = 3; }")
+    assert run_cli("eval", f"--file={f}", "--attr=a.b", *OFF).stdout == "3\n"
+    bad = run_cli("eval", "--timeout", "soon", "1")
+    assert bad.returncode == 2 and "--timeout" in bad.stderr
+    short = run_cli("eval", "1", "--arg", "x")
+    assert short.returncode == 2 and "NAME VALUE" in short.stderr

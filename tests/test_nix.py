@@ -493,3 +493,23 @@ def test_set_profiles_does_what_nix_env_set_does(nix: Nix, tmp_path: Path) -> No
     assert [nix.profile_target(p) for p, _ in many] == [o for _, o in many]
     with pytest.raises(NixCommandError, match="not in the Nix store"):
         nix.set_profiles([(tmp_path / "x", str(tmp_path))])
+
+
+def test_parse_check_many_suspects_are_judged_on_their_own(nix: Nix, tmp_path: Path) -> None:
+    texts = ["1", "{ = }", "2", "let in", "{ a = ; }", "3", "{ b = 1; }"]
+    files = [write(tmp_path / f"s{i}.nix", t) for i, t in enumerate(texts)]
+    asked: list[str] = []
+
+    def suspect(name: str) -> bool:
+        asked.append(name)
+        return Path(name).read_text() in ("let in", "{ a = ; }")
+
+    errors = nix.parse_check_many(files, suspect=suspect)
+    assert [e.file for e in errors] == [str(files[1]), str(files[3]), str(files[4])]
+    assert sorted(asked) == sorted(str(f) for f in files[2:])  # only after the first rejection
+    asked.clear()
+    assert nix.parse_check_many(files[5:], suspect=suspect) == []
+    assert asked == []  # all valid: one Nix process, no second opinion needed
+    # A wrong guess changes nothing: the batch still finds the bad file.
+    errors = nix.parse_check_many(files[:5], suspect=lambda name: True)
+    assert [e.file for e in errors] == [str(files[1]), str(files[3]), str(files[4])]
