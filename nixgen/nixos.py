@@ -177,3 +177,25 @@ def declared_dialects(nix: Nix, nixos: str | None = None, *, use_cache: bool = T
         data[key] = sorted(found)
         _write_cache(file, data)
     return found
+
+
+def detect_dialects(nix: Nix | None = None, nixos: str | None = None) -> tuple[set[str] | None, str]:
+    """``declared_dialects`` for ``--dialect auto``, never failing: (dialects or None, why).
+
+    None when Nix is not installed, NixOS is not on the search path, or evaluating its
+    options fails; the reason says which, so that a caller can fall back to its file-based
+    rule and say why with ``--verbose``.
+    """
+    from nixgen.errors import NixNotFoundError
+
+    nix = nix or Nix()
+    try:
+        spec = resolve_nixos(nix, nixos)
+        found = declared_dialects(nix, spec)
+    except NixNotFoundError:
+        return None, "Nix is not installed"
+    except NixCommandError as err:
+        return None, f"could not ask NixOS: {err}"
+    names = {"legacy": "systemd.containers", "modern": "containers"}
+    declared = " and ".join(names[d] for d in sorted(found)) or "neither containers option"
+    return found, f"the NixOS at {spec} declares {declared}"

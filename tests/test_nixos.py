@@ -198,3 +198,23 @@ def test_option_value_with_odd_file_and_attribute_names(tmp_path: Path, name: st
     with pytest.raises(NixCommandError) as info:
         option_value(path, ["networking", weird], nix=nix)
     assert weird in info.value.message and "pwned" not in info.value.message.replace(weird, "")
+
+
+def test_detect_dialects_never_fails(tmp_path: Path, nix_instantiate: str) -> None:
+    from nixgen.nixos import detect_dialects
+
+    legacy = stand_in(tmp_path / "legacy", LEGACY)
+    found, why = detect_dialects(nix_with(f"nixos={legacy}"))
+    assert found == {"legacy"} and why == "the NixOS at <nixos> declares systemd.containers"
+    found, why = detect_dialects(nix_with(), str(STAND_IN_NIXOS))
+    assert found == {"legacy", "modern"} and "systemd.containers and containers" in why
+    found, why = detect_dialects(nix_with())
+    assert found is None and "-I nixos=" in why
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "default.nix").write_text("{ configuration ? null }: throw \"no options here\"")
+    found, why = detect_dialects(nix_with(), str(broken))
+    assert found is None and "no options here" in why
+    fresh = stand_in(tmp_path / "fresh", MODERN)  # not cached yet: Nix must be asked
+    found, why = detect_dialects(Nix(env={"PATH": str(tmp_path)}), str(fresh))
+    assert (found, why) == (None, "Nix is not installed")
