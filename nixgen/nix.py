@@ -92,6 +92,8 @@ def parse_nix_message(stderr: str) -> NixMessage:
             continue
         if _LOCATION.match(" " + stripped) or stripped.startswith("(use '--show-trace'"):
             break
+        if stripped.startswith("error:"):  # several errors in a row (e.g. --keep-going)
+            stripped = stripped[len("error:"):].strip()
         body.append(stripped)
         if len(body) >= MAX_MESSAGE_LINES:
             break

@@ -242,6 +242,10 @@ def test_show_trace_keeps_the_first_location(tmp_path: Path, nix_tools: dict[str
      "builder for '/nix/store/x.drv' failed with exit code 1;\nlast 2 log lines:\n> one\n> two",
      (None, None, None)),
     ("warning: something\n", "warning: something", (None, None, None)),
+    ("building '/a.drv'...\nerror: builder for '/a.drv' failed with exit code 3\n"
+     "error: build of '/a.drv', '/b.drv' failed\n",
+     "builder for '/a.drv' failed with exit code 3\nbuild of '/a.drv', '/b.drv' failed",
+     (None, None, None)),
 ])
 def test_parse_nix_message(stderr: str, message: str, where: tuple) -> None:
     parsed = parse_nix_message(stderr)
