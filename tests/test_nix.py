@@ -517,3 +517,25 @@ def test_parse_check_many_suspects_are_judged_on_their_own(nix: Nix, tmp_path: P
     # A wrong guess changes nothing: the batch still finds the bad file.
     errors = nix.parse_check_many(files[:5], suspect=lambda name: True)
     assert [e.file for e in errors] == [str(files[1]), str(files[3]), str(files[4])]
+
+
+NAMES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"), max_size=12)
+
+
+@settings(max_examples=30)
+@given(NAMES, NAMES)
+def test_any_attribute_path_is_data(outer: str, inner: str) -> None:
+    n = Nix(options=OFFLINE)
+    value = n.eval("{ a, b }: { ${a} = { ${b} = [ a b ]; }; }", attr=[outer, inner],
+                   args={"a": outer, "b": inner})
+    assert value == [outer, inner]
+
+
+@pytest.mark.parametrize("dirname", ['d"${x}', "d'';)", "d=e", "d b"])
+def test_search_path_entries_with_odd_names(nix_tools: dict[str, str], tmp_path: Path,
+                                            dirname: str) -> None:
+    lib = tmp_path / dirname
+    lib.mkdir()
+    write(lib / "default.nix", "{ v = 5; }")
+    n = Nix(search_path=[f"odd={lib}"], options=OFFLINE)
+    assert n.eval("(import <odd>).v") == 5

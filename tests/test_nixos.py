@@ -218,3 +218,9 @@ def test_detect_dialects_never_fails(tmp_path: Path, nix_instantiate: str) -> No
     fresh = stand_in(tmp_path / "fresh", MODERN)  # not cached yet: Nix must be asked
     found, why = detect_dialects(Nix(env={"PATH": str(tmp_path)}), str(fresh))
     assert (found, why) == (None, "Nix is not installed")
+
+
+def test_nixos_in_a_directory_with_an_odd_name(tmp_path: Path, nix_instantiate: str) -> None:
+    nixos = stand_in(tmp_path / 'n"${builtins.abort "x"}\'\';)', MODERN)
+    assert declared_dialects(nix_with(), str(nixos)) == {"modern"}
+    assert declared_dialects(nix_with(f"nixos={nixos}")) == {"modern"}
