@@ -323,56 +323,67 @@ class Nix:
     ) -> list[NixSyntaxError]:
         """Parse many files with as few Nix processes as possible (one when all are valid).
 
-        Nix stops at the first file it rejects; the check then resumes after that file. After
-        a first rejection, ``suspect(name)`` (e.g. a quick tree-sitter check) picks the files
-        likely to fail among the rest: each is judged in a process of its own, in parallel,
-        so that they do not cut the batch of the others again and again. Errors come back in
-        the order of ``paths``, naming the files as given.
+        Nix stops at the first file it rejects. After a first rejection, ``suspect(name)``
+        (e.g. a quick tree-sitter check) picks the files likely to fail among the rest: each
+        is judged in a process of its own; the others are split into ``workers`` batches, all
+        judged in parallel, each resuming after any file Nix rejects. Errors come back in the
+        order of ``paths``, naming the files as given.
         """
         from concurrent.futures import ThreadPoolExecutor
 
         names = [os.fspath(p) for p in paths]
         files = [_abs(p) for p in names]
         found: dict[int, NixSyntaxError] = {}
-        pending = list(range(len(files)))
-        pool: ThreadPoolExecutor | None = None
-        futures = []
-        try:
-            while pending:
-                batch = [files[i] for i in pending]
-                try:
-                    self.run(self.command("nix-instantiate", "--parse", *batch),
-                             capture_stdout=False)
-                    break
-                except NixNotFoundError:
-                    raise
-                except NixCommandError as err:
-                    if err.signal is not None or err.returncode is None:
-                        raise
-                    index = _failed_index(batch, err)
-                    if index is None:  # not attributable: judge the rest one by one
-                        index = len(batch)
-                        doubtful = list(pending)
-                    else:
-                        found[pending[index]] = _syntax_error(err, batch[index], None)
-                        doubtful = []
-                    pending = pending[index + 1:]
-                    if suspect is not None:
-                        doubtful += [i for i in pending if suspect(names[i])]
-                        suspect = None
-                    if doubtful:
-                        pool = pool or ThreadPoolExecutor(max(1, workers))
-                        futures += [(i, pool.submit(self._parse_one, files[i])) for i in doubtful]
-                        chosen = set(doubtful)
-                        pending = [i for i in pending if i not in chosen]
-            for i, future in futures:
-                one = future.result()
-                if one is not None:
-                    found[i] = one
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        rest = self._parse_batch(files, list(range(len(files))), found, stop_after_first=True)
+        if rest:
+            doubtful = list(rest) if isinstance(rest, _Unattributed) else [
+                i for i in rest if suspect is not None and suspect(names[i])]
+            chosen = set(doubtful)
+            others = [i for i in rest if i not in chosen]
+            size = max(1, -(-len(others) // max(1, workers)))
+            chunks = [others[k:k + size] for k in range(0, len(others), size)]
+            with ThreadPoolExecutor(max(1, workers)) as pool:
+                singles = [(i, pool.submit(self._parse_one, files[i])) for i in doubtful]
+                batches = [pool.submit(self._parse_batch, files, chunk, found) for chunk in chunks]
+                for i, future in singles:
+                    one = future.result()
+                    if one is not None:
+                        found[i] = one
+                for future in batches:
+                    future.result()
         return [_renamed(found[i], names[i]) for i in sorted(found)]
+
+    def _parse_batch(self, files: list[str], pending: list[int], found: dict[int, NixSyntaxError],
+                     *, stop_after_first: bool = False) -> list[int]:
+        """Parse ``files[pending]`` in one process, resuming after each rejected file.
+
+        Records errors in ``found``; returns what is left unjudged (only with
+        ``stop_after_first``, after the first rejection).
+        """
+        while pending:
+            batch = [files[i] for i in pending]
+            try:
+                self.run(self.command("nix-instantiate", "--parse", *batch), capture_stdout=False)
+                return []
+            except NixNotFoundError:
+                raise
+            except NixCommandError as err:
+                if err.signal is not None or err.returncode is None:
+                    raise
+                index = _failed_index(batch, err)
+                if index is None:  # not attributable to one file: judge each on its own
+                    if stop_after_first:
+                        return _Unattributed(pending)
+                    for i in pending:
+                        one = self._parse_one(files[i])
+                        if one is not None:
+                            found[i] = one
+                    return []
+                found[pending[index]] = _syntax_error(err, batch[index], None)
+                pending = pending[index + 1:]
+                if stop_after_first:
+                    return pending
+        return []
 
     def _parse_one(self, path: str) -> NixSyntaxError | None:
         try:
@@ -701,6 +712,10 @@ def _syntax_error(err: NixCommandError, file: str | None, data: bytes | None) ->
         name = file
     return NixSyntaxError(err.message, file=name, line=err.line, col=err.col,
                           source_line=source_line)
+
+
+class _Unattributed(list):  # type: ignore[type-arg]
+    """Files left unjudged by a failure Nix did not tie to one of them."""
 
 
 def _renamed(err: NixSyntaxError, name: str) -> NixSyntaxError:
