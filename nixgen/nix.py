@@ -301,17 +301,17 @@ class Nix:
             argv = self.command("nix-instantiate", "--parse", "-")
             try:
                 self.run(argv, input=data)
-            except NixNotFoundError:
-                raise
             except NixCommandError as err:
+                if not _rejected(err):
+                    raise
                 raise _syntax_error(err, file, data) from err
             return
         path = _abs(text_or_path)
         try:
-            self.run(self.command("nix-instantiate", "--parse", path))
-        except NixNotFoundError:
-            raise
+            self.run(self.command("nix-instantiate", "--parse", path), capture_stdout=False)
         except NixCommandError as err:
+            if not _rejected(err):
+                raise
             raise _syntax_error(err, None, None) from err
 
     def parse_check_many(
@@ -365,10 +365,8 @@ class Nix:
             try:
                 self.run(self.command("nix-instantiate", "--parse", *batch), capture_stdout=False)
                 return []
-            except NixNotFoundError:
-                raise
             except NixCommandError as err:
-                if err.signal is not None or err.returncode is None:
+                if not _rejected(err):
                     raise
                 index = _failed_index(batch, err)
                 if index is None:  # not attributable to one file: judge each on its own
@@ -712,6 +710,12 @@ def _syntax_error(err: NixCommandError, file: str | None, data: bytes | None) ->
         name = file
     return NixSyntaxError(err.message, file=name, line=err.line, col=err.col,
                           source_line=source_line)
+
+
+def _rejected(err: NixCommandError) -> bool:
+    """Nix ran and said no (as opposed to: missing, crashed, stopped after a timeout)."""
+    return (not isinstance(err, NixNotFoundError) and err.signal is None
+            and err.returncode is not None and err.returncode > 0)
 
 
 class _Unattributed(list):  # type: ignore[type-arg]

@@ -539,3 +539,13 @@ def test_search_path_entries_with_odd_names(nix_tools: dict[str, str], tmp_path:
     write(lib / "default.nix", "{ v = 5; }")
     n = Nix(search_path=[f"odd={lib}"], options=OFFLINE)
     assert n.eval("(import <odd>).v") == 5
+
+
+def test_parse_check_timeout_is_not_a_syntax_error(nix_tools: dict[str, str], tmp_path: Path) -> None:
+    big = write(tmp_path / "big.nix", "[\n" + "{ a = 1; b = [ 1 2 3 ]; }\n" * 400000 + "]\n")
+    n = Nix(options=OFFLINE, timeout=0.05)
+    with pytest.raises(NixCommandError, match="timed out") as info:
+        n.parse_check_many([big])
+    assert not isinstance(info.value, NixSyntaxError)
+    with pytest.raises(NixCommandError, match="timed out"):
+        n.parse_check(big)
