@@ -214,3 +214,32 @@ def test_eval_equals_forms_and_bad_values(tmp_path: Path, nix_instantiate: str) 
     assert bad.returncode == 2 and "--timeout" in bad.stderr
     short = run_cli("eval", "1", "--arg", "x")
     assert short.returncode == 2 and "NAME VALUE" in short.stderr
+
+
+def test_eval_highlights_on_a_terminal(nix_instantiate: str) -> None:
+    import os
+    import pty
+    import re
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(TERM="xterm-256color", COLUMNS="100")
+    proc = subprocess.run([sys.executable, "-m", "nixgen", "eval", '{ a = "x"; }', *OFF],
+                          stdout=slave, stderr=subprocess.PIPE, env=env, timeout=120)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    text = b"".join(chunks).decode()
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[" in text  # colours
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert '{ a = "x"; }' in plain
