@@ -19,7 +19,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -348,30 +348,62 @@ def _run(ops: Sequence[_Op]) -> None:
             ) from None
 
 
+@contextlib.contextmanager
+def _locked(paths: Sequence[Path]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on each file (or, for a file to create, its nearest directory).
+
+    Two nixgen processes writing the same file are serialised: the second one then sees that
+    the file was replaced and reports a conflict instead of overwriting the first one's work.
+    """
+    import fcntl
+
+    fds: list[int] = []
+    seen: set[tuple[int, int]] = set()
+    try:
+        for path in sorted(paths):
+            target = path if path.exists() else _nearest_existing_dir(path)
+            try:
+                fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue  # unreadable: the checks that follow report it
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) in seen:
+                os.close(fd)
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def commit(changes: Sequence[FileChange], *, backup: bool = True) -> None:
     """Write all ``changes`` as one transaction (see the module docstring)."""
     real_changes = [c for c in changes if c.changed]
     if not real_changes:
         return
-    ops: list[_Op] = []
-    seen: set[Path] = set()
-    for change in real_changes:
-        op = _check_snapshot(change)
-        if op.real in seen:
-            raise FileError("is changed twice in one transaction", file=change.path)
-        seen.add(op.real)
-        ops.append(op)
-    for op in ops:
-        _check_writable(op)
-    record = _Record.prepare(ops) if backup else None
-    try:
-        _run(ops)
-    except BaseException:
+    with _locked([_resolve(c.path) for c in real_changes]):
+        ops: list[_Op] = []
+        seen: set[Path] = set()
+        for change in real_changes:
+            op = _check_snapshot(change)
+            if op.real in seen:
+                raise FileError("is changed twice in one transaction", file=change.path)
+            seen.add(op.real)
+            ops.append(op)
+        for op in ops:
+            _check_writable(op)
+        record = _Record.prepare(ops) if backup else None
+        try:
+            _run(ops)
+        except BaseException:
+            if record is not None:
+                record.discard()
+            raise
         if record is not None:
-            record.discard()
-        raise
-    if record is not None:
-        record.seal()
+            record.seal()
 
 
 # --- backups and undo -------------------------------------------------------------------------
@@ -510,6 +542,17 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     record = next((r for r in _records() if real in r.paths()), None)
     if record is None:
         raise FileError("no nixgen change to undo for this file", file=given)
+    with _locked(record.paths()):
+        ops = _undo_ops(record)
+        for op in ops:
+            _check_writable(op)
+        _run(ops)
+    _remove_tree(record.directory)
+    return [op.display for op in ops]
+
+
+def _undo_ops(record: _Record) -> list[_Op]:
+    """The operations that put back a transaction; ConflictError if a file was edited since."""
     ops: list[_Op] = []
     for entry in record.entries:
         target = Path(str(entry["path"]))
@@ -536,8 +579,4 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
             st = os.stat(target)
             mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
         ops.append(_Op(display, target, old_data, current, mode, uid, gid))
-    for op in ops:
-        _check_writable(op)
-    _run(ops)
-    _remove_tree(record.directory)
-    return [op.display for op in ops]
+    return ops

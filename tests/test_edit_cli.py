@@ -98,6 +98,24 @@ def test_get_reports_values_under_mkif(cli, tmp_path: Path) -> None:
     assert out.startswith(f"{file}:") and ": true" in out and "mkIf" in out
 
 
+def test_get_of_a_prefix_lists_its_definitions(cli, tmp_path: Path) -> None:
+    file = copy(tmp_path, "quoted-names.nix")
+    out = ok(cli("get", "users.users.bob", "-f", file)).stdout
+    assert out.splitlines() == [
+        f"{file}:8: .isNormalUser = true",
+        f'{file}:9: .extraGroups = [ "audio" ]',
+    ]
+    assert get_json(cli, "users.users.bob", file) == {"isNormalUser": True,
+                                                      "extraGroups": ["audio"]}
+
+
+def test_get_json_of_a_prefix_merges_dotted_and_nested(cli, tmp_path: Path) -> None:
+    file = copy(tmp_path, "basic-server.nix")
+    assert get_json(cli, "services.openssh", file) == {
+        "enable": True, "ports": [22], "settings": {"PasswordAuthentication": False},
+    }
+
+
 def test_get_missing_path(cli, tmp_path: Path) -> None:
     file = copy(tmp_path, "basic-server.nix")
     line = one_error_line(cli("get", "services.nginx.enable", "-f", file))
@@ -338,6 +356,20 @@ def test_syntax_errors_are_one_line_with_position(cli, tmp_path: Path, kind: str
     position = line[len(prefix):].split(":")
     assert position[0].isdigit() and position[1].isdigit(), line
     assert int(position[0]) in {line_no - 1, line_no}, line
+    assert state(file) == before
+
+
+@pytest.mark.parametrize(("args", "position", "words"), [
+    (("set", "services.openssh.enable.foo", "1"), ":16:3:", "not an attribute set"),
+    (("append", "networking.hostName", '"x"'), ":10:3:", "not a list"),
+    (("remove", "services.openssh.enable", "1"), ":16:3:", "not a list"),
+])
+def test_refused_edits(cli, tmp_path: Path, args: tuple[str, ...], position: str,
+                       words: str) -> None:
+    file = copy(tmp_path, "basic-server.nix")
+    before = state(file)
+    line = one_error_line(cli(*args, "-f", file))
+    assert f"{file}{position}" in line and words in line
     assert state(file) == before
 
 

@@ -421,3 +421,33 @@ def test_unwritable_state_dir_refuses_before_writing(
     with pytest.raises(FileError, match="backup"):
         commit([FileChange(path, read_snapshot(path), EDITED)])
     assert path.read_bytes() == ORIGINAL
+
+
+def test_concurrent_writers_are_serialised(tmp_path: Path) -> None:
+    """A second writer waits for the first, then sees the replaced file as a conflict."""
+    import fcntl
+    import threading
+
+    path = write(tmp_path / "c.nix", ORIGINAL)
+    snap = read_snapshot(path)
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            commit([FileChange(path, snap, b"{ second = true; }\n")])
+        except BaseException as exc:
+            errors.append(exc)
+
+    with open(path, "rb") as held:  # the first writer is in its transaction
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.3)
+        assert thread.is_alive(), "the second writer must wait for the lock"
+        replacement = tmp_path / "first.tmp"  # the first writer's atomic replace
+        replacement.write_bytes(b"{ first = true; }\n")
+        os.replace(replacement, path)
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    thread.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], ConflictError)
+    assert path.read_bytes() == b"{ first = true; }\n"

@@ -156,9 +156,6 @@ def get_cmd(
         return
 
     _, doc = _load(file)
-    bindings = doc.get(segments)
-    if not bindings:
-        raise _not_defined(path, file)
     if as_json:
         try:
             value = doc.value(segments)
@@ -166,10 +163,31 @@ def get_cmd(
             raise _not_defined(path, file) from None
         print_json(_jsonable(value, path))
         return
+    bindings = doc.get(segments)
+    prefix = ""
+    if not bindings:
+        bindings = _outermost(doc.find_prefix(segments))
+        prefix = "."
+    if not bindings:
+        raise _not_defined(path, file)
+    from nixgen.attrpath import format_path
+
     for binding in bindings:
         where = f"{file}:{binding.line}"
         note = f"  [under {', '.join(binding.wrappers)}]" if binding.wrappers else ""
-        sys.stdout.write(f"{where}: {binding.text}{note}\n")
+        rest = f"{prefix}{format_path(binding.path[len(segments):])} = " if prefix else ""
+        sys.stdout.write(f"{where}: {rest}{binding.text}{note}\n")
+
+
+def _outermost(bindings: list[Any]) -> list[Any]:
+    """The bindings not nested inside the value of another one, in source order."""
+    ordered = sorted(bindings, key=lambda b: (b.value_start, -b.value_end))
+    out: list[Any] = []
+    for binding in ordered:
+        if any(o.value_start <= binding.key_start < o.value_end for o in out):
+            continue
+        out.append(binding)
+    return out
 
 
 @app.command("set")
