@@ -213,6 +213,21 @@ def test_set_keeps_crlf(cli, tmp_path: Path, nix_instantiate: str) -> None:
     assert_valid_nix(file, nix_instantiate)
 
 
+def test_set_keeps_byte_order_mark(cli, tmp_path: Path, nix_instantiate: str) -> None:
+    file = copy(tmp_path, "rejected-by-nix/utf8-bom.nix")
+    before = file.read_bytes()
+    ok(cli("set", "services.openssh.ports", "[ 2022 ]", "-f", file))
+    after = file.read_bytes()
+    assert after.startswith(b"\xef\xbb\xbf# Saved with")
+    assert after.count(b"\xef\xbb\xbf") == 1
+    assert get_json(cli, "services.openssh.ports", file) == [2022]
+    assert ok(cli("get", "networking.hostName", "-f", file)).stdout == f'{file}:4: "bom"\n'
+    good, err = nix_parse_ok(after[3:], nix_instantiate)  # Nix itself refuses a BOM
+    assert good, err
+    ok(cli("delete", "services.openssh.ports", "-f", file))
+    assert file.read_bytes() == before
+
+
 def test_set_keeps_tabs(cli, tmp_path: Path) -> None:
     file = copy(tmp_path, "tab-indented.nix")
     ok(cli("set", "services.openssh.settings.X11Forwarding", "false", "-f", file))
