@@ -210,6 +210,8 @@ def test_eval_equals_forms_and_bad_values(tmp_path: Path, nix_instantiate: str) 
     f = tmp_path / "f.nix"
     f.write_text("{ a.b = 3; }")
     assert run_cli("eval", f"--file={f}", "--attr=a.b", *OFF).stdout == "3\n"
+    assert run_cli("eval", f"-f{f}", "-Aa.b", f"-Ix={tmp_path}", *OFF).stdout == "3\n"
+    assert run_cli("eval", f"-Ix={tmp_path}", "(import <x/f.nix>).a.b", *OFF).stdout == "3\n"
     bad = run_cli("eval", "--timeout", "soon", "1")
     assert bad.returncode == 2 and "--timeout" in bad.stderr
     short = run_cli("eval", "1", "--arg", "x")

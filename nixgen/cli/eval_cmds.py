@@ -62,10 +62,12 @@ def parse_extra(args: list[str], flags: dict[str, tuple[str, int]], usage: str) 
     while rest:
         word = rest.pop(0)
         name, eq, inline = word.partition("=")
+        if len(word) > 2 and word[1] != "-" and flags.get(word[:2], ("", 0))[1] == 1:
+            name, eq, inline = word[:2], "=", word[2:]  # attached short form: -Ipath, -fFILE
         if word == "--":
             parsed.words.extend(rest)
             break
-        if word in flags or (eq and name in flags and flags[name][1] == 1):
+        if (word in flags and not eq) or (eq and name in flags and flags[name][1] == 1):
             dest, count = flags[name if eq else word]
             if eq:
                 values: list[str] = [inline]
