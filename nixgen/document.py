@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Binding", "Change", "Document"]
 
 PathLike = str | Sequence[Segment]
+_WIDTH = 80  # the column limit new one-line values must fit in, as nixfmt uses
 _ITEM_TYPES = frozenset({"binding", "inherit", "inherit_from"})
 
 
@@ -442,21 +443,38 @@ class Document:
     # -- rendering --------------------------------------------------------------------------
 
     def _render(
-        self, value: object, line_indent: str, newline: str, *, element: bool = False
+        self,
+        value: object,
+        line_indent: str,
+        newline: str,
+        *,
+        element: bool = False,
+        lead: int = 0,
     ) -> str:
+        """``value`` as Nix text for a line indented by ``line_indent``.
+
+        ``lead`` counts the columns the line already uses after its indentation (key, `` = ``,
+        the ``;`` after), so that a value is kept on one line only if the whole line fits.
+        """
         from nixgen import emit
 
         unit = self.indent_unit
         level, rest = _level(line_indent, unit)
         fn = emit.to_nix_element if element else emit.to_nix
+        width = max(_WIDTH - lead - len(rest.expandtabs(8)), 1)
         try:
-            text = fn(value, indent=unit, level=level, newline=newline)
+            text = fn(value, indent=unit, level=level, newline=newline, width=width)
         except (ValueError, TypeError) as exc:
             raise self._error(f"cannot write this value as Nix: {exc}") from exc
         if rest and "\n" in text:
             lines = text.split("\n")
             text = "\n".join([lines[0], *[(rest + ln if ln.strip() else ln) for ln in lines[1:]]])
         return text
+
+    def _column(self, pos: int) -> int:
+        """0-based column of ``pos`` in characters."""
+        start = layout.line_start(self.data, pos)
+        return len(self.data[start:pos].decode("utf-8", "replace"))
 
     # -- set --------------------------------------------------------------------------------
 
@@ -490,10 +508,16 @@ class Document:
                     f"{format_path(want)} is inherited here; replace the inherit first",
                     b.key_start,
                 )
+            line_indent = layout.line_indent(self.data, b.value_start)
+            before = self.data[layout.line_start(self.data, b.value_start) : b.value_start]
+            parent = b.value_node.parent
             text = self._render(
                 value,
                 layout.line_indent(self.data, b.key_start),
                 layout.newline_at(self.data, b.key_start, self.newline),
+                # an argument of a wrapper (`mkForce -1`) must be written as one term
+                element=parent is not None and parent.type == "apply_expression",
+                lead=len(before.decode("utf-8", "replace")) - len(line_indent) + 1,
             )
             if self.data[b.value_start : b.value_end].decode("utf-8") == text:
                 return Change((), self)
@@ -550,7 +574,10 @@ class Document:
         key = format_path(rest)
         anchor = self._relative(target, rest)
         return self._insert_item(
-            target, lambda ind, nl: f"{key} = {self._render(value, ind, nl)};", "{", anchor
+            target,
+            lambda ind, nl, col: f"{key} = {self._render(value, ind, nl, lead=col + len(key) + 4)};",
+            "{",
+            anchor,
         )
 
     def _relative(self, attrset: Node, rest: tuple[Segment, ...]) -> Node | None:
@@ -600,7 +627,8 @@ class Document:
             nl = layout.newline_at(data, last.end_byte, self.newline)
             if one_line:
                 ind = layout.line_indent(data, last.start_byte)
-                return Edit(last.end_byte, last.end_byte, " " + make(ind, nl))
+                col = self._column(last.end_byte) - len(ind) + 3
+                return Edit(last.end_byte, last.end_byte, " " + make(ind, nl, col))
             if layout.starts_line(data, last.start_byte):
                 ind = layout.line_indent(data, last.start_byte)
             elif layout.starts_line(data, close.start_byte):
@@ -613,9 +641,13 @@ class Document:
                 inner = data[open_tok.end_byte : close.start_byte]
                 if inner.strip(b" \t") == b"":
                     ind = layout.line_indent(data, open_tok.start_byte)
-                    return Edit(open_tok.end_byte, close.start_byte, " " + make(ind, nl) + " ")
+                    col = self._column(open_tok.end_byte) - len(ind) + 3
+                    return Edit(
+                        open_tok.end_byte, close.start_byte, " " + make(ind, nl, col) + " "
+                    )
                 ind = layout.line_indent(data, open_tok.start_byte)
-                return Edit(close.start_byte, close.start_byte, make(ind, nl) + " ")
+                col = self._column(close.start_byte) - len(ind) + 2
+                return Edit(close.start_byte, close.start_byte, make(ind, nl, col) + " ")
             comments = [
                 c
                 for c in container.named_children
@@ -628,7 +660,7 @@ class Document:
             anchor = comments[-1].end_byte if comments else open_tok.end_byte
         trivia, after = layout.rest_of_line_is_trivia(data, anchor)
         pos = after if trivia else anchor
-        return Edit(pos, pos, nl + ind + make(ind, nl))
+        return Edit(pos, pos, nl + ind + make(ind, nl, 0))
 
     # -- delete -----------------------------------------------------------------------------
 
@@ -740,8 +772,8 @@ class Document:
         if any(self._matches(e, item, text) for e in elements):
             return Change((), self)
 
-        def make(line_ind: str, nl: str) -> str:
-            return self._render(item, line_ind, nl, element=True)
+        def make(line_ind: str, nl: str, col: int) -> str:
+            return self._render(item, line_ind, nl, element=True, lead=col)
 
         edit = self._insert_item(lst, make, "[")
         if self._too_wide(edit) and elements:

@@ -175,6 +175,14 @@ def test_replace_keeps_own_wrapper(nix_instantiate: str) -> None:
     expect(before, "set", ("a", 2), after, nix_instantiate)
 
 
+def test_replace_wrapped_value_keeps_it_one_term(nix_instantiate: str) -> None:
+    before = "{ lib, ... }:\n{\n  a = lib.mkForce 1;\n  b = lib.mkIf true { c = 1; };\n}\n"
+    change = expect(before, "set", ("a", -1), before.replace("mkForce 1", "mkForce (-1)"), nix_instantiate)
+    assert change.document.value("a") == -1
+    after = before.replace("mkIf true { c = 1; }", 'mkIf true "x"')
+    assert apply(before, "set", "b", "x").document.source == after
+
+
 def test_replace_same_value_is_no_change() -> None:
     change = apply("{ a = 1; }", "set", "a", 1)
     assert not change.changed and change.edits == ()

@@ -194,7 +194,8 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
         # (a) set then get returns the value
         [binding] = new.get(path)
         assert binding.value == value
-        assert ("mkIf" in binding.wrappers) == any(path[:k] in info.wrapped for k in range(len(path)))
+        conditional = any(path[:k] in info.wrapped for k in range(1, len(path) + 1))
+        assert ("mkIf" in binding.wrappers) == conditional
         # (d) bytes outside the edit span unchanged
         if change.changed:
             check_outside_unchanged(source, change)
