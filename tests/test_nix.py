@@ -549,3 +549,32 @@ def test_parse_check_timeout_is_not_a_syntax_error(nix_tools: dict[str, str], tm
     assert not isinstance(info.value, NixSyntaxError)
     with pytest.raises(NixCommandError, match="timed out"):
         n.parse_check(big)
+
+
+def test_ctrl_c_stops_nix_too(nix_tools: dict[str, str], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "pid"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from nixgen.nix import Nix\n"
+        "n = Nix(options=[('substituters', '')])\n"
+        "try:\n"
+        f"    n.run(n.command('nix-instantiate', '--eval', '-E', {SLOW!r}),\n"
+        f"          on_start=lambda pid: Path({str(pid_file)!r}).write_text(str(pid)))\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(42)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    nix_pid = int(pid_file.read_text())
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 42
+    with pytest.raises(ProcessLookupError):
+        os.kill(nix_pid, 0)
