@@ -551,6 +551,17 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     return [op.display for op in ops]
 
 
+def _written_later(record: _Record, target: Path, digest: str | None) -> bool:
+    """Whether a transaction newer than ``record`` left ``target`` with this content."""
+    for newer in _records():
+        if newer.directory.name <= record.directory.name:
+            break
+        for entry in newer.entries:
+            if Path(str(entry["path"])) == target and entry["new_digest"] == digest:
+                return True
+    return False
+
+
 def _undo_ops(record: _Record) -> list[_Op]:
     """The operations that put back a transaction; ConflictError if a file was edited since."""
     ops: list[_Op] = []
@@ -566,6 +577,12 @@ def _undo_ops(record: _Record) -> list[_Op]:
             raise FileError(f"cannot read the file: {exc.strerror}", file=display) from None
         current_digest = None if current is None else _digest(current)
         if current_digest != expected:
+            if _written_later(record, target, current_digest):
+                raise ConflictError(
+                    "was changed again by a later nixgen command; undo that one first "
+                    f"(nixgen undo -f {display}); nothing was changed",
+                    file=display,
+                )
             raise ConflictError(
                 "was edited after nixgen wrote it; refusing to undo (nothing was changed)",
                 file=display,

@@ -451,3 +451,19 @@ def test_concurrent_writers_are_serialised(tmp_path: Path) -> None:
     thread.join(10)
     assert len(errors) == 1 and isinstance(errors[0], ConflictError)
     assert path.read_bytes() == b"{ first = true; }\n"
+
+
+def test_undo_names_a_later_nixgen_change_to_undo_first(tmp_path: Path) -> None:
+    config = write(tmp_path / "configuration.nix", ORIGINAL)
+    module = write(tmp_path / "module.nix", ORIGINAL)
+    commit([FileChange(config, read_snapshot(config), EDITED),
+            FileChange(module, read_snapshot(module), EDITED)])
+    commit([FileChange(module, read_snapshot(module), b"{ later = 1; }\n")])
+    with pytest.raises(ConflictError) as info:
+        undo(config)
+    assert info.value.file == str(module)
+    assert "later nixgen command" in info.value.message
+    assert config.read_bytes() == EDITED
+    undo(module)  # the later change first, then the earlier one goes through
+    undo(config)
+    assert config.read_bytes() == ORIGINAL and module.read_bytes() == ORIGINAL
