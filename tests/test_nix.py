@@ -91,6 +91,9 @@ def test_eval_expressions(nix: Nix) -> None:
     }
     assert nix.eval("-1") == -1
     assert nix.eval("-(2)", attr=None) == -2
+    for flag_like in ("--help", "--version", "-I"):  # code, never a flag to nix-instantiate
+        with pytest.raises(NixCommandError, match="undefined variable"):
+            nix.eval(flag_like)
     assert nix.eval("{ x ? 3 }: x * 2", args={}) == 6  # args={}: call with the defaults
     with pytest.raises(NixCommandError, match="cannot convert a function to JSON"):
         nix.eval("{ x ? 3 }: x * 2")  # as Nix: a function is not called unasked
