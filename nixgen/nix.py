@@ -400,13 +400,15 @@ class Nix:
         args: Mapping[str, object] | None = None,
         strict: bool = True,
         read_write: bool = False,
+        timeout: float | None = None,
     ) -> object:
         """Evaluate Nix code (a ``str``) or a file (a ``Path``) to a Python value (via JSON).
 
         ``attr`` selects an attribute path (``"a.b"`` or a list of names); a function met on
         the way is called so that it can be selected from. ``args`` (JSON data) are passed to
         those functions and to the final value when it is a function (``args={}``: call it
-        with its defaults). ``read_write`` lets the evaluation write ``.drv`` files.
+        with its defaults). ``read_write`` lets the evaluation write ``.drv`` files; ``timeout``
+        overrides the runner's own for this call.
         """
         mode = ["--eval", "--json"]
         if strict:
@@ -419,7 +421,7 @@ class Nix:
         if plain and not path_list and args is None:
             # Nix has no end-of-options marker here: code starting with "-" goes via --arg.
             argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
-            return _json(self.run(argv))
+            return _json(self.run(argv, timeout=timeout))
         helper = str(NIXEXPRS / "eval.nix")
         data_args = ["--argstr", "attrPath", json.dumps(path_list),
                      "--argstr", "args", json.dumps(_jsonable(args or {})),
@@ -430,7 +432,7 @@ class Nix:
         else:
             source = ["--argstr", "file", json.dumps(_abs(expr_or_file))]
         argv = self.command("nix-instantiate", *mode, helper, *source, *data_args)
-        return _json(self.run(argv))
+        return _json(self.run(argv, timeout=timeout))
 
     def eval_helper(self, helper: str, attr: str | None = None, *, read_write: bool = False,
                     **json_args: object) -> object:

@@ -287,6 +287,8 @@ def test_timeout_stops_nix_and_says_so(nix_tools: dict[str, str]) -> None:
         n.run(n.command("nix-instantiate", "--eval", "-E", SLOW), timeout=0.5)
     with pytest.raises(NixCommandError, match="timed out after 1 s"):
         n.eval(SLOW)
+    with pytest.raises(NixCommandError, match=r"timed out after 0\.5 s"):
+        Nix(options=OFFLINE).eval(SLOW, attr="x", timeout=0.5)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT])
