@@ -17,7 +17,7 @@ module-shape helpers in :mod:`nixgen.scope`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -506,6 +506,21 @@ class Document:
             if b.is_inherit or b.value_node is None:
                 raise self._error(
                     f"{format_path(want)} is inherited here; replace the inherit first",
+                    b.key_start,
+                )
+            outside = [
+                x
+                for x in related
+                if len(x.path) > len(want)
+                and _same(x.path[: len(want)], want)
+                and not (b.node.start_byte <= x.node.start_byte < b.node.end_byte)
+            ]
+            if outside and not isinstance(value, Mapping):
+                where = ", ".join(f"{format_path(x.path)} at line {x.line}" for x in outside[:3])
+                raise self._error(
+                    f"cannot set {format_path(want)} to a value that is not an attribute set: "
+                    f"it is also defined through deeper keys ({where}), and Nix would reject "
+                    "the mix (attribute already defined)",
                     b.key_start,
                 )
             line_indent = layout.line_indent(self.data, b.value_start)

@@ -224,6 +224,15 @@ def test_set_over_deeper_keys_is_refused() -> None:
         Document.from_text("{ a.b = 1; }").set("a", 2)
 
 
+def test_set_literal_to_non_set_with_deeper_keys_elsewhere_is_refused(nix_instantiate: str) -> None:
+    before = "{\n  a.x = 1;\n  a = { y = 2; };\n}\n"
+    doc = Document.from_text(before)
+    with pytest.raises(EditError, match="deeper keys"):
+        doc.set("a", 5)
+    after = "{\n  a.x = 1;\n  a = { z = 3; };\n}\n"
+    expect(before, "set", ("a", {"z": 3}), after, nix_instantiate)
+
+
 def test_set_interpolated_name_is_refused() -> None:
     with pytest.raises(EditError, match="interpolated"):
         Document.from_text("{ a = 1; }").set(("a", Dynamic("${x}")), 1)
@@ -593,3 +602,40 @@ def test_corpus_set_and_delete_round_trip(path: Path, nix_instantiate: str) -> N
     assert ok, err
     assert change.document.value("nixgenTest.added.value") == {"port": 8080, "names": ["a", "b"]}
     assert change.document.delete("nixgenTest").document.data == doc.data
+
+
+def test_corpus_every_binding_can_be_deleted_and_replaced(nix_instantiate: str, tmp_path: Path) -> None:
+    """Delete / replace / rename every binding of every fixture; all outputs are valid Nix."""
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    outputs: list[Path] = []
+    for path in CORPUS:
+        doc = Document.from_path(path)
+        seen: set[tuple[object, ...]] = set()
+        for b in doc.bindings():
+            if b.path in seen or any(isinstance(s, Dynamic) for s in b.path):
+                continue
+            seen.add(b.path)
+            results = [doc.delete(b.path).document]
+            assert not results[0].get(b.path)
+            if len(doc.get(b.path)) == 1 and not b.is_inherit:
+                try:
+                    replaced = doc.set(b.path, "nixgen-value").document
+                except EditError as err:
+                    assert "deeper keys" in err.message  # Nix would reject it too
+                else:
+                    assert replaced.value(b.path) == "nixgen-value"
+                    results.append(replaced)
+            for i, new in enumerate(results):
+                out = tmp_path / f"{path.stem}-{len(outputs)}-{i}.nix"
+                out.write_bytes(new.data)
+                outputs.append(out)
+    assert len(outputs) > 200
+    for start in range(0, len(outputs), 150):
+        batch = [str(p) for p in outputs[start : start + 150]]
+        proc = subprocess.run(
+            [nix_instantiate, *NIX_OFFLINE, "--parse", *batch], capture_output=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
