@@ -88,8 +88,8 @@ def _finish(snapshot: Any, change: Any, dry_run: bool, file: str) -> None:
         _say(f"wrote {change_.display_name}")
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    """``value`` with paths as strings; ValidationError for any part that is not literal."""
+def _jsonable(value: Any, where: str, at: dict[str, Any] | None = None) -> Any:
+    """``value`` with paths as strings; ValidationError (located ``at``) for a non-literal part."""
     from pathlib import PurePath
 
     from nixgen.errors import ValidationError
@@ -98,14 +98,15 @@ def _jsonable(value: Any, where: str) -> Any:
     if isinstance(value, Unevaluated):
         raise ValidationError(
             f"{where} is not a literal value ({value.kind}: {_short(value.text)}); "
-            "use --eval to ask Nix"
+            "use --eval to ask Nix",
+            **(at or {}),
         )
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, where) for k, v in value.items()}
+        return {str(k): _jsonable(v, where, at) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v, where) for v in value]
+        return [_jsonable(v, where, at) for v in value]
     return value
 
 
@@ -161,7 +162,9 @@ def get_cmd(
             value = doc.value(segments)
         except KeyError:
             raise _not_defined(path, file) from None
-        print_json(_jsonable(value, path))
+        first = (doc.get(segments) or doc.find_prefix(segments))[:1]
+        at = {"file": file, "line": first[0].line, "col": first[0].col} if first else None
+        print_json(_jsonable(value, path, at))
         return
     bindings = doc.get(segments)
     prefix = ""
