@@ -344,3 +344,15 @@ def test_generated_pkgs_lib_fixes_parse_and_are_idempotent(src: str) -> None:
     assert b"pkgs.lib" not in fixed
     assert check_source(fixed) == []
     assert apply_fixes(fixed, check_source(fixed)) == fixed
+
+
+def test_apply_fixes_refuses_a_fix_that_breaks_the_syntax() -> None:
+    from nixgen.checks import Finding, Fix
+    from nixgen.edits import Edit
+
+    src = b"{ pkgs, ... }: { x = pkgs.lib.id; }"
+    [good] = check_source(src)
+    bad = Finding("NG999", "warning", "bogus", None, 1, 1, 1, 2, 0, 1,
+                  Fix("drop the brace", (Edit(15, 16, ""),)))
+    assert apply_fixes(src, [bad]) == src
+    assert apply_fixes(src, [bad, good]) == b"{ pkgs, lib, ... }: { x = lib.id; }"

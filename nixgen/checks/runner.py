@@ -29,7 +29,7 @@ from nixgen.checks.nodes import (
 )
 from nixgen.checks.spine import check_spine
 from nixgen.edits import Edit, apply_edits
-from nixgen.errors import FileError
+from nixgen.errors import EditError, FileError
 from nixgen.syntax import parse, syntax_errors
 
 FILE_CODES = ("NG0", "NG1", "NG2", "NG5")
@@ -52,10 +52,6 @@ def _wanted(codes: Sequence[str], select: Sequence[str], ignore: Sequence[str]) 
     from nixgen.checks.model import RULES
 
     return any(code_enabled(c, select, ignore) for c in RULES if c.startswith(codes))
-
-
-def _valid(data: bytes) -> bool:
-    return not syntax_errors(parse(data), data)
 
 
 def check_source(
@@ -350,6 +346,17 @@ def fix_edits(findings: Iterable[Finding]) -> list[Edit]:
     return sorted(accepted)
 
 
+def _apply(data: bytes, edits: Sequence[Edit]) -> bytes | None:
+    """``data`` after ``edits`` through the document engine; None if that breaks the syntax."""
+    from nixgen.document import Document
+
+    try:
+        doc = Document.from_text(data, check=False).apply(edits)
+    except EditError:
+        return None
+    return doc.data if not doc.errors() else None
+
+
 def apply_fixes(data: bytes, findings: Iterable[Finding]) -> bytes:
     """``data`` with the fixes of ``findings`` (all against these bytes) applied.
 
@@ -357,15 +364,19 @@ def apply_fixes(data: bytes, findings: Iterable[Finding]) -> bytes:
     refused fix by fix, keeping the ones that parse.
     """
     fixable = [f for f in findings if f.fix is not None]
-    new = apply_edits(data, fix_edits(fixable))
-    if new == data or _valid(new):
+    if not fixable:
+        return data
+    new = _apply(data, fix_edits(fixable))
+    if new is not None:
         return new
     kept: list[Finding] = []
+    result = data
     for f in fixable:
-        trial = apply_edits(data, fix_edits([*kept, f]))
-        if _valid(trial):
+        trial = _apply(data, fix_edits([*kept, f]))
+        if trial is not None:
             kept.append(f)
-    return apply_edits(data, fix_edits(kept))
+            result = trial
+    return result
 
 
 @dataclass
