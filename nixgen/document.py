@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nixgen import layout, scope, syntax
+from nixgen import layout, merge, scope, syntax
 from nixgen.attrpath import (
     Dynamic,
     Segment,
@@ -536,8 +536,11 @@ class Document:
             )
             if self.data[b.value_start : b.value_end].decode("utf-8") == text:
                 return Change((), self)
-            return self._change([Edit(b.value_start, b.value_end, text)])
-        return self._change([self._insertion(want, related, value)])
+            change = self._change([Edit(b.value_start, b.value_end, text)])
+            if isinstance(value, Mapping):
+                self._check_merge(want, change)
+            return change
+        return self._insertion(want, related, value)
 
     def _check_static(self, want: tuple[Segment, ...]) -> None:
         for seg in want:
@@ -546,7 +549,7 @@ class Document:
 
     def _insertion(
         self, want: tuple[Segment, ...], related: list[Binding], value: object
-    ) -> Edit:
+    ) -> Change:
         deeper = [
             b for b in related if len(b.path) > len(want) and _same(b.path[: len(want)], want)
         ]
@@ -585,14 +588,56 @@ class Document:
                 "the file's body is not an attribute set, so there is no place to add "
                 f"{format_path(want)}"
             )
-        rest = want[depth:]
-        key = format_path(rest)
-        anchor = self._relative(target, rest)
-        return self._insert_item(
-            target,
-            lambda ind, nl, col: f"{key} = {self._render(value, ind, nl, lead=col + len(key) + 4)};",
-            "{",
-            anchor,
+        # Candidate places: the deepest literal first, then the sets holding keys that already
+        # spell the next segment elsewhere (``a.b.x = 1;`` beside a literal ``a = { … };``):
+        # Nix merges definitions in source order, so the first place that adds no
+        # "attribute already defined" wins.
+        candidates: list[tuple[Node, int]] = [(target, depth)]
+        span = (target.start_byte, target.end_byte)
+        for b in self._related(want[: depth + 1]) if depth < len(want) - 1 else ():
+            inside = span[0] <= b.key_start < span[1]
+            if (
+                not inside
+                and b.container is not None
+                and b.prefix_len <= depth
+                and len(b.path) > depth
+                and _same(b.path[: depth + 1], want[: depth + 1])
+                and "mkIf" not in b.wrappers
+                and all(c != b.container for c, _ in candidates)
+            ):
+                candidates.append((b.container, b.prefix_len))
+        before = len(merge.conflicts(self.tree.root_node, self.data, want))
+        first_error: EditError | None = None
+        for container, at in candidates:
+            rest = want[at:]
+            key = format_path(rest)
+
+            def make(ind: str, nl: str, col: int, key: str = key) -> str:
+                return f"{key} = {self._render(value, ind, nl, lead=col + len(key) + 4)};"
+
+            edit = self._insert_item(container, make, "{", self._relative(container, rest))
+            change = self._change([edit])
+            found = merge.conflicts(change.document.tree.root_node, change.document.data, want)
+            if len(found) <= before:
+                return change
+            if first_error is None:
+                first_error = self._conflict_error(want, found[0], change.document)
+        assert first_error is not None
+        raise first_error
+
+    def _check_merge(self, want: tuple[Segment, ...], change: Change) -> None:
+        """EditError if ``change`` makes Nix see a second definition along ``want``."""
+        new = change.document
+        found = merge.conflicts(new.tree.root_node, new.data, want)
+        if len(found) > len(merge.conflicts(self.tree.root_node, self.data, want)):
+            raise self._conflict_error(want, found[0], new)
+
+    def _conflict_error(self, want: tuple[Segment, ...], found: Any, new: Document) -> EditError:
+        line, _ = new.line_col(found.node.start_byte)
+        return self._error(
+            f"cannot write {format_path(want)}: {format_path(found.path)} would then be defined "
+            f"twice (the definition at line {line} of the result comes after another one), "
+            "which Nix rejects (attribute already defined)"
         )
 
     def _relative(self, attrset: Node, rest: tuple[Segment, ...]) -> Node | None:
@@ -871,7 +916,9 @@ class Document:
             edits.append(Edit(first.start_byte, end.end_byte, format_path(new[b.prefix_len :])))
         if not edits:
             raise self._error(f"{format_path(old)} is not defined")
-        return self._change(edits)
+        change = self._change(edits)
+        self._check_merge(new, change)
+        return change
 
 
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'-")

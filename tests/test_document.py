@@ -233,6 +233,25 @@ def test_set_literal_to_non_set_with_deeper_keys_elsewhere_is_refused(nix_instan
     expect(before, "set", ("a", {"z": 3}), after, nix_instantiate)
 
 
+def test_set_new_path_goes_where_nix_accepts_it(nix_instantiate: str) -> None:
+    # `a = { b.y = …; }` after `a.b.x = 1;` would define b twice: the key goes beside a.b.x
+    before = "{\n  a.b.x = 1;\n  a = {\n    c = 2;\n  };\n}\n"
+    after = "{\n  a.b.x = 1;\n  a.b.y = 3;\n  a = {\n    c = 2;\n  };\n}\n"
+    expect_set_new(before, "a.b.y", 3, after, nix_instantiate)
+    # the other order is fine for Nix, and the literal is the deepest set on the path
+    before = "{\n  a = {\n    c = 2;\n  };\n  a.b.x = 1;\n}\n"
+    after = "{\n  a = {\n    c = 2;\n    b.y = 3;\n  };\n  a.b.x = 1;\n}\n"
+    expect_set_new(before, "a.b.y", 3, after, nix_instantiate)
+
+
+def test_replacement_that_nix_would_reject_is_refused() -> None:
+    doc = Document.from_text("{ a = { x = 1; }; a.y = 2; }")
+    with pytest.raises(EditError, match="attribute already defined"):
+        doc.set("a", {"y": 3})
+    with pytest.raises(EditError, match="attribute already defined"):
+        Document.from_text("{ a = { x = 1; }; a.y = 2; }").rename("a.x", "a.y.z")
+
+
 def test_set_interpolated_name_is_refused() -> None:
     with pytest.raises(EditError, match="interpolated"):
         Document.from_text("{ a = 1; }").set(("a", Dynamic("${x}")), 1)
@@ -628,6 +647,15 @@ def test_corpus_every_binding_can_be_deleted_and_replaced(nix_instantiate: str, 
                 else:
                     assert replaced.value(b.path) == "nixgen-value"
                     results.append(replaced)
+            sibling = (*b.path[:-1], "nixgenNew")
+            try:
+                added = doc.set(sibling, [1, "two"])
+            except EditError as err:
+                assert "attribute already defined" in err.message or "deeper keys" in err.message
+            else:
+                assert added.document.value(sibling) == [1, "two"]
+                assert added.document.delete(sibling).document.data == doc.data
+                results.append(added.document)
             for i, new in enumerate(results):
                 out = tmp_path / f"{path.stem}-{len(outputs)}-{i}.nix"
                 out.write_bytes(new.data)
