@@ -31,6 +31,7 @@ __all__ = [
     "attr_names",
     "format_path",
     "is_identifier",
+    "key_may_start_with",
     "parse_path",
     "quote_attr",
 ]
@@ -161,6 +162,27 @@ def as_path(path: str | Iterable[Segment]) -> tuple[Segment, ...]:
     if not result:
         raise UsageError("empty attribute path")
     return result
+
+
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'-")
+
+
+def key_may_start_with(data: bytes, pos: int, name: Segment) -> bool:
+    """Byte-level pre-check: can the key written at ``pos`` start with the name ``name``?
+
+    False only when the key is a bare identifier that is surely another name; quoted and
+    interpolated keys always pass (they are decoded properly afterwards).
+    """
+    first = data[pos : pos + 1]
+    if first in (b'"', b"$"):
+        return True
+    if name.__class__ is Dynamic:
+        return False
+    raw = name.encode("utf-8")
+    if not data.startswith(raw, pos):
+        return False
+    nxt = data[pos + len(raw) : pos + len(raw) + 1]
+    return not nxt or nxt[0] not in _NAME_BYTES
 
 
 def _string_node_value(node: Node, data: bytes) -> Segment:

@@ -30,6 +30,7 @@ from nixgen.attrpath import (
     attr_name,
     attr_names,
     format_path,
+    key_may_start_with,
     quote_attr,
 )
 from nixgen.edits import Edit, apply_edits
@@ -273,22 +274,23 @@ class Document:
     ) -> Iterator[Binding]:
         data = self.data
         if item.type == "binding":
-            if want is not None and len(prefix) < len(want) and not _may_start_with(
+            if want is not None and len(prefix) < len(want) and not key_may_start_with(
                 data, item.start_byte, want[len(prefix)]
             ):
                 return
             attrpath = item.child_by_field_name("attrpath")
             if attrpath is None:
                 return
-            if want is not None and len(prefix) < len(want):
-                # cheap rejection on the first written segment before decoding the whole key
-                head = attrpath.named_child(0)
-                if head is None or not _compatible((attr_name(head, data),), want[len(prefix) :]):
-                    return
-            named = attr_names(attrpath, data)
+            named: list[tuple[Segment, Node]] = []
+            for node in attrpath.named_children:
+                if node.type == "comment":
+                    continue
+                name = attr_name(node, data)
+                at = len(prefix) + len(named)
+                if want is not None and at < len(want) and not _compatible((name,), want[at:]):
+                    return  # decode no further: this key leaves the wanted path here
+                named.append((name, node))
             path = prefix + tuple(n for n, _ in named)
-            if want is not None and not _compatible(path, want):
-                return
             expr = item.child_by_field_name("expression")
             value_node, own = (None, ())
             literal_set = None
@@ -646,6 +648,8 @@ class Document:
         best_len = 0
         for item in self._items(attrset):
             if item.type == "binding":
+                if not key_may_start_with(self.data, item.start_byte, rest[0]):
+                    continue
                 attrpath = item.child_by_field_name("attrpath")
                 head = attrpath.named_child(0) if attrpath else None
                 if head is None or attr_name(head, self.data) != rest[0]:
@@ -919,27 +923,6 @@ class Document:
         change = self._change(edits)
         self._check_merge(new, change)
         return change
-
-
-_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'-")
-
-
-def _may_start_with(data: bytes, pos: int, name: Segment) -> bool:
-    """Byte-level pre-check: can the key written at ``pos`` start with the name ``name``?
-
-    False only when the key is a bare identifier that is surely another name; quoted and
-    interpolated keys always pass (they are decoded properly afterwards).
-    """
-    first = data[pos : pos + 1]
-    if first in (b'"', b"$"):
-        return True
-    if name.__class__ is Dynamic:
-        return False
-    raw = name.encode("utf-8")  # type: ignore[union-attr]
-    if not data.startswith(raw, pos):
-        return False
-    nxt = data[pos + len(raw) : pos + len(raw) + 1]
-    return not nxt or nxt[0] not in _NAME_BYTES
 
 
 def _line_col(data: bytes, node: Node) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from nixgen import scope
-from nixgen.attrpath import Dynamic, Segment, attr_names
+from nixgen.attrpath import Dynamic, Segment, attr_name, attr_names, key_may_start_with
 
 __all__ = ["Conflict", "conflicts"]
 
@@ -49,15 +49,20 @@ class _Replay:
         self.want = want
         self.found: list[Conflict] = []
 
-    def build(self, attrset: Node, level: int) -> _Set:
-        """The set an attribute-set literal denotes (names on the path only)."""
+    def build(self, attrset: Node, prefix: tuple[Segment, ...]) -> _Set:
+        """The set an attribute-set literal at ``prefix`` denotes (names on the path only)."""
+        level = len(prefix)
         result = _Set()
         for child in attrset.named_children:
             if child.type != "binding_set":
                 continue
             for item in child.named_children:
                 if item.type == "binding":
-                    self.add_binding(result, item, level)
+                    if level < len(self.want) and not key_may_start_with(
+                        self.data, item.start_byte, self.want[level]
+                    ):
+                        continue
+                    self.add_binding(result, item, prefix)
                 elif item.type in ("inherit", "inherit_from"):
                     attrs = item.child_by_field_name("attrs")
                     for name, _ in attr_names(attrs, self.data) if attrs is not None else []:
@@ -65,23 +70,32 @@ class _Replay:
                             continue
                         assert isinstance(name, str)
                         if name in result.attrs:
-                            self.found.append(Conflict((*self.want[:level], name), item))
+                            self.found.append(Conflict((*prefix, name), item))
                         else:
                             result.attrs[name] = None
         return result
 
-    def add_binding(self, target: _Set, item: Node, level: int) -> None:
+    def add_binding(self, target: _Set, item: Node, prefix: tuple[Segment, ...]) -> None:
+        level = len(prefix)
         attrpath = item.child_by_field_name("attrpath")
         if attrpath is None:
             return
-        names = [n for n, _ in attr_names(attrpath, self.data)]
+        names: list[Segment] = []
+        truncated = False
+        for node in attrpath.named_children:
+            if node.type == "comment":
+                continue
+            name = attr_name(node, self.data)
+            if not _on_path(name, self.want, level + len(names)):
+                # the key leaves the path here: only the sets it creates on the way matter
+                truncated = True
+                break
+            names.append(name)
         current = target
         for i, name in enumerate(names):
-            lvl = level + i
-            if not _on_path(name, self.want, lvl):
-                return
             assert isinstance(name, str)
-            last = i == len(names) - 1
+            here = (*prefix, *names[: i + 1])
+            last = i == len(names) - 1 and not truncated
             existing = current.attrs.get(name, ...)
             if not last:
                 if existing is ...:
@@ -89,24 +103,24 @@ class _Replay:
                     current.attrs[name] = nested
                     current = nested
                 elif existing is None:
-                    self.found.append(Conflict(self._path(names, level, i), item))
+                    self.found.append(Conflict(here, item))
                     return
                 else:
                     current = existing
                 continue
-            value = self.value_of(item, lvl + 1)
+            value = self.value_of(item, here)
             if existing is ...:
                 current.attrs[name] = value
             elif existing is not None and value is not None:
                 for sub, sub_value in value.attrs.items():
                     if sub in existing.attrs:
-                        self.found.append(Conflict((*self._path(names, level, i), sub), item))
+                        self.found.append(Conflict((*here, sub), item))
                     else:
                         existing.attrs[sub] = sub_value
             else:
-                self.found.append(Conflict(self._path(names, level, i), item))
+                self.found.append(Conflict(here, item))
 
-    def value_of(self, item: Node, level: int) -> _Set | None:
+    def value_of(self, item: Node, prefix: tuple[Segment, ...]) -> _Set | None:
         """The set a binding's value denotes when it is a literal; None for anything else.
 
         A value under wrappers (``mkIf c { … }``) is opaque here, but its own set is replayed
@@ -122,18 +136,15 @@ class _Replay:
                 break
             node = inner
         if node.type in scope.ATTRSET_TYPES:
-            return self.build(node, level)
+            return self.build(node, prefix)
         for sub, _ in scope.attrset_sources(expr, self.data):
-            self.build(sub, level)
+            self.build(sub, prefix)
         return None
-
-    def _path(self, names: list[Segment], level: int, i: int) -> tuple[Segment, ...]:
-        return (*self.want[:level], *names[: i + 1])
 
 
 def conflicts(root: Node, data: bytes, want: tuple[Segment, ...]) -> list[Conflict]:
     """Second definitions along ``want`` that Nix's parser would reject, in the whole module."""
     replay = _Replay(data, want)
     for attrset, _ in scope.body_sources(root, data):
-        replay.build(attrset, 0)
+        replay.build(attrset, ())
     return replay.found

@@ -75,3 +75,17 @@ def test_conflicts_filtered_by_path() -> None:
     assert [c.path for c in merge.conflicts(root, data, ("a",))] == [("a", "x")]
     assert [c.path for c in merge.conflicts(root, data, ("b", "y"))] == [("b", "y")]
     assert merge.conflicts(root, data, ("c",)) == []
+
+
+@given(bindings=_bindings(2), want=st.lists(st.sampled_from(["a", "b"]), max_size=3))
+def test_filtered_replay_agrees_with_full_replay(bindings: list[str], want: list[str]) -> None:
+    src = "{ f, a }: { " + " ".join(bindings) + " }"
+    data = src.encode()
+    root = syntax.parse(data).root_node
+    full = merge.conflicts(root, data, ())
+    filtered = merge.conflicts(root, data, tuple(want))
+    on_path = [
+        c for c in full if all(x == y for x, y in zip(c.path, want, strict=False))
+    ]
+    assert bool(filtered) == bool(on_path)
+    assert bool(filtered) <= bool(full)
