@@ -56,6 +56,7 @@ class Layout:
     def __init__(self) -> None:
         self.dotted: set[tuple[str, ...]] = set()
         self.wrapped: set[tuple[str, ...]] = set()
+        self.split: set[tuple[str, ...]] = set()
 
 
 def render(data: st.DataObject, model: dict[str, Any]) -> tuple[str, Layout]:
@@ -85,6 +86,20 @@ def render(data: st.DataObject, model: dict[str, Any]) -> tuple[str, Layout]:
             if isinstance(value, dict) and value and data.draw(st.booleans(), label="dotted"):
                 info.dotted.add(where)
                 lines.extend(bindings(value, path, level, where))
+                continue
+            if isinstance(value, dict) and len(value) > 1 and data.draw(st.booleans(), label="split"):
+                # part of the set as dotted keys, the rest as a literal, in either order
+                items = list(value.items())
+                cut = data.draw(st.integers(1, len(items) - 1), label="cut")
+                dotted = bindings(dict(items[:cut]), path, level, where)
+                literal = [
+                    f"{ind}{_key(path)} = {{",
+                    *bindings(dict(items[cut:]), (), level + 1, where),
+                    f"{ind}}};",
+                ]
+                info.split.add(where)
+                first_dotted = data.draw(st.booleans(), label="dotted first")
+                lines.extend(dotted + literal if first_dotted else literal + dotted)
                 continue
             key = _key(path)
             if isinstance(value, dict):
@@ -173,11 +188,16 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
         assert doc.data == source
         depth = data.draw(st.integers(1, 4), label="depth")
         path = tuple(data.draw(st.sampled_from([*NAMES, "new"])) for _ in range(depth))
+        existing = _all_paths(model)
+        if existing and data.draw(st.booleans(), label="near an existing path"):
+            base = data.draw(st.sampled_from(existing), label="existing")
+            path = base + path[: data.draw(st.integers(0, 2), label="extra")]
         state, _ = lookup(model, path)
         wrapped_prefix = any(path[:k] in info.wrapped for k in range(1, len(path)))
         refused = (
             state == "under-leaf"
             or (state == "set" and path in info.dotted)
+            or (state == "set" and path in info.split and not isinstance(value, dict))
             or (state == "absent" and wrapped_prefix)
         )
         try:
@@ -213,6 +233,15 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
     run()
     # (c) every output accepted by the real Nix parser
     nix_parse_many(nix_instantiate, outputs, tmp_path)
+
+
+def _all_paths(model: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for name, value in model.items():
+        out.append((*prefix, name))
+        if isinstance(value, dict):
+            out.extend(_all_paths(value, (*prefix, name)))
+    return out
 
 
 def _leaf_paths(model: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
