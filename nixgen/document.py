@@ -12,7 +12,9 @@ original bytes) and the new, re-parsed document. An edit that would add a syntax
 :class:`~nixgen.errors.EditError` and changes nothing. The insertion rule, the layout of new
 code and what a deletion removes are described on :meth:`Document.set` and
 :meth:`Document.delete`; the low-level layout helpers live in :mod:`nixgen.layout` and the
-module-shape helpers in :mod:`nixgen.scope`.
+module-shape helpers in :mod:`nixgen.scope`, and the replay of Nix's attribute merging
+(which says whether an edit would make Nix report "attribute already defined") in
+:mod:`nixgen.merge`.
 """
 
 from __future__ import annotations
@@ -496,6 +498,12 @@ class Document:
         binding's nesting level. EditError when a prefix of the path is defined by a value that is
         not a literal attribute set (``a = lib.mkIf c { … }``, ``a = import ./x.nix``), since
         Nix would reject a second definition of it.
+
+        Nix merges definitions in source order (:mod:`nixgen.merge` replays that): when the
+        deepest literal would make Nix see a name twice (``a.b.x = 1;`` before
+        ``a = { … };``, adding ``a.b.y``), the new key goes beside the keys that already spell
+        that name (``a.b.y = …;`` after ``a.b.x = 1;``). Any result that Nix would reject with
+        "attribute already defined" is refused with EditError.
         """
         want = as_path(path)
         self._check_static(want)
