@@ -13,7 +13,6 @@ ERROR around the comma). Nix accepts both, so :func:`syntax_errors` ignores exac
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import tree_sitter
@@ -49,7 +48,9 @@ def _parser() -> tree_sitter.Parser:
 
 @cache
 def query(name: str) -> tree_sitter.Query:
-    """The compiled query ``nixgen/grammars/<name>.scm`` (loaded once)."""
+    """The compiled query ``nixgen/grammars/<name>.scm`` (loaded once, on first use)."""
+    from importlib import resources  # only needed once errors are looked for
+
     text = resources.files("nixgen").joinpath("grammars", f"{name}.scm").read_text("utf-8")
     return tree_sitter.Query(language(), text)
 
