@@ -551,6 +551,22 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     return [op.display for op in ops]
 
 
+def plan_undo(path: str | os.PathLike[str]) -> list[FileChange]:
+    """What :func:`undo` would do, as changes against the files now on disk (for a preview).
+
+    Raises like :func:`undo` when there is nothing to undo or a file was edited since.
+    """
+    given = Path(path)
+    record = next((r for r in _records() if _resolve(given) in r.paths()), None)
+    if record is None:
+        raise FileError("no nixgen change to undo for this file", file=given)
+    changes = []
+    for op in _undo_ops(record):
+        snapshot = read_snapshot_or_none(op.real)
+        changes.append(FileChange(op.display, snapshot, op.new_data))
+    return changes
+
+
 def _written_later(record: _Record, target: Path, digest: str | None) -> bool:
     """Whether a transaction newer than ``record`` left ``target`` with this content."""
     for newer in _records():

@@ -337,6 +337,18 @@ def test_undo_restores_original(cli, tmp_path: Path) -> None:
     one_error_line(cli("undo", "-f", file))
 
 
+def test_undo_dry_run_shows_the_restoring_diff(cli, tmp_path: Path) -> None:
+    file = copy(tmp_path, "basic-server.nix")
+    ok(cli("set", "services.openssh.ports", "[ 2022 ]", "-f", file))
+    before = state(file)
+    proc = ok(cli("undo", "-f", file, "--dry-run"))
+    assert "-  services.openssh.ports = [ 2022 ];" in proc.stdout
+    assert "+  services.openssh.ports = [ 22 ];" in proc.stdout
+    assert state(file) == before
+    ok(cli("undo", "-f", file))
+    assert get_json(cli, "services.openssh.ports", file) == [22]
+
+
 def test_undo_refuses_after_manual_edit(cli, tmp_path: Path) -> None:
     file = copy(tmp_path, "basic-server.nix")
     ok(cli("set", "services.openssh.ports", "[ 2022 ]", "-f", file))

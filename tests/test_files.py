@@ -16,6 +16,7 @@ from nixgen.files import (
     FileChange,
     commit,
     last_transaction,
+    plan_undo,
     read_snapshot,
     read_snapshot_or_none,
     state_dir,
@@ -467,3 +468,17 @@ def test_undo_names_a_later_nixgen_change_to_undo_first(tmp_path: Path) -> None:
     undo(module)  # the later change first, then the earlier one goes through
     undo(config)
     assert config.read_bytes() == ORIGINAL and module.read_bytes() == ORIGINAL
+
+
+def test_plan_undo_previews_without_writing(tmp_path: Path) -> None:
+    config = write(tmp_path / "configuration.nix", ORIGINAL)
+    created = tmp_path / "containers" / "foo.nix"
+    commit([FileChange(config, read_snapshot(config), EDITED), FileChange(created, None, b"{ }\n")])
+    changes = {c.path: c for c in plan_undo(config)}
+    assert changes[config].new_data == ORIGINAL and changes[config].snapshot is not None
+    assert changes[config].snapshot.data == EDITED
+    assert changes[created].new_data is None  # the created file would be deleted
+    assert config.read_bytes() == EDITED and created.exists()
+    created.write_bytes(b"# by hand\n")
+    with pytest.raises(ConflictError):
+        plan_undo(config)

@@ -254,8 +254,17 @@ def remove_cmd(
 
 
 @app.command("undo")
-def undo_cmd(file: str = _file_option()) -> None:
+def undo_cmd(
+    file: str = _file_option(),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be restored."),
+) -> None:
     """Restore the files of the last nixgen change to FILE (refused if edited since)."""
+    if dry_run:
+        from nixgen.cli.output import finish
+        from nixgen.files import plan_undo
+
+        finish(plan_undo(file), dry_run=True)
+        return
     from nixgen.files import undo
 
     for restored in undo(file):
