@@ -17,7 +17,7 @@ from typing import Any
 
 from nixgen.checks.dialect import check_dialect
 from nixgen.checks.duplicates import check_duplicates
-from nixgen.checks.model import ERROR, Finding, code_enabled, normalise_codes
+from nixgen.checks.model import ERROR, RULES, Finding, code_enabled, normalise_codes
 from nixgen.checks.nodes import (
     Source,
     attr_name,
@@ -32,7 +32,6 @@ from nixgen.edits import Edit, apply_edits
 from nixgen.errors import EditError, FileError
 from nixgen.syntax import parse, syntax_errors
 
-FILE_CODES = ("NG0", "NG1", "NG2", "NG5")
 CONFIG_CODES = ("NG3", "NG4")
 
 
@@ -49,8 +48,6 @@ def _offset(data: bytes, line: int, col: int) -> int:
 
 
 def _wanted(codes: Sequence[str], select: Sequence[str], ignore: Sequence[str]) -> bool:
-    from nixgen.checks.model import RULES
-
     return any(code_enabled(c, select, ignore) for c in RULES if c.startswith(codes))
 
 
@@ -74,16 +71,27 @@ def check_source(
             end = min(len(data), start + 1)
             out.append(src.finding("NG001", ERROR, err.message, start, end))
         return [f for f in out if code_enabled(f.code, sel, ign)]
-    findings = [*check_duplicates(src), *check_spine(src)]
-    errors_before = sum(1 for f in findings if f.code in ("NG101", "NG102"))
+    findings: list[Finding] = []
+    duplicates: list[Finding] | None = None
+    if _wanted(("NG1",), sel, ign):
+        duplicates = check_duplicates(src)
+        findings.extend(duplicates)
+    if _wanted(("NG2",), sel, ign):
+        findings.extend(check_spine(src))
+
+    def errors_in(found: list[Finding]) -> int:
+        return sum(1 for f in found if f.code in ("NG101", "NG102"))
 
     def safe(edits: tuple[Edit, ...]) -> bool:
+        """Whether a rename keeps the file parsing and defines nothing twice more than before."""
+        nonlocal duplicates
+        if duplicates is None:
+            duplicates = check_duplicates(src)
         new = apply_edits(data, edits)
         tree2 = parse(new)
         if syntax_errors(tree2, new):
             return False
-        dups = check_duplicates(Source(new, tree2, path))
-        return sum(1 for f in dups if f.code in ("NG101", "NG102")) <= errors_before
+        return errors_in(check_duplicates(Source(new, tree2, path))) <= errors_in(duplicates)
 
     if _wanted(("NG5",), sel, ign):
         findings.extend(check_dialect(src, safe))
