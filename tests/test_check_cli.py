@@ -136,3 +136,24 @@ def test_imports_are_followed_and_shown_as_given(tmp_path: Path) -> None:
     proc = run_cli("check", "configuration.nix", cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stdout.startswith("hw.nix:1:15: NG101 `boot.x` is already defined at 1:3")
+
+
+def test_findings_of_every_rule_in_one_run(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "checks" / "all", tmp_path / "all")
+    shutil.copy(FIXTURES / "checks" / "broken.nix", tmp_path / "broken.nix")
+    proc = run_cli("check", str(tmp_path / "all" / "configuration.nix"),
+                   str(tmp_path / "broken.nix"), "--json")
+    assert proc.returncode == 1
+    items = json.loads(proc.stdout)
+    from nixgen.checks import RULES
+
+    assert {f["code"] for f in items} == set(RULES)
+    [syntax] = [f for f in items if f["code"] == "NG001"]
+    assert syntax["file"].endswith("broken.nix") and syntax["line"] == 5
+
+
+def test_syntax_error_fixed_by_hand_is_clean(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text((FIXTURES / "checks" / "broken.nix").read_text()
+                    .replace("enable = true\n", "enable = true;\n"))
+    assert run_cli("check", str(path)).returncode == 0
