@@ -604,14 +604,20 @@ class Document:
         # "attribute already defined" wins.
         candidates: list[tuple[Node, int]] = [(target, depth)]
         span = (target.start_byte, target.end_byte)
-        for b in self._related(want[: depth + 1]) if depth < len(want) - 1 else ():
-            inside = span[0] <= b.key_start < span[1]
+        outside = [
+            b
+            for b in (self._related(want[: depth + 1]) if depth < len(want) - 1 else ())
+            if not span[0] <= b.key_start < span[1]
+            and len(b.path) > depth
+            and _same(b.path[: depth + 1], want[: depth + 1])
+        ]
+        if not outside:
+            # nothing else spells the new key's first name: Nix cannot see it twice
+            return self._change([self._insert_at(target, want[depth:], value)])
+        for b in outside:
             if (
-                not inside
-                and b.container is not None
+                b.container is not None
                 and b.prefix_len <= depth
-                and len(b.path) > depth
-                and _same(b.path[: depth + 1], want[: depth + 1])
                 and "mkIf" not in b.wrappers
                 and all(c != b.container for c, _ in candidates)
             ):
@@ -619,14 +625,7 @@ class Document:
         before = len(merge.conflicts(self.tree.root_node, self.data, want))
         first_error: EditError | None = None
         for container, at in candidates:
-            rest = want[at:]
-            key = format_path(rest)
-
-            def make(ind: str, nl: str, col: int, key: str = key) -> str:
-                return f"{key} = {self._render(value, ind, nl, lead=col + len(key) + 4)};"
-
-            edit = self._insert_item(container, make, "{", self._relative(container, rest))
-            change = self._change([edit])
+            change = self._change([self._insert_at(container, want[at:], value)])
             found = merge.conflicts(change.document.tree.root_node, change.document.data, want)
             if len(found) <= before:
                 return change
@@ -634,6 +633,15 @@ class Document:
                 first_error = self._conflict_error(want, found[0], change.document)
         assert first_error is not None
         raise first_error
+
+    def _insert_at(self, container: Node, rest: tuple[Segment, ...], value: object) -> Edit:
+        """The edit adding ``rest = value;`` to the attribute set ``container``."""
+        key = format_path(rest)
+
+        def make(ind: str, nl: str, col: int) -> str:
+            return f"{key} = {self._render(value, ind, nl, lead=col + len(key) + 4)};"
+
+        return self._insert_item(container, make, "{", self._relative(container, rest))
 
     def _check_merge(self, want: tuple[Segment, ...], change: Change) -> None:
         """EditError if ``change`` makes Nix see a second definition along ``want``."""
