@@ -356,3 +356,23 @@ def test_apply_fixes_refuses_a_fix_that_breaks_the_syntax() -> None:
                   Fix("drop the brace", (Edit(15, 16, ""),)))
     assert apply_fixes(src, [bad]) == src
     assert apply_fixes(src, [bad, good]) == b"{ pkgs, lib, ... }: { x = lib.id; }"
+
+
+CORPUS = sorted((FIXTURES / "configs").rglob("*.nix"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+def test_corpus_errors_agree_with_nix(path: Path, nix_instantiate: str) -> None:
+    data = path.read_bytes()
+    ok, err = nix_parse_ok(data, nix_instantiate)
+    errors = [f.code for f in check_source(data, path) if f.severity == "error"]
+    assert bool(errors) == (not ok), (errors, err)
+
+
+def test_byte_order_mark_is_ng001_with_a_fix(nix_instantiate: str) -> None:
+    data = "\ufeff# saved by an editor\n{ a = 1; }\n".encode()
+    [f] = check_source(data)
+    assert (f.code, f.line, f.col, f.start_byte, f.end_byte) == ("NG001", 1, 1, 0, 3)
+    fixed = apply_fixes(data, [f])
+    assert fixed == data[3:] and nix_parse_ok(fixed, nix_instantiate)[0]
+    assert check_source(fixed) == []

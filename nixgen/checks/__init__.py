@@ -2,7 +2,7 @@
 
 Rules (code, default severity):
 
-* NG001 error — syntax error.
+* NG001 error — syntax error; a UTF-8 byte order mark (which Nix rejects) has a fix.
 * NG101 error — an attribute defined twice in one attribute set in a way Nix rejects
   (the same leaf twice, dotted or nested; ``inherit a;`` beside ``a…``; a later
   ``a = { … }`` clashing with earlier dotted keys, which Nix merges one level deep only).

@@ -34,7 +34,7 @@ class Rule:
 RULES: dict[str, Rule] = {
     r.code: r
     for r in (
-        Rule("NG001", ERROR, "syntax error"),
+        Rule("NG001", ERROR, "syntax error (a byte order mark is removed by the fix)", fixable=True),
         Rule("NG101", ERROR, "attribute defined twice (Nix rejects the file)"),
         Rule("NG102", ERROR, "dotted key beside a value that is not an attribute set literal"),
         Rule("NG103", NOTE, "dotted key beside a literal attribute set that Nix merges"),

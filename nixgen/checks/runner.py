@@ -17,7 +17,7 @@ from typing import Any
 
 from nixgen.checks.dialect import check_dialect
 from nixgen.checks.duplicates import check_duplicates
-from nixgen.checks.model import ERROR, RULES, Finding, code_enabled, normalise_codes
+from nixgen.checks.model import ERROR, RULES, Finding, Fix, code_enabled, normalise_codes
 from nixgen.checks.nodes import (
     Source,
     attr_name,
@@ -33,6 +33,7 @@ from nixgen.errors import EditError, FileError
 from nixgen.syntax import parse, syntax_errors
 
 CONFIG_CODES = ("NG3", "NG4")
+BOM = b"\xef\xbb\xbf"
 
 
 def _offset(data: bytes, line: int, col: int) -> int:
@@ -64,8 +65,16 @@ def check_source(
     tree = tree if tree is not None else parse(data)
     errors = syntax_errors(tree, data, str(path) if path is not None else None)
     src = Source(data, tree, path)
+    bom: list[Finding] = []
+    if data.startswith(BOM):
+        errors = [e for e in errors if (e.line, e.col) != (1, 1)]
+        bom.append(src.finding(
+            "NG001", ERROR, "the file starts with a UTF-8 byte order mark, which Nix rejects "
+            "(\"unexpected invalid token\")", 0, len(BOM),
+            Fix("remove the byte order mark", (Edit(0, len(BOM), ""),))))
+        bom = [f for f in bom if code_enabled(f.code, sel, ign)]
     if errors:
-        out = []
+        out = list(bom)
         for err in errors:
             start = _offset(data, err.line or 1, err.col or 1)
             end = min(len(data), start + 1)
@@ -95,7 +104,7 @@ def check_source(
 
     if _wanted(("NG5",), sel, ign):
         findings.extend(check_dialect(src, safe))
-    return [f for f in findings if code_enabled(f.code, sel, ign)]
+    return bom + [f for f in findings if code_enabled(f.code, sel, ign)]
 
 
 def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
