@@ -151,21 +151,30 @@ PATHS = st.lists(NAMES, min_size=1, max_size=3).map(".".join)
 def attrsets(draw: st.DrawFn, depth: int = 0) -> str:
     items = []
     for _ in range(draw(st.integers(1, 4))):
+        if draw(st.integers(0, 9)) == 0:
+            items.append(f"inherit {draw(NAMES)};")
+            continue
         key = draw(PATHS)
-        kind = draw(st.sampled_from(["int", "call", "set"] if depth < 2 else ["int", "call"]))
+        if draw(st.integers(0, 5)) == 0:
+            key = key.replace("a", '"a"', 1)
+        kinds = ["int", "call", "set", "rec", "paren", "mkif"] if depth < 2 else ["int", "call"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "int":
             value = "1"
         elif kind == "call":
             value = "(f 1)"
+        elif kind == "mkif":
+            value = f"f true {draw(attrsets(depth + 1))}"
         else:
-            value = draw(attrsets(depth + 1))
+            inner = draw(attrsets(depth + 1))
+            value = {"set": inner, "rec": "rec " + inner, "paren": f"({inner})"}[kind]
         items.append(f"{key} = {value};")
     return "{ " + " ".join(items) + " }"
 
 
 @given(attrsets())
 def test_generated_attrsets_agree_with_nix(body: str) -> None:
-    src = "{ f }: " + body
+    src = "{ f, a, b, c }: " + body
     ok, err = nix_parse_ok(src)
     errors = [c for c in codes(src) if c[0] in ("NG101", "NG102")]
     assert bool(errors) == (not ok), (src, err, errors)
