@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from nixgen.checks.model import ERROR, WARNING, Finding, Fix
 from nixgen.checks.nodes import Source
 from nixgen.errors import NixgenError
-from nixgen.syntax import line_col
 
 if TYPE_CHECKING:
     from nixgen.containers import Container, Module
@@ -38,10 +37,6 @@ class _Place:
     doc: Document
     start: int
     end: int
-
-    def where(self) -> str:
-        line, col = line_col(self.doc.data, self.start)
-        return f"{self.module_path.name}:{line}:{col}"
 
 
 def _source(doc: Document, path: Path) -> Source:
@@ -81,7 +76,7 @@ class _Rules:
         b = c.definitions[0]
         return _Place(module.path, module.document, b.key_start, b.key_end)
 
-    def place(self, c: Container, rel: tuple[str, ...], value: bool = True) -> _Place:
+    def place(self, c: Container, rel: tuple[str, ...]) -> _Place:
         """Where ``<prefix>.<name>.<rel>`` is defined (its value), else the first definition."""
         from nixgen.containers import prefix_of
 
@@ -89,9 +84,7 @@ class _Rules:
         for m in self.modules:
             for b in m.document.bindings():
                 if tuple(b.path) == want:
-                    if value:
-                        return _Place(m.path, m.document, b.value_start, b.value_end)
-                    return _Place(m.path, m.document, b.key_start, b.key_end)
+                    return _Place(m.path, m.document, b.value_start, b.value_end)
         if c.route == "path" and c.container_file is not None and rel[:1] == ("config",):
             doc = self.load(c.container_file)
             if doc is not None:

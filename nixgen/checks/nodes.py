@@ -7,7 +7,6 @@ logical bindings of a module's top attribute set (looking through ``lib.mkIf``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -307,23 +306,6 @@ class _Nothing:
 
 
 NOTHING: Any = _Nothing()
-
-
-def walk_tree(node: Node) -> Iterator[Node]:
-    """Every node under ``node`` in document order (pre-order)."""
-    cursor = node.walk()
-    visited = False
-    while True:
-        if not visited:
-            yield cursor.node
-            if cursor.goto_first_child():
-                continue
-        if cursor.goto_next_sibling():
-            visited = False
-            continue
-        if not cursor.goto_parent() or cursor.node == node:
-            return
-        visited = True
 
 
 @cache
