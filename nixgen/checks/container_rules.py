@@ -55,13 +55,8 @@ class _Rules:
 
         self.modules = modules
         self.buffers = buffers
-        self.containers = [c for c in containers.discover_modules(modules) if not c.dynamic]
-        read_file = getattr(containers, "read_container_file", None) or getattr(
-            containers, "_read_container_file", None)
-        if read_file is not None:
-            for c in self.containers:
-                if c.route == "path":
-                    read_file(c, buffers)
+        found = containers.discover_modules(modules, buffers=buffers, read_container_files=True)
+        self.containers = [c for c in found if not c.dynamic]
         self.findings: list[Finding] = []
 
     # -- locating -----------------------------------------------------------------------------

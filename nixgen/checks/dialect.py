@@ -164,5 +164,9 @@ def _check_users(src: Source, lbs: list[LBinding],
 
 def check_dialect(src: Source, safe: Callable[[tuple[Edit, ...]], bool]) -> list[Finding]:
     """NG501 findings; ``safe(edits)`` says whether a candidate fix keeps the file valid."""
+    data = src.data
+    if not (b"extraUsers" in data or b"extraGroups" in data
+            or (b"systemd" in data and b"containers" in data)):
+        return []                       # neither pair can be mixed here
     lbs = src.logical()
     return [*_check_containers(src, lbs, safe), *_check_users(src, lbs, safe)]

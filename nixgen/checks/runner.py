@@ -329,10 +329,12 @@ def check_document(
                 body = ws.read(path)
             except FileError:
                 continue
-            t = tree if path is p and tree is not None else parse(body)
+            own = path is p and tree is not None
+            t = tree if own else parse(body)
             ok = not syntax_errors(t, body)
             imports = import_paths(body, t, path) if ok else []
-            parsed[real] = _Parsed(path, body, t, ok, imports)
+            reuse = doc if own and hasattr(doc, "bindings") else None
+            parsed[real] = _Parsed(path, body, t, ok, imports, reuse)
             stack.extend(reversed(imports))
         real_p = os.path.realpath(p)
         for f in _configuration_findings(p, parsed, ws):
