@@ -57,7 +57,10 @@ def test_eval_expression_arguments_are_json(nix_instantiate: str) -> None:
 
 
 def test_eval_negative_and_dash_expressions(nix_instantiate: str) -> None:
-    assert run_cli("eval", "--", "-1", *OFF).stdout == "-1\n"
+    assert run_cli("eval", *OFF, "--", "-1").stdout == "-1\n"
+    # After `--` every word is an operand, even one that looks like an option.
+    late = run_cli("eval", "--", "-1", "--json")
+    assert late.returncode == 2 and "one expression" in late.stderr
 
 
 def test_eval_error_is_one_line_with_location(tmp_path: Path, nix_instantiate: str) -> None:
@@ -201,9 +204,65 @@ def test_check_syntax_odd_file_names(tmp_path: Path, nix_instantiate: str) -> No
 def test_eval_help_lists_the_value_options() -> None:
     proc = run_cli("eval", "--help")
     assert proc.returncode == 0
+    options = proc.stdout.split("Options:", 1)[1]
     for flag in ("-f, --file FILE", "-A, --attr ATTR", "--arg NAME JSON", "--argstr NAME STRING",
-                 "-I PATH", "--option NAME VALUE", "--timeout SECONDS", "--json"):
-        assert flag in proc.stdout
+                 "-I PATH", "--option NAME VALUE", "--timeout SECONDS", "--json", "--show-trace",
+                 "-h, --help"):
+        assert f"\n  {flag} " in options, flag
+    assert proc.stdout.startswith("Usage: nixgen eval [OPTIONS] [EXPR]")
+    assert run_cli("eval", "-h").stdout == proc.stdout
+
+
+def test_check_syntax_help_lists_the_options() -> None:
+    proc = run_cli("check-syntax", "--help")
+    assert proc.returncode == 0
+    options = proc.stdout.split("Options:", 1)[1]
+    for flag in ("--nix / --no-nix", "-I PATH", "--option NAME VALUE", "-h, --help"):
+        assert f"\n  {flag} " in options, flag
+    assert "FILE|DIRECTORY..." in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["eval", "--timeout", "soon", "1"], ["--timeout", "'soon'", "float"]),
+    (["eval", "--timeout", "0", "1"], ["--timeout", "above 0"]),
+    (["eval", "--timeout", "nan", "1"], ["--timeout", "above 0"]),
+    (["eval", "1", "-A"], ["-A needs a value"]),
+    (["eval", "1", "--argstr", "name"], ["--argstr needs 2 values (NAME VALUE)"]),
+    (["eval", "1", "--option", "substituters"], ["--option needs 2 values"]),
+    (["eval", "--jsn", "1"], ["No such option: --jsn", "--json"]),
+    (["check-syntax", "x.nix", "--option"], ["--option needs 2 values"]),
+    (["check-syntax", "--bogus", "x.nix"], ["No such option: --bogus"]),
+])
+def test_bad_option_values_are_one_line_usage_errors(args: list[str], words: list[str]) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("nixgen: error: "), proc.stderr
+    assert f"(see nixgen {args[0]} --help)" in proc.stderr
+    for word in words:
+        assert word in proc.stderr
+    assert "Usage:" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_repeated_options_all_reach_nix(tmp_path: Path, nix_instantiate: str) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "default.nix").write_text(f'"{name}"')
+    proc = run_cli("eval", "-I", f"a={tmp_path / 'a'}", "--arg", "x", "1", f"-Ib={tmp_path / 'b'}",
+                   "--arg", "y", '{"k": [2]}', "--argstr", "z", "-3", "--argstr", "w", "",
+                   "--option", "substituters", "", "--option", "max-jobs", "1", "--json",
+                   "{ x, y, z, w }: [ (import <a>) (import <b>) x y z w ]")
+    assert json.loads(proc.stdout) == ["a", "b", 1, {"k": [2]}, "-3", ""], proc.stderr
+    # A value that looks like an option is still the option's value.
+    proc = run_cli("eval", "--argstr", "s", "--json", "{ s }: s", *OFF)
+    assert proc.stdout == '"--json"\n', proc.stderr
+
+
+def test_check_syntax_flag_and_options_anywhere(tmp_path: Path, nix_instantiate: str) -> None:
+    bom = CONFIGS / "rejected-by-nix" / "utf8-bom.nix"
+    assert run_cli("check-syntax", str(bom), "--no-nix", *OFF).returncode == 0
+    # the last of --nix / --no-nix wins
+    assert run_cli("check-syntax", "--no-nix", str(bom), "--nix", *OFF).returncode == 1
 
 
 def test_eval_equals_forms_and_bad_values(tmp_path: Path, nix_instantiate: str) -> None:

@@ -5,117 +5,81 @@ JSON data, never as code. ``check-syntax`` lets Nix's own parser judge every fil
 when all are valid; tree-sitter picks the likely culprits after a rejection), and falls back to
 tree-sitter alone when Nix is not installed.
 
-Options that take values are read from the command's extra arguments here rather than declared
-to typer: typer builds a validator for every declared non-flag parameter, which costs more
-than the rest of a ``nixgen eval`` together.
+Both commands declare their options to typer; a mistake on the command line (an unknown
+option, a missing or unconvertible value) is reported as one ``nixgen: error:`` line with
+exit code 2, like the usage errors the commands raise themselves.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer._click.types import Tuple as PairType
+from typer.core import TyperCommand
 
 from nixgen.cli.app import app
 
-EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+if TYPE_CHECKING:
+    from typer._click import Context
 
-# flag -> (destination, number of values)
-EVAL_FLAGS = {
-    "-f": ("file", 1), "--file": ("file", 1),
-    "-A": ("attr", 1), "--attr": ("attr", 1),
-    "-I": ("include", 1),
-    "--timeout": ("timeout", 1),
-    "--arg": ("arg", 2), "--argstr": ("argstr", 2),
-    "--option": ("option", 2),
-}
-CHECK_FLAGS = {
-    "-I": ("include", 1),
-    "--option": ("option", 2),
-    "--nix": ("nix", 0), "--no-nix": ("no-nix", 0),
-}
+HELP_NAMES = {"help_option_names": ["-h", "--help"]}
+# The value type of a repeatable two-value option (--arg NAME VALUE ...): typer 0.28 rejects a
+# list[tuple[str, str]] annotation, so such options are list[tuple] with this click type.
+PAIR = PairType([str, str])
 
 
-@dataclass
-class Parsed:
-    """Positional words and the values of each flag, in the order given."""
+class OneLineUsageCommand(TyperCommand):
+    """A command whose command-line mistakes become :class:`nixgen.errors.UsageError`."""
 
-    words: list[str] = field(default_factory=list)
-    values: dict[str, list[Any]] = field(default_factory=dict)
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        from typer._click.exceptions import BadOptionUsage
+        from typer._click.exceptions import UsageError as ClickUsageError
 
-    def last(self, dest: str) -> Any:
-        found = self.values.get(dest)
-        return found[-1] if found else None
+        from nixgen.errors import UsageError
 
-    def all(self, dest: str) -> list[Any]:
-        return list(self.values.get(dest, []))
-
-
-def parse_extra(args: list[str], flags: dict[str, tuple[str, int]], usage: str) -> Parsed:
-    """Read ``args`` by ``flags`` (``--flag=value`` works for one-value flags); ``--`` ends flags."""
-    from nixgen.errors import UsageError
-
-    parsed = Parsed()
-    rest = list(args)
-    while rest:
-        word = rest.pop(0)
-        name, eq, inline = word.partition("=")
-        if len(word) > 2 and word[1] != "-" and flags.get(word[:2], ("", 0))[1] == 1:
-            name, eq, inline = word[:2], "=", word[2:]  # attached short form: -Ipath, -fFILE
-        if word == "--":
-            parsed.words.extend(rest)
-            break
-        if (word in flags and not eq) or (eq and name in flags and flags[name][1] == 1):
-            dest, count = flags[name if eq else word]
-            if eq:
-                values: list[str] = [inline]
-            else:
-                if len(rest) < count:
-                    need = "a value" if count == 1 else f"{count} values (NAME VALUE)"
-                    raise UsageError(f"{word} needs {need}")
-                values = [rest.pop(0) for _ in range(count)]
-            item: Any = True if count == 0 else values[0] if count == 1 else tuple(values)
-            parsed.values.setdefault(dest, []).append(item)
-        elif len(word) > 1 and word[0] == "-" and (word[1].isalpha() or word[1] == "-"):
-            raise UsageError(f"unknown option {word!r}; {usage}")
-        else:
-            parsed.words.append(word)
-    return parsed
+        try:
+            return super().parse_args(ctx, args)
+        except ClickUsageError as exc:
+            message = exc.format_message().rstrip(".")
+            if isinstance(exc, BadOptionUsage):
+                message = _missing_value(ctx, exc.option_name) or message
+            raise UsageError(f"{message} (see {ctx.command_path} --help)") from None
 
 
-def _arguments(parsed: Parsed) -> dict[str, Any] | None:
+def _missing_value(ctx: Context, option: str) -> str | None:
+    """The message for an option given without (all of) its values."""
+    for param in ctx.command.params:
+        if option in getattr(param, "opts", ()):
+            if param.nargs == 1:
+                return f"{option} needs a value"
+            return f"{option} needs {param.nargs} values (NAME VALUE)"
+    return None
+
+
+def _positive_seconds(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"needs a number of seconds above 0, not {value:g}")
+    return value
+
+
+def _arguments(arg: list[tuple[str, str]], argstr: list[tuple[str, str]]) -> dict[str, Any] | None:
     import json
 
     from nixgen.errors import UsageError
 
     values: dict[str, Any] = {}
-    for name, text in parsed.all("arg"):
+    for name, text in arg:
         try:
             values[name] = json.loads(text)
         except ValueError:
             raise UsageError(
                 f"--arg {name}: {text!r} is not JSON (use --argstr {name} VALUE for a string)"
             ) from None
-    for name, text in parsed.all("argstr"):
+    for name, text in argstr:
         values[name] = text
     return values or None
-
-
-def _timeout(parsed: Parsed) -> float | None:
-    from nixgen.errors import UsageError
-
-    text = parsed.last("timeout")
-    if text is None:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise UsageError(f"--timeout needs a number of seconds above 0, not {text!r}")
-    return seconds
 
 
 def _print_nix(value: Any) -> None:
@@ -132,12 +96,30 @@ def _print_nix(value: Any) -> None:
         sys.stdout.write(text + "\n")
 
 
-EVAL_USAGE = "see nixgen eval --help"
-
-
-@app.command("eval", context_settings=EXTRA_ARGS)
+@app.command("eval", cls=OneLineUsageCommand, context_settings=HELP_NAMES)
 def eval_cmd(
-    ctx: typer.Context,
+    expr: list[str] | None = typer.Argument(
+        None, metavar="EXPR", show_default=False,
+        help="The Nix expression to evaluate (quote it as one word)."),
+    file: str | None = typer.Option(
+        None, "-f", "--file", metavar="FILE", help="Evaluate this Nix file instead of EXPR."),
+    attr: str | None = typer.Option(
+        None, "-A", "--attr", metavar="ATTR", help='Select this attribute path (a.b."c.d").'),
+    arg: list[tuple] | None = typer.Option(
+        None, "--arg", click_type=PAIR, metavar="NAME JSON", show_default=False,
+        help="Pass a JSON value to the function (e.g. --arg port 22); repeatable."),
+    argstr: list[tuple] | None = typer.Option(
+        None, "--argstr", click_type=PAIR, metavar="NAME STRING", show_default=False,
+        help="Pass a string to the function; repeatable."),
+    include: list[str] | None = typer.Option(
+        None, "-I", metavar="PATH", show_default=False,
+        help="Add a search path entry for Nix (e.g. -I nixpkgs=/path); repeatable."),
+    option: list[tuple] | None = typer.Option(
+        None, "--option", click_type=PAIR, metavar="NAME VALUE", show_default=False,
+        help="Set a Nix option (e.g. --option substituters ''); repeatable."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", metavar="SECONDS", callback=_positive_seconds,
+        help="Stop Nix after this many seconds."),
     json_out: bool = typer.Option(False, "--json", help="Print the value as JSON."),
     show_trace: bool = typer.Option(False, "--show-trace", help="Show Nix's trace on errors."),
 ) -> None:
@@ -146,35 +128,26 @@ def eval_cmd(
     \b
     nixgen eval EXPR [OPTIONS]
     nixgen eval -f FILE [-A ATTR] [OPTIONS]
-    \b
-      -f, --file FILE        evaluate this Nix file
-      -A, --attr ATTR        select this attribute path (a.b."c.d")
-      --arg NAME JSON        pass a JSON value to the function (e.g. --arg port 22)
-      --argstr NAME STRING   pass a string to the function
-      -I PATH                add a search path entry for Nix (repeatable)
-      --option NAME VALUE    a Nix option (e.g. --option substituters '')
-      --timeout SECONDS      stop Nix after this long
     """
     from pathlib import Path
 
     from nixgen.errors import FileError, UsageError
     from nixgen.nix import Nix
 
-    parsed = parse_extra(list(ctx.args), EVAL_FLAGS, EVAL_USAGE)
-    file, words = parsed.last("file"), parsed.words
+    words = expr or []
     if file is not None and words:
         raise UsageError("give an expression or -f FILE, not both")
     if file is None and len(words) != 1:
         raise UsageError("give one expression to evaluate (quote it), or -f FILE")
-    nix = Nix(search_path=parsed.all("include"), options=parsed.all("option"),
-              timeout=_timeout(parsed), show_trace=show_trace)
-    args = _arguments(parsed)
+    nix = Nix(search_path=include or (), options=option or (), timeout=timeout,
+              show_trace=show_trace)
+    args = _arguments(arg or [], argstr or [])
     if file is not None:
         if not Path(file).exists():
             raise FileError("no such file", file=file)
-        value = nix.eval(Path(file), attr=parsed.last("attr"), args=args)
+        value = nix.eval(Path(file), attr=attr, args=args)
     else:
-        value = nix.eval(words[0], attr=parsed.last("attr"), args=args)
+        value = nix.eval(words[0], attr=attr, args=args)
     if json_out:
         from nixgen.cli.output import print_json
 
@@ -211,35 +184,36 @@ def _tree_sitter_errors(name: str) -> list[Any]:
     return list(syntax.syntax_errors(syntax.parse(data), data, name))
 
 
-@app.command("check-syntax", context_settings=EXTRA_ARGS)
-def check_syntax_cmd(ctx: typer.Context) -> None:
+@app.command("check-syntax", cls=OneLineUsageCommand, context_settings=HELP_NAMES)
+def check_syntax_cmd(
+    paths: list[str] | None = typer.Argument(
+        None, metavar="FILE|DIRECTORY...", show_default=False,
+        help="Files to check; a directory stands for every *.nix file below it."),
+    use_nix: bool | None = typer.Option(
+        None, "--nix/--no-nix", show_default=False,
+        help="Use Nix's parser (default: when Nix is installed)."),
+    include: list[str] | None = typer.Option(
+        None, "-I", metavar="PATH", show_default=False,
+        help="Add a search path entry for Nix; repeatable."),
+    option: list[tuple] | None = typer.Option(
+        None, "--option", click_type=PAIR, metavar="NAME VALUE", show_default=False,
+        help="Set a Nix option (e.g. --option substituters ''); repeatable."),
+) -> None:
     """Check that each FILE (or each *.nix under a DIRECTORY) is valid Nix.
 
     Errors are printed as file:line:col: message; the exit code is 1 if any file is bad.
     With Nix installed, Nix's own parser judges every file (one process when all are
     valid); without it, tree-sitter does.
-
-    \b
-    nixgen check-syntax FILE|DIRECTORY... [OPTIONS]
-    \b
-      --nix / --no-nix       use Nix's parser (default: when Nix is installed)
-      -I PATH                add a search path entry for Nix (repeatable)
-      --option NAME VALUE    a Nix option (e.g. --option substituters '')
     """
     from nixgen.errors import UsageError
     from nixgen.nix import Nix, nix_available
 
-    parsed = parse_extra(list(ctx.args), CHECK_FLAGS, "see nixgen check-syntax --help")
-    if not parsed.words:
+    if not paths:
         raise UsageError("give one or more files (or directories) to check")
-    choice = [dest for dest in ("nix", "no-nix") if parsed.last(dest)]
-    if len(choice) > 1:
-        raise UsageError("--nix and --no-nix do not go together")
-    use_nix = {"nix": True, "no-nix": False}[choice[0]] if choice else None
-    files = _expand(parsed.words)
+    files = _expand(paths)
     problems: dict[str, list[Any]] = {}
     if nix_available() if use_nix is None else use_nix:
-        nix = Nix(search_path=parsed.all("include"), options=parsed.all("option"))
+        nix = Nix(search_path=include or (), options=option or ())
         for err in nix.parse_check_many(files, suspect=lambda n: bool(_tree_sitter_errors(n))):
             problems.setdefault(str(err.file), []).append(err)
     else:
