@@ -157,3 +157,43 @@ def test_syntax_error_fixed_by_hand_is_clean(tmp_path: Path) -> None:
     path.write_text((FIXTURES / "checks" / "broken.nix").read_text()
                     .replace("enable = true\n", "enable = true;\n"))
     assert run_cli("check", str(path)).returncode == 0
+
+
+def test_fix_through_a_symlink_and_undo(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "configuration.nix"
+    real.parent.mkdir()
+    shutil.copy(FIX / "ng201_no_ellipsis.before.nix", real)
+    link = tmp_path / "configuration.nix"
+    link.symlink_to(real)
+    proc = run_cli("check", str(link), "--fix")
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink()
+    assert real.read_bytes() == (FIX / "ng201_no_ellipsis.after.nix").read_bytes()
+    undo = run_cli("undo", "-f", str(link))
+    assert undo.returncode == 0, undo.stderr
+    assert real.read_bytes() == (FIX / "ng201_no_ellipsis.before.nix").read_bytes()
+
+
+def test_fix_on_a_read_only_file_is_an_io_error(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes read-only files and directories")
+    path = tmp_path / "configuration.nix"
+    shutil.copy(FIX / "ng201_no_ellipsis.before.nix", path)
+    path.chmod(0o444)
+    tmp_path.chmod(0o555)
+    try:
+        proc = run_cli("check", str(path), "--fix")
+    finally:
+        tmp_path.chmod(0o755)
+    assert proc.returncode == 2 and "nixgen: error:" in proc.stderr
+    assert path.read_bytes() == (FIX / "ng201_no_ellipsis.before.nix").read_bytes()
+
+
+def test_unreadable_path_is_an_io_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    proc = run_cli("check", str(tmp_path / "a-file" / "configuration.nix"), "--fix")
+    assert proc.returncode == 2 and "nixgen: error:" in proc.stderr
+    proc = run_cli("check", str(tmp_path))
+    assert proc.returncode == 2 and "nixgen: error:" in proc.stderr

@@ -159,6 +159,16 @@ class Workspace:
         self.snapshots[path] = snap
         return snap.data
 
+    def snapshot(self, path: Path) -> Any:
+        """The snapshot taken when ``path`` (or another spelling of it) was read, else None."""
+        if path in self.snapshots:
+            return self.snapshots[path]
+        real = os.path.realpath(path)
+        for key, snap in self.snapshots.items():
+            if os.path.realpath(key) == real:
+                return snap
+        return None
+
     def set(self, path: Path, data: bytes) -> None:
         if path not in self.snapshots and self._buffer(path) is None:
             self.read(path)
@@ -433,6 +443,9 @@ def fix_paths(
             new = apply_fixes(data, fs)
             if new != data:
                 ws.set(file, new)
+                real = os.path.realpath(file)
+                for known in [k for k in result.changed if os.path.realpath(k) == real]:
+                    del result.changed[known]
                 result.changed[file] = new
                 progressed = True
         if not progressed:

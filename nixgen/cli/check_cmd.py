@@ -136,7 +136,8 @@ def check(
         from nixgen.cli.output import print_diff
 
         for path, new in result.changed.items():
-            old = ws.snapshots[path].data if path in ws.snapshots else b""
+            snap = ws.snapshot(path)
+            old = snap.data if snap is not None else b""
             print_diff(old, new, str(path).lstrip("/"))
         pending = bool(result.changed) or bool(result.remaining)
         if fmt != "text" or result.remaining:
@@ -144,7 +145,7 @@ def check(
         raise typer.Exit(1 if pending else 0)
     from nixgen.files import FileChange, commit
 
-    changes = [FileChange(path, ws.snapshots.get(path), new)
+    changes = [FileChange(path, ws.snapshot(path), new)
                for path, new in result.changed.items()]
     changes = [c for c in changes if c.changed]
     try:
