@@ -103,6 +103,11 @@ def test_diff_shows_fixes_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "-with pkgs.lib;" in proc.stdout and "+with lib;" in proc.stdout
     assert "+, lib" in proc.stdout
+    assert "would fix 3" in proc.stderr
+    assert path.read_bytes() == before
+    as_json = run_cli("check", str(path), "--diff", "--json")
+    assert as_json.returncode == 1
+    assert all(f["fix"]["edits"] for f in json.loads(as_json.stdout))
     assert path.read_bytes() == before
 
 

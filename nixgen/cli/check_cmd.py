@@ -50,13 +50,13 @@ def _print_text(findings: list[Finding]) -> None:
         out.print(line)
 
 
-def _summary(findings: list[Finding], fixed: int | None) -> None:
+def _summary(findings: list[Finding], fixed: int | None, *, would: bool = False) -> None:
     from nixgen.cli.output import err_console
 
     fixable = sum(1 for f in findings if f.fix is not None)
     parts = []
     if fixed:
-        parts.append(f"fixed {fixed}")
+        parts.append(f"{'--fix would fix' if would else 'fixed'} {fixed}")
     if findings:
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         parts.append(count + (f" ({fixable} fixable with --fix)" if fixable else ""))
@@ -123,7 +123,8 @@ def check(
     sel, ign = normalise_codes(select), normalise_codes(ignore)
     paths = list(files or [DEFAULT_CONFIG])
     try:
-        if not fix and not diff:
+        if not fix and (not diff or fmt != "text"):
+            # json and github output carry each fix as edits: --diff adds nothing there
             findings = check_paths(paths, select=sel, ignore=ign)
             _emit(findings, fmt)
             raise typer.Exit(1 if findings else 0)
@@ -137,12 +138,10 @@ def check(
 
         for path, new in result.changed.items():
             snap = ws.snapshot(path)
-            old = snap.data if snap is not None else b""
-            print_diff(old, new, str(path).lstrip("/"))
-        pending = bool(result.changed) or bool(result.remaining)
-        if fmt != "text" or result.remaining:
-            _emit(result.remaining, fmt) if fmt != "text" else _print_text(result.remaining)
-        raise typer.Exit(1 if pending else 0)
+            print_diff(snap.data if snap is not None else b"", new, str(path).lstrip("/"))
+        _print_text(result.remaining)
+        _summary(result.remaining, result.fixed, would=True)
+        raise typer.Exit(1 if result.changed or result.remaining else 0)
     from nixgen.files import FileChange, commit
 
     changes = [FileChange(path, ws.snapshot(path), new)
