@@ -1,0 +1,206 @@
+"""Items of attribute sets and lists: how a new one is written, where it goes, what removing one takes.
+
+New code copies its neighbours. :func:`render` writes a Python value as Nix text for a line
+at a given indentation (multi-line values laid out by :mod:`nixgen.emit` at that nesting
+level, kept on one line only when the whole line fits in 80 columns). :func:`insert_item`
+places a new binding or list element after an anchor item, taking its indentation and line
+break; :func:`closest_sibling` picks that anchor for a new key. :func:`item_span` is the
+inverse: the bytes a binding or element owns (see :func:`nixgen.layout.removal_span`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from nixgen import layout
+from nixgen.attrpath import Dynamic, Segment, attr_name, attr_names, key_may_start_with
+from nixgen.binding_index import items
+from nixgen.change import edit_error
+from nixgen.edits import Edit
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from nixgen.document import Document
+
+__all__ = [
+    "MakeText",
+    "closest_sibling",
+    "column",
+    "insert_item",
+    "item_span",
+    "merge_spans",
+    "render",
+]
+
+_WIDTH = 80  # the column limit new one-line values must fit in, as nixfmt uses
+
+#: ``make(line_indent, newline, column)`` -> the text of a new item placed at ``column``
+MakeText = Callable[[str, str, int], str]
+
+
+def _level(line_indent: str, unit: str) -> tuple[int, str]:
+    """Nesting level for emit, and any extra prefix when the indent is not whole units."""
+    if unit and line_indent == unit * (len(line_indent) // len(unit)):
+        return len(line_indent) // len(unit), ""
+    return 0, line_indent
+
+
+def render(
+    doc: Document,
+    value: object,
+    line_indent: str,
+    newline: str,
+    *,
+    element: bool = False,
+    lead: int = 0,
+) -> str:
+    """``value`` as Nix text for a line of ``doc`` indented by ``line_indent``.
+
+    ``lead`` counts the columns the line already uses after its indentation (key, `` = ``,
+    the ``;`` after), so that a value is kept on one line only if the whole line fits.
+    ``element``: written as one term, as a list element or a function argument needs.
+    """
+    from nixgen import emit
+
+    unit = doc.indent_unit
+    level, rest = _level(line_indent, unit)
+    fn = emit.to_nix_element if element else emit.to_nix
+    width = max(_WIDTH - lead - len(rest.expandtabs(8)), 1)
+    try:
+        text = fn(value, indent=unit, level=level, newline=newline, width=width)
+    except (ValueError, TypeError) as exc:
+        raise edit_error(doc, f"cannot write this value as Nix: {exc}") from exc
+    if rest and "\n" in text:
+        lines = text.split("\n")
+        text = "\n".join([lines[0], *[(rest + ln if ln.strip() else ln) for ln in lines[1:]]])
+    return text
+
+
+def column(data: bytes, pos: int) -> int:
+    """0-based column of ``pos`` in characters."""
+    start = layout.line_start(data, pos)
+    return len(data[start:pos].decode("utf-8", "replace"))
+
+
+def closest_sibling(data: bytes, attrset: Node, rest: tuple[Segment, ...]) -> Node | None:
+    """The last item of ``attrset`` whose key shares the longest prefix with ``rest``."""
+    best: Node | None = None
+    best_len = 0
+    for item in items(attrset):
+        if item.type == "binding":
+            if not key_may_start_with(data, item.start_byte, rest[0]):
+                continue
+            attrpath = item.child_by_field_name("attrpath")
+            head = attrpath.named_child(0) if attrpath else None
+            if head is None or attr_name(head, data) != rest[0]:
+                continue
+            keys = [n for n, _ in attr_names(attrpath, data)] if attrpath else []
+        else:
+            attrs = item.child_by_field_name("attrs")
+            keys = [n for n, _ in attr_names(attrs, data)][:1] if attrs else []
+        common = 0
+        for a, b in zip(keys, rest, strict=False):
+            if a.__class__ is Dynamic or a != b:
+                break
+            common += 1
+        if common and common >= best_len:
+            best, best_len = item, common
+    return best
+
+
+def insert_item(
+    doc: Document,
+    container: Node,
+    make: MakeText,
+    opener: str,
+    anchor_item: Node | None = None,
+) -> Edit:
+    """The edit inserting one new item (binding or list element) into ``container``.
+
+    It goes after ``anchor_item`` when given, else after the last item: on a new line
+    with that item's indentation, or inline (`` item``) when the container is one line.
+    ``opener`` is the container's opening bracket (``{`` or ``[``).
+    """
+    data = doc.data
+    if container.type == "list_expression":
+        found = [c for c in container.named_children if c.type != "comment"]
+    else:
+        found = items(container)
+    if anchor_item is not None and anchor_item in found:
+        found = [*found[: found.index(anchor_item)], anchor_item]
+    close = container.children[-1]
+    open_tok = next((c for c in container.children if c.type == opener), container.children[0])
+    one_line = b"\n" not in data[container.start_byte : container.end_byte]
+    nl = layout.newline_at(data, container.start_byte, doc.newline)
+    if found:
+        last = found[-1]
+        nl = layout.newline_at(data, last.end_byte, doc.newline)
+        if one_line:
+            ind = layout.line_indent(data, last.start_byte)
+            col = column(data, last.end_byte) - len(ind) + 3
+            return Edit(last.end_byte, last.end_byte, " " + make(ind, nl, col))
+        if layout.starts_line(data, last.start_byte):
+            ind = layout.line_indent(data, last.start_byte)
+        elif layout.starts_line(data, close.start_byte):
+            ind = layout.line_indent(data, close.start_byte) + doc.indent_unit
+        else:
+            ind = layout.line_indent(data, last.start_byte) + doc.indent_unit
+        anchor = last.end_byte
+    else:
+        if one_line:
+            inner = data[open_tok.end_byte : close.start_byte]
+            if inner.strip(b" \t") == b"":
+                ind = layout.line_indent(data, open_tok.start_byte)
+                col = column(data, open_tok.end_byte) - len(ind) + 3
+                return Edit(open_tok.end_byte, close.start_byte, " " + make(ind, nl, col) + " ")
+            ind = layout.line_indent(data, open_tok.start_byte)
+            col = column(data, close.start_byte) - len(ind) + 2
+            return Edit(close.start_byte, close.start_byte, make(ind, nl, col) + " ")
+        comments = [
+            c
+            for c in container.named_children
+            if c.type == "comment" and c.start_byte > open_tok.end_byte
+        ]
+        if layout.starts_line(data, close.start_byte):
+            ind = layout.line_indent(data, close.start_byte) + doc.indent_unit
+        else:
+            ind = layout.line_indent(data, open_tok.start_byte) + doc.indent_unit
+        anchor = comments[-1].end_byte if comments else open_tok.end_byte
+    trivia, after = layout.rest_of_line_is_trivia(data, anchor)
+    pos = after if trivia else anchor
+    return Edit(pos, pos, nl + ind + make(ind, nl, 0))
+
+
+def item_span(data: bytes, node: Node, container: Node | None) -> tuple[int, int]:
+    """The bytes removing the item ``node`` of ``container`` takes (with what it owns)."""
+    lower, first = _lower_bound(node, container)
+    return layout.removal_span(data, node.start_byte, node.end_byte, lower, first=first)
+
+
+def _lower_bound(node: Node, container: Node | None) -> tuple[int, bool]:
+    """End of the previous sibling item, or of the opening bracket (then True)."""
+    prev = node.prev_sibling
+    while prev is not None and prev.type == "comment":
+        prev = prev.prev_sibling
+    if prev is not None and prev.type not in ("{", "["):
+        return prev.end_byte, False
+    if container is not None:
+        for child in container.children:
+            if child.type in ("{", "["):
+                return child.end_byte, True
+        return container.start_byte, True
+    return (node.parent.start_byte if node.parent is not None else 0), True
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[Edit]:
+    """Deletions of the given byte spans, overlapping or touching ones joined."""
+    out: list[Edit] = []
+    for s, e in sorted(set(spans)):
+        if out and s <= out[-1].end:
+            prev = out.pop()
+            out.append(Edit(prev.start, max(prev.end, e), ""))
+        else:
+            out.append(Edit(s, e, ""))
+    return out
