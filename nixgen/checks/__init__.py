@@ -44,17 +44,9 @@ Library API::
 
 from __future__ import annotations
 
+from nixgen.checks.fixing import FixResult, apply_fixes, fix_edits, fix_paths
 from nixgen.checks.model import RULES, Finding, Fix, Rule
-from nixgen.checks.runner import (
-    FixResult,
-    Workspace,
-    apply_fixes,
-    check_document,
-    check_paths,
-    check_source,
-    fix_edits,
-    fix_paths,
-)
+from nixgen.checks.runner import Workspace, check_document, check_paths, check_source
 
 __all__ = [
     "RULES",
