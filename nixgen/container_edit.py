@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nixgen.container_specs import (
     ContainerSpec,
     is_ipv6,
+    key_identity,
     parse_bind_mount,
     parse_forward_port,
     validate_name,
@@ -36,6 +37,7 @@ from nixgen.containers import (
     Module,
     config_root,
     container_file_for,
+    container_sets,
     discover_modules,
     file_exists,
     host_ssh_ports_of,
@@ -145,6 +147,7 @@ def set_block(doc: Document, path: tuple[str, ...], block: Block) -> Document:
     from nixgen.emit import Expr
 
     style = Style.of(doc.data)
+    doc = open_one_line_set(doc, path)
     change = doc.set(path, Expr("{ }"))
     new = change.document
     if not block.entries:
@@ -160,7 +163,101 @@ def set_block(doc: Document, path: tuple[str, ...], block: Block) -> Document:
     binding = candidates[0]
     level = _level_at(new.data, binding.key_start, style)
     text = render(block, style, level)
-    return new.apply([Edit(binding.value_start, binding.value_end, text)])
+    new = new.apply([Edit(binding.value_start, binding.value_end, text)])
+    return set_apart(new, binding.key_start)
+
+
+def set_line(doc: Document, path: tuple[str, ...], value: Any) -> Document:
+    """Create ``path = value;`` through the engine (a one-line set on the way is opened first)."""
+    doc = open_one_line_set(doc, path)
+    change = doc.set(path, value)
+    span = _inserted_span(change)
+    new = change.document
+    for b in new.get(path):
+        if span[0] <= b.key_start < span[1]:
+            return set_apart(new, b.key_start)
+    return new
+
+
+def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
+    """Lay out one binding per line the set new code under ``path`` would go into, when that
+    set is written on one line (``x = { };``, ``config = { a = 1; };``): a careful person
+    opens such a set before adding several lines to it. Sets holding comments, sets under a
+    wrapper and sets whose binding does not start its line are left to the engine."""
+    from nixgen.edits import Edit
+    from nixgen.layout import line_indent, newline_at, starts_line
+
+    data = doc.data
+    for n in range(len(path), 0, -1):
+        bindings = doc.get(path[:n])
+        if not bindings:
+            continue
+        b = bindings[0]
+        node = b.value_node
+        if (
+            len(bindings) != 1
+            or b.wrappers
+            or node is None
+            or node.type != "attrset_expression"
+            or b"\n" in data[b.value_start : b.value_end]
+            or not starts_line(data, b.node.start_byte)
+            or any(c.type == "comment" for c in node.children)
+        ):
+            return doc
+        items = [
+            child.text.decode("utf-8")
+            for part in node.named_children
+            if part.type == "binding_set"
+            for child in part.named_children
+        ]
+        if any(c.type == "comment" for part in node.named_children for c in part.children):
+            return doc
+        indent = line_indent(data, b.node.start_byte)
+        unit = Style.of(data).unit
+        nl = newline_at(data, b.node.start_byte, Style.of(data).newline)
+        lines = ["{", *(indent + unit + item for item in items), indent + "}"]
+        return doc.apply([Edit(b.value_start, b.value_end, nl.join(lines))])
+    return doc
+
+
+def set_apart(doc: Document, key_start: int) -> Document:
+    """Put a blank line above the new binding at ``key_start`` when it ends a set whose
+    bindings are grouped by blank lines and the line above it is another binding's."""
+    import re
+    from itertools import pairwise
+
+    from nixgen.edits import Edit
+    from nixgen.layout import is_blank_line, line_end, line_start, newline_at, next_line_start
+
+    data = doc.data
+    start = line_start(data, key_start)
+    if start == 0 or data[start:key_start].strip(b" \t"):
+        return doc
+    above = line_start(data, start - 1)
+    above_text = data[above : line_end(data, above)].strip()
+    if is_blank_line(data, above) or above_text.endswith((b"{", b"[", b"(")):
+        return doc
+    node = _binding_node_at(doc, key_start)
+    if node is None or node.parent is None:
+        return doc
+    after = next_line_start(data, node.end_byte)
+    if not data[after : line_end(data, after)].strip().startswith(b"}"):
+        return doc
+    siblings = [c for c in node.parent.children if c.type in ("binding", "inherit")]
+    grouped = any(
+        re.search(rb"\n[ \t]*\r?\n", data[a.end_byte : b.start_byte])
+        for a, b in pairwise(siblings)
+    )
+    if not grouped:
+        return doc
+    return doc.apply([Edit(start, start, newline_at(data, above))])
+
+
+def _binding_node_at(doc: Document, key_start: int) -> Any:
+    node = doc.tree.root_node.descendant_for_byte_range(key_start, key_start)
+    while node is not None and node.type != "binding":
+        node = node.parent
+    return node
 
 
 def _inserted_span(change: Any) -> tuple[int, int]:
@@ -258,8 +355,14 @@ def choose_dialect(
     containers: list[Container],
     existing: Container | None,
     declared: set[str] | None,
+    sets: Sequence[tuple[str, str]] = (),
 ) -> tuple[str, str]:
-    """The dialect to write and the rule that decided it."""
+    """The dialect to write and the rule that decided it.
+
+    ``sets``: ``(dialect, location)`` of each ``containers = …`` / ``systemd.containers = …``
+    the configuration writes (:func:`~nixgen.containers.container_sets`), counted when no
+    container is declared yet (``containers = { };`` already names the modern dialect).
+    """
     if spec.dialect in ("legacy", "modern"):
         return spec.dialect, f"--dialect {spec.dialect} was given"
     if existing is not None:
@@ -272,6 +375,11 @@ def choose_dialect(
         first = next(c for c in used if c.dialect == dialect)
         prefix = ".".join(prefix_of(dialect))
         return dialect, f"the configuration already uses {prefix}. ({first.location})"
+    if sets:
+        modern = sum(1 for d, _ in sets if d == "modern")
+        dialect = "modern" if modern > len(sets) - modern else "legacy"
+        where = next(loc for d, loc in sets if d == dialect)
+        return dialect, f"the configuration already sets {'.'.join(prefix_of(dialect))} ({where})"
     if declared:
         if declared == {"modern"}:
             return "modern", "the NixOS consulted declares only containers.<name>"
@@ -291,7 +399,13 @@ def _check_port_clashes(
     private: bool,
     modules: list[Module],
     containers: list[Container],
+    *,
+    implicit: bool = False,
 ) -> None:
+    """ValidationError when a port of the new settings is already in use on the host's network.
+
+    ``implicit``: ``new_ports`` is sshd's default port 22, not a port the user gave.
+    """
     forwarded = [int(parse_forward_port(f)["hostPort"]) for f in spec.forward_ports]  # type: ignore[call-overload]
     shared = [] if private else list(new_ports)
     if not shared and not forwarded:
@@ -312,11 +426,18 @@ def _check_port_clashes(
                 users.append((hp, f"a port forwarded to container {c.name} ({c.location})"))
     for port in [*shared, *forwarded]:
         for used, who in users:
-            if used == port:
+            if used != port:
+                continue
+            if implicit and port in shared:
                 raise ValidationError(
-                    f"port {port} is already used by {who}; choose another port, give "
-                    "--private-network, or --force to write it anyway"
+                    f"the container's sshd would listen on port {port} (no --port was given), "
+                    f"which is already used by {who}; give --port N, --private-network, "
+                    "or --force to write it anyway"
                 )
+            raise ValidationError(
+                f"port {port} is already used by {who}; choose another port, give "
+                "--private-network, or --force to write it anyway"
+            )
     if shared:
         for port in forwarded:
             if port in shared:
@@ -393,7 +514,7 @@ def _create(
         if host:
             doc = set_block(doc, root, Block([(("path",), profile), *host]))
         else:
-            doc = doc.set((*root, "path"), profile).document
+            doc = set_line(doc, (*root, "path"), profile)
         file = container_file_for(target, spec.name)
         text = container_module_text(guest, Style.of(doc.data)).encode("utf-8")
         _new_container_file(ws, file, text, spec)
@@ -554,9 +675,25 @@ def _extend(
     else:
         guest_file = _config_file(c, ws)
         guest_root = (*root, "config")
-    if spec.ports or spec.ssh_keys:
+    known_keys = {key_identity(k) for k in c.ssh_keys}
+    new_keys = [k for k in spec.ssh_keys if key_identity(k) not in known_keys]
+    if (spec.ports or new_keys) and effective_route == "config":
+        doc = ws.doc(guest_file)
+        config_path = (*config_root(doc), *guest_root)
+        if not doc.get(config_path) and not doc.find_prefix(config_path):
+            # no config yet: write it as one block, as a new container gets it
+            guest = dataclasses.replace(spec, ssh_keys=new_keys)
+            doc = set_block(doc, config_path, Block(_guest_entries(guest, dialect, None)))
+            ws.update(guest_file, doc)
+            done.append("enabled sshd")
+            done.extend(f"added port {port}" for port in spec.ports)
+            done.extend("added an SSH key" for _ in new_keys)
+            spec = dataclasses.replace(spec, ports=[], ssh_keys=[])
+            new_keys = []
+    if spec.ports or new_keys:
         doc = ws.doc(guest_file)
         guest_root = (*config_root(doc), *guest_root)
+        doc = open_one_line_set(doc, guest_root)
         enable_path = (*guest_root, *SSH_ENABLE)
         defs = doc.get(enable_path)
         if not defs:
@@ -577,7 +714,7 @@ def _extend(
             if doc.get((*guest_root, *other)):
                 keys_path = other
                 break
-        for key in spec.ssh_keys:
+        for key in new_keys:
             change = doc.append((*guest_root, *keys_path), key)
             if change.changed:
                 done.append("added an SSH key")
@@ -586,6 +723,7 @@ def _extend(
     if host_sets or new_forwards:
         doc = ws.doc(c.file)
         root = (*config_root(doc), *root)
+        doc = open_one_line_set(doc, root)
         for rel, value in host_sets:
             doc = doc.set((*root, *rel), value).document
             done.append(f"set {'.'.join(rel)}")
@@ -620,16 +758,19 @@ def plan_add(
     containers = discover_modules(modules, buffers=buffers, read_container_files=True)
     matches = [c for c in containers if not c.dynamic and c.name == spec.name]
     existing = matches[0] if matches else None
-    dialect, why = choose_dialect(spec, containers, existing, declared_dialects)
+    dialect, why = choose_dialect(spec, containers, existing, declared_dialects,
+                                  container_sets(modules))
     notes = [f"dialect {dialect}: {why}"]
     validate_spec(spec, dialect=dialect)
     route = spec.route or (existing.route if existing and existing.route != "unknown" else "config")
     private = spec.private_network or bool(existing and existing.private_network)
     new_ports = [p for p in spec.ports if existing is None or p not in existing.ports]
+    implicit = False
     if not spec.ports and spec.ssh_keys and (existing is None or not existing.sshd_ports()):
         new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
+        implicit = True
     if not spec.force:
-        _check_port_clashes(spec, new_ports, private, modules, containers)
+        _check_port_clashes(spec, new_ports, private, modules, containers, implicit=implicit)
     ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:

@@ -14,6 +14,7 @@ import binascii
 import ipaddress
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -145,6 +146,23 @@ def validate_ssh_key(key: str) -> str:
     return text
 
 
+def key_identity(key: str) -> tuple[str, ...]:
+    """What makes two key lines the same key: the type and the key data (not the comment)."""
+    return tuple(key.split(None, 2)[:2])
+
+
+def unique_keys(keys: Iterable[str]) -> list[str]:
+    """``keys`` without repeats of the same key (the first line of each is kept)."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for key in keys:
+        identity = key_identity(key)
+        if identity not in seen:
+            seen.add(identity)
+            out.append(key)
+    return out
+
+
 def read_ssh_key_file(path: str | Path) -> list[str]:
     """The keys of an ``authorized_keys``-style file (blank lines and ``#`` comments skipped)."""
     file = Path(path)
@@ -232,12 +250,13 @@ def validate_spec(spec: ContainerSpec, *, dialect: str) -> ContainerSpec:
         raise UsageError(f"invalid route {spec.route!r}: expected config or path")
     validate_name(spec.name, private_network=spec.private_network)
     validate_ports(spec.ports)
-    spec.ssh_keys = [validate_ssh_key(k) for k in spec.ssh_keys]
+    spec.ssh_keys = unique_keys(validate_ssh_key(k) for k in spec.ssh_keys)
     if dialect == "legacy":
         used = spec.modern_only_options()
         if used:
+            verb = "exist" if len(used) > 1 else "exists"
             raise ValidationError(
-                f"{', '.join(used)} exist only in the modern dialect (containers.<name>); "
+                f"{', '.join(used)} {verb} only in the modern dialect (containers.<name>); "
                 "systemd.containers.<name> has only config and path - use --dialect modern"
             )
     if (spec.host_address or spec.local_address or spec.forward_ports) and not spec.private_network:

@@ -145,6 +145,8 @@ class Container:
                 {"file": str(f), "line": b.line, "col": b.col}
                 for b, f in zip(self.definitions, self.definition_files, strict=False)
             ],
+            "ssh_enabled": self.ssh_enabled,
+            "ssh_keys": list(self.ssh_keys),
             "profile": self.profile,
             "container_file": str(self.container_file) if self.container_file else None,
             "conditional": self.conditional,
@@ -563,10 +565,25 @@ def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> li
     return discover_modules(modules, buffers=buffers, read_container_files=True)
 
 
+def container_sets(modules: list[Module]) -> list[tuple[DialectName, str]]:
+    """Where a module defines ``containers`` or ``systemd.containers`` itself (even as ``{ }``):
+    ``(dialect, "file:line")`` in module order."""
+    out: list[tuple[DialectName, str]] = []
+    for module, binding, path in _scan(modules):
+        for prefix, dialect in PREFIXES:
+            if tuple(path) == prefix:
+                out.append((dialect, f"{module.path}:{binding.line}"))
+    return out
+
+
 def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
-    """Ports of the host's sshd with where they are decided: ``(port, file, line)``."""
+    """Ports of the host's sshd with where they are decided: ``(port, file, line)``.
+
+    None when the configuration switches sshd off (``enable = false`` and nowhere ``true``).
+    """
     ports: list[tuple[int, Path, int]] = []
     enabled: tuple[Path, int] | None = None
+    disabled = False
     for module, binding, path in _scan(modules):
         if path == SSH_PORTS:
             value = literal_of(binding, module.document.data)
@@ -574,10 +591,14 @@ def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
                 for p in value:
                     if isinstance(p, int) and p not in [q for q, _, _ in ports]:
                         ports.append((p, module.path, binding.line))
-        elif path in (SSH_ENABLE, SSH_ENABLE_OLD) and (
-            literal_of(binding, module.document.data) is True
-        ):
-            enabled = enabled or (module.path, binding.line)
+        elif path in (SSH_ENABLE, SSH_ENABLE_OLD):
+            value = literal_of(binding, module.document.data)
+            if value is True:
+                enabled = enabled or (module.path, binding.line)
+            elif value is False:
+                disabled = True
+    if disabled and enabled is None:
+        return []  # sshd is switched off: its ports are not in use
     if ports:
         return ports
     if enabled is not None:

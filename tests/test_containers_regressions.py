@@ -1,0 +1,160 @@
+"""Regression tests for container edits found by using nixgen as a NixOS user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import nix_parse_ok
+from test_containers import ssh_key
+
+from nixgen.container_specs import ContainerSpec
+from nixgen.containers import discover, plan_add, plan_remove
+from nixgen.errors import ValidationError
+from nixgen.files import commit
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIXGEN_STATE_DIR", str(tmp_path / "state"))
+
+
+def write(tmp_path: Path, text: str, name: str = "configuration.nix") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def add(config: Path, spec: ContainerSpec) -> str:
+    plan = plan_add(config, spec)
+    commit(plan.changes)
+    return config.read_text()
+
+
+HOST = """{ config, pkgs, ... }:
+
+{
+  networking.hostName = "host";
+
+  services.openssh.enable = true;
+
+  system.stateVersion = "23.11";
+}
+"""
+
+
+def test_a_key_given_twice_is_written_once(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    key = ssh_key()
+    same_key_other_comment = key.rsplit(" ", 1)[0] + " other@laptop"
+    text = add(config, ContainerSpec("foo", ports=[2022],
+                                     ssh_keys=[key, key, same_key_other_comment]))
+    assert text.count(key.split()[1]) == 1
+    assert plan_add(config, ContainerSpec("foo", ports=[2022], ssh_keys=[key])).noop
+
+
+def test_extending_an_empty_container_set_lays_it_out(tmp_path: Path,
+                                                       nix_instantiate: str) -> None:
+    original = "{ ... }:\n{\n  containers.web = { };\n}\n"
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("web", ports=[2022], auto_start=True))
+    assert text == (
+        "{ ... }:\n{\n"
+        "  containers.web = {\n"
+        "    config = {\n"
+        "      services.openssh.enable = true;\n"
+        "      services.openssh.ports = [ 2022 ];\n"
+        "    };\n"
+        "    autoStart = true;\n"
+        "  };\n"
+        "}\n"
+    )
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+
+
+def test_extending_a_one_line_config_set_lays_it_out(tmp_path: Path,
+                                                     nix_instantiate: str) -> None:
+    original = (
+        "{ ... }:\n{\n"
+        "  systemd.containers = {\n"
+        "    qux = {\n"
+        "      config = { services.nginx.enable = true; };\n"
+        "    };\n"
+        "  };\n"
+        "}\n"
+    )
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("qux", ports=[2030]))
+    assert text == (
+        "{ ... }:\n{\n"
+        "  systemd.containers = {\n"
+        "    qux = {\n"
+        "      config = {\n"
+        "        services.nginx.enable = true;\n"
+        "        services.openssh.enable = true;\n"
+        "        services.openssh.ports = [ 2030 ];\n"
+        "      };\n"
+        "    };\n"
+        "  };\n"
+        "}\n"
+    )
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+
+
+def test_one_line_set_with_a_comment_is_left_to_the_engine(tmp_path: Path) -> None:
+    original = "{\n  containers.web = { /* keep */ autoStart = true; };\n}\n"
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("web", ports=[2022]))
+    assert "/* keep */" in text
+
+
+def test_new_block_is_set_apart_by_a_blank_line(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    text = add(config, ContainerSpec("foo", ports=[2022]))
+    assert '  system.stateVersion = "23.11";\n\n  systemd.containers.foo.config = {\n' in text
+    commit(plan_remove(config, "foo").changes)
+    assert config.read_text() == HOST
+
+
+def test_no_blank_line_where_the_file_uses_none(tmp_path: Path) -> None:
+    dense = "{\n  a = 1;\n  b = 2;\n}\n"
+    config = write(tmp_path, dense)
+    text = add(config, ContainerSpec("foo", ports=[2022]))
+    assert "  b = 2;\n  systemd.containers.foo.config = {\n" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "dialect"),
+    [("containers = { };", "modern"), ("systemd.containers = { };", "legacy")],
+)
+def test_auto_dialect_follows_an_empty_container_set(tmp_path: Path, body: str,
+                                                     dialect: str) -> None:
+    config = write(tmp_path, "{ ... }:\n{\n  " + body + "\n}\n")
+    plan = plan_add(config, ContainerSpec("web", ports=[2022]))
+    assert plan.dialect == dialect
+    assert any(body.split(" ")[0] in note for note in plan.notes)
+
+
+def test_json_lists_the_ssh_keys(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    key = ssh_key()
+    add(config, ContainerSpec("foo", ports=[2022], ssh_keys=[key]))
+    [found] = discover(config)
+    data = found.to_json()
+    assert data["ssh_keys"] == [key]
+    assert data["ssh_enabled"] is True
+
+
+def test_default_port_clash_says_no_port_was_given(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("foo", ssh_keys=[ssh_key()]))
+    message = info.value.message
+    assert "port 22" in message and "no --port" in message
+
+
+def test_host_sshd_switched_off_does_not_clash(tmp_path: Path) -> None:
+    config = write(tmp_path, "{\n  services.openssh.enable = false;\n"
+                             "  services.openssh.ports = [ 2022 ];\n}\n")
+    plan = plan_add(config, ContainerSpec("foo", ports=[2022]))
+    assert not plan.noop
