@@ -24,6 +24,7 @@ Status = Literal["new", "changed", "unchanged", "removed", "skipped"]
 Route = Literal["host", "path", "config"]
 
 _SYSTEM_PATH = re.compile(r"SYSTEM_PATH=(/[^\s\"']+)")
+_INIT_PATH = re.compile(r"(/nix/store/[0-9a-z]{32}-[^/\s\"']+)/init\b")
 _GENERATION_LINK = re.compile(r"-\d+-link$")
 
 
@@ -157,7 +158,7 @@ def container_systems_of(system: str | None) -> dict[tuple[str, str], str]:
 
     Read from the host system's unit files (``container-NAME.service``,
     ``container@NAME.service``) and ``etc/nixos-containers/NAME.conf``: each names the
-    container's system as ``SYSTEM_PATH=…``.
+    container's system as ``SYSTEM_PATH=…`` or runs its ``…/init``.
     """
     found: dict[tuple[str, str], str] = {}
     if not system:
@@ -179,9 +180,10 @@ def container_systems_of(system: str | None) -> dict[tuple[str, str], str]:
         )
     for dialect, name, path in candidates:
         try:
-            match = _SYSTEM_PATH.search(path.read_text(errors="replace"))
+            text = path.read_text(errors="replace")
         except OSError:
             continue
+        match = _SYSTEM_PATH.search(text) or _INIT_PATH.search(text)
         if match:
             found[(dialect, name)] = match.group(1)
     return found

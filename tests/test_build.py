@@ -312,3 +312,18 @@ def test_profiles_are_mapped_under_the_profile_dir() -> None:
     assert map_profile("/srv/profiles/a", DEFAULT_PROFILE_DIR) == Path("/srv/profiles/a")
     assert map_profile("/nix/var/nix/profiles/containers/a", DEFAULT_PROFILE_DIR) == Path(
         "/nix/var/nix/profiles/containers/a")
+
+
+def test_container_systems_are_read_from_unit_files(tmp_path: Path) -> None:
+    from nixgen.plan import container_systems_of
+
+    store = "/nix/store/" + "a" * 32 + "-nixos-system-foo"
+    units = tmp_path / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "container-old.service").write_text(f"[Service]\nExecStart={store}/init\n")
+    (units / "container@new.service").write_text(f'Environment="SYSTEM_PATH={store}-2"\n')
+    (units / "container@.service").write_text(f"SYSTEM_PATH={store}-template\n")
+    (units / "sshd.service").write_text(f"ExecStart={store}/init\n")
+    assert container_systems_of(str(tmp_path)) == {
+        ("legacy", "old"): store, ("modern", "new"): store + "-2"}
+    assert container_systems_of(None) == {}
