@@ -35,16 +35,19 @@ from nixgen.containers import (
     SSH_PORTS,
     Container,
     Module,
+    body_document,
     config_root,
     container_file_for,
     container_sets,
     discover_modules,
     file_exists,
+    function_body,
     host_ssh_ports_of,
     host_state_version,
     load_modules,
     prefix_of,
     profile_path,
+    reindent,
     unwrap,
 )
 from nixgen.errors import EditError, FileError, ValidationError
@@ -578,6 +581,15 @@ def _find_literal(c: Container, rel: tuple[str, ...], ws: _Workspace) -> tuple[A
     return None
 
 
+def _not_editable(c: Container, file: Path, line: int) -> ValidationError:
+    return ValidationError(
+        f"the config of container {c.name} is not an attribute set that "
+        "nixgen can edit; edit it by hand or give --replace",
+        file=file,
+        line=line,
+    )
+
+
 def _config_file(c: Container, ws: _Workspace) -> Path:
     """The file holding the container's ``config`` (for appending ports and keys)."""
     for binding, file in zip(c.definitions, c.definition_files, strict=False):
@@ -587,15 +599,85 @@ def _config_file(c: Container, ws: _Workspace) -> Path:
         if not rel or rel[0] == "config":
             for b in doc.get((*prefix, c.name, "config")):
                 node, _ = unwrap(b.value_node)
+                if function_body(b.value_node) is not None:
+                    continue
                 if node is None or node.type not in ("attrset_expression", "rec_attrset_expression"):
-                    raise ValidationError(
-                        f"the config of container {c.name} is not an attribute set that "
-                        "nixgen can edit; edit it by hand or give --replace",
-                        file=file,
-                        line=b.line,
-                    )
+                    raise _not_editable(c, file, b.line)
             return file
     return c.file
+
+
+def _function_config(doc: Document, config_path: tuple[Any, ...]) -> Any:
+    """The body of ``config_path`` when it is written as a module function, else None."""
+    for b in doc.get(config_path):
+        body = function_body(b.value_node)
+        if body is not None:
+            return body
+    return None
+
+
+def _replacement(offset: int, old: bytes, new: bytes) -> Any:
+    """The one edit turning ``old`` (found at ``offset``) into ``new``: their common start and
+    end are left alone, so the edit covers only what changed."""
+    from nixgen.edits import Edit
+
+    def inside_char(data: bytes, i: int) -> bool:  # a UTF-8 continuation byte
+        return i < len(data) and (data[i] & 0xC0) == 0x80
+
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    while start > 0 and (inside_char(old, start) or inside_char(new, start)):
+        start -= 1
+    end = 0
+    while end < limit - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    while end > 0 and (inside_char(old, len(old) - end) or inside_char(new, len(new) - end)):
+        end -= 1
+    text = new[start : len(new) - end].decode("utf-8")
+    return Edit(offset + start, offset + len(old) - end, text)
+
+
+def _add_guest(
+    doc: Document,
+    guest_root: tuple[Any, ...],
+    c: Container,
+    ports: Sequence[int],
+    keys: Sequence[str],
+    dialect: str,
+    file: Path,
+    done: list[str],
+    *,
+    line_offset: int = 0,
+) -> Document:
+    """Enable sshd, add ``ports`` and ``keys`` to the guest configuration at ``guest_root``."""
+    from nixgen.containers import literal_of
+
+    doc = open_one_line_set(doc, guest_root)
+    enable_path = (*guest_root, *SSH_ENABLE)
+    defs = doc.get(enable_path)
+    if not defs:
+        doc = doc.set(enable_path, True).document
+        done.append("enabled sshd")
+    elif literal_of(defs[0], doc.data) is False:
+        raise _conflict(f"container {c.name} disables sshd", file, defs[0].line + line_offset)
+    for port in ports:
+        change = doc.append((*guest_root, *SSH_PORTS), port)
+        if change.changed:
+            done.append(f"added port {port}")
+        doc = change.document
+    keys_path = KEYS_LEGACY if dialect == "legacy" else KEYS_MODERN
+    for other in (KEYS_LEGACY, KEYS_MODERN):
+        if doc.get((*guest_root, *other)):
+            keys_path = other
+            break
+    for key in keys:
+        change = doc.append((*guest_root, *keys_path), key)
+        if change.changed:
+            done.append("added an SSH key")
+        doc = change.document
+    return doc
 
 
 def _extend(
@@ -693,32 +775,23 @@ def _extend(
     if spec.ports or new_keys:
         doc = ws.doc(guest_file)
         guest_root = (*config_root(doc), *guest_root)
-        doc = open_one_line_set(doc, guest_root)
-        enable_path = (*guest_root, *SSH_ENABLE)
-        defs = doc.get(enable_path)
-        if not defs:
-            doc = doc.set(enable_path, True).document
-            done.append("enabled sshd")
+        function = _function_config(doc, guest_root) if effective_route == "config" else None
+        if function is None:
+            doc = _add_guest(doc, guest_root, c, spec.ports, new_keys, dialect, guest_file, done)
         else:
-            from nixgen.containers import literal_of
-
-            if literal_of(defs[0], doc.data) is False:
-                raise _conflict(f"container {c.name} disables sshd", guest_file, defs[0].line)
-        for port in spec.ports:
-            change = doc.append((*guest_root, *SSH_PORTS), port)
-            if change.changed:
-                done.append(f"added port {port}")
-            doc = change.document
-        keys_path = KEYS_LEGACY if dialect == "legacy" else KEYS_MODERN
-        for other in (KEYS_LEGACY, KEYS_MODERN):
-            if doc.get((*guest_root, *other)):
-                keys_path = other
-                break
-        for key in new_keys:
-            change = doc.append((*guest_root, *keys_path), key)
-            if change.changed:
-                done.append("added an SSH key")
-            doc = change.document
+            # config = { config, pkgs, ... }: { … }; edit the set the function returns
+            opened = body_document(doc.data, function)
+            if opened is None:
+                line = doc.line_col(function.start_byte)[0]
+                raise _not_editable(c, guest_file, line)
+            sub, base = opened
+            first_line = doc.line_col(function.start_byte)[0]
+            new_sub = _add_guest(sub, (), c, spec.ports, new_keys, dialect, guest_file, done,
+                                 line_offset=first_line - 1)
+            old_text = doc.data[function.start_byte : function.end_byte]
+            new_text = reindent(new_sub.data, base)
+            if new_text != old_text:
+                doc = doc.apply([_replacement(function.start_byte, old_text, new_text)])
         ws.update(guest_file, doc)
     if host_sets or new_forwards:
         doc = ws.doc(c.file)

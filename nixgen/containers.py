@@ -325,6 +325,51 @@ def unwrap(node: Any) -> tuple[Any, tuple[str, ...]]:
     return node, tuple(wrappers)
 
 
+def function_body(node: Any) -> Any:
+    """The attribute set a module function returns (``{ config, pkgs, ... }: { … }``), else None.
+
+    NixOS accepts a container's ``config`` written as such a function (its manual does so)."""
+    node, _ = unwrap(node)
+    if node is None or node.type != "function_expression":
+        return None
+    while node is not None and node.type == "function_expression":
+        node = _strip_parens(node.child_by_field_name("body"))
+    if node is not None and node.type in ("attrset_expression", "rec_attrset_expression"):
+        return node
+    return None
+
+
+def body_document(data: bytes, body: Any) -> tuple[Document, str] | None:
+    """The attribute set ``body`` (a node of the source ``data``) as a document of its own, and the indentation
+    taken off its lines (that of its closing brace's line), so that the engine lays new code
+    out as in a file of its own; :func:`reindent` puts the indentation back. None when a line
+    of the set is indented less than its closing brace (a multi-line string, say)."""
+    from nixgen.document import Document
+    from nixgen.layout import line_indent
+
+    base = line_indent(data, body.end_byte - 1)
+    prefix = base.encode("ascii")
+    lines = data[body.start_byte : body.end_byte].split(b"\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line in (b"", b"\r"):
+            out.append(line)
+        elif line.startswith(prefix):
+            out.append(line[len(prefix) :])
+        else:
+            return None
+    return Document.from_text(b"\n".join(out)), base
+
+
+def reindent(data: bytes, base: str) -> bytes:
+    """Undo :func:`body_document`'s dedent: ``base`` before every line but the first."""
+    prefix = base.encode("ascii")
+    lines = data.split(b"\n")
+    return b"\n".join(
+        [lines[0], *(line if line in (b"", b"\r") else prefix + line for line in lines[1:])]
+    )
+
+
 def literal_of(binding: Binding, data: bytes | None = None) -> Any:
     """The Python value of a binding's value (its own mkIf/mkForce/… looked through), or None."""
     from nixgen.literal import Unevaluated
@@ -499,6 +544,14 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
 
 
 def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: bytes) -> None:
+    if rel == ("config",):
+        body = function_body(binding.value_node)
+        opened = None if body is None else body_document(data, body)
+        if opened is not None:
+            sub = opened[0]
+            for inner in sub.bindings():
+                _read_guest_field(c, inner, tuple(inner.path), sub.data)
+            return
     if rel[:1] == ("config",):
         _read_guest_field(c, binding, rel[1:], data)
         return

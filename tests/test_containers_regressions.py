@@ -158,3 +158,60 @@ def test_host_sshd_switched_off_does_not_clash(tmp_path: Path) -> None:
                              "  services.openssh.ports = [ 2022 ];\n}\n")
     plan = plan_add(config, ContainerSpec("foo", ports=[2022]))
     assert not plan.noop
+
+
+FUNCTION_CONFIG = """{ config, lib, pkgs, ... }:
+
+{
+  containers.bar = {
+    privateNetwork = true;
+    config = { config, pkgs, ... }: {
+      services.nginx.enable = true;
+      system.stateVersion = "24.05";
+    };
+  };
+}
+"""
+
+
+def test_ports_go_into_a_config_written_as_a_module_function(tmp_path: Path,
+                                                             nix_instantiate: str) -> None:
+    config = write(tmp_path, FUNCTION_CONFIG)
+    key = ssh_key()
+    text = add(config, ContainerSpec("bar", ports=[2040], ssh_keys=[key]))
+    assert text == FUNCTION_CONFIG.replace(
+        '      services.nginx.enable = true;\n',
+        '      services.nginx.enable = true;\n'
+        '      services.openssh.enable = true;\n'
+        '      services.openssh.ports = [ 2040 ];\n',
+    ).replace(
+        '      system.stateVersion = "24.05";\n',
+        '      system.stateVersion = "24.05";\n'
+        '      users.users.root.openssh.authorizedKeys.keys = [\n'
+        f'        "{key}"\n'
+        '      ];\n',
+    )
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+    [found] = discover(config)
+    assert found.ports == [2040] and found.ssh_keys == [key] and found.ssh_enabled is True
+    assert plan_add(config, ContainerSpec("bar", ports=[2040], ssh_keys=[key])).noop
+
+
+def test_a_config_function_without_a_set_body_is_still_refused(tmp_path: Path) -> None:
+    config = write(tmp_path, "{\n  containers.bar.config = args: import ./guest.nix args;\n}\n")
+    with pytest.raises(ValidationError, match="not an attribute set that nixgen can edit"):
+        plan_add(config, ContainerSpec("bar", ports=[2040]))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("a = 1;", "a = 12;"), ("x = \"é\";", "x = \"è\";"), ("ab", "ab"), ("", "q"), ("é", "")],
+)
+def test_replacement_covers_only_what_changed(old: str, new: str) -> None:
+    from nixgen.container_edit import _replacement
+    from nixgen.edits import apply_edits
+
+    prefix = b"# head\n"
+    edit = _replacement(len(prefix), old.encode(), new.encode())
+    assert apply_edits(prefix + old.encode() + b"\n", [edit]) == prefix + new.encode() + b"\n"
+    assert edit.end - edit.start <= len(old.encode())
