@@ -9,6 +9,9 @@ import importlib
 import os
 import sys
 
+from typer import Abort
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 from nixgen.cli.app import app
 
 COMMAND_MODULES = (
@@ -40,7 +43,16 @@ def main(argv: list[str] | None = None) -> None:
 
     _register()
     try:
-        app(args=args, prog_name="nixgen", standalone_mode=True)
+        status = app(args=args, prog_name="nixgen", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        sys.stderr.write(f"nixgen: error: {_click_message(exc)}\n")
+        sys.exit(exc.exit_code)
+    except Abort:
+        sys.stderr.write("nixgen: interrupted\n")
+        sys.exit(130)
     except NixgenError as err:
         if debug:
             raise
@@ -53,3 +65,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _click_message(exc: ClickException) -> str:
+    """One line for a command-line mistake, pointing at the command's --help."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, UsageError) and ctx is not None:
+        message += f" (see {ctx.command_path} --help)"
+    return message
