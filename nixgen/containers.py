@@ -76,8 +76,14 @@ def profile_path(name: str, dialect: str) -> str:
 
 
 def container_file_for(config_file: Path, name: str) -> Path:
-    """Where the path route keeps a container's own module: ``containers/NAME.nix`` beside it."""
-    return config_file.parent / "containers" / f"{name}.nix"
+    """Where the path route keeps a container's own module: ``containers/NAME.nix`` beside it.
+
+    A symlinked configuration counts from its target's folder, as Nix resolves the file's
+    relative paths there (``/etc/nixos/configuration.nix`` linked into a repository keeps its
+    containers in the repository)."""
+    config_file = Path(config_file)
+    folder = _real(config_file).parent if config_file.is_symlink() else config_file.parent
+    return folder / "containers" / f"{name}.nix"
 
 
 @dataclass

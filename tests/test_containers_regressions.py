@@ -215,3 +215,22 @@ def test_replacement_covers_only_what_changed(old: str, new: str) -> None:
     edit = _replacement(len(prefix), old.encode(), new.encode())
     assert apply_edits(prefix + old.encode() + b"\n", [edit]) == prefix + new.encode() + b"\n"
     assert edit.end - edit.start <= len(old.encode())
+
+
+def test_path_route_file_goes_beside_the_real_configuration(tmp_path: Path) -> None:
+    real = tmp_path / "repo" / "configuration.nix"
+    real.parent.mkdir()
+    real.write_text(HOST)
+    link = tmp_path / "etc" / "configuration.nix"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    commit(plan_add(link, ContainerSpec("foo", ports=[2022], route="path")).changes)
+    assert (tmp_path / "repo" / "containers" / "foo.nix").is_file()
+    assert not (tmp_path / "etc" / "containers").exists()
+    [found] = discover(link)
+    assert found.container_file is not None
+    assert found.container_file.resolve() == (tmp_path / "repo" / "containers" / "foo.nix")
+    assert found.ports == [2022]
+    commit(plan_remove(link, "foo", delete_file=True).changes)
+    assert not (tmp_path / "repo" / "containers" / "foo.nix").exists()
+    assert real.read_text() == HOST
