@@ -3,16 +3,24 @@
 A binding owns the comment lines directly above it and a comment at the end of its line
 (:func:`nixgen.item_layout.item_span`). Inherited names are taken out of their ``inherit``,
 the whole statement going when it held nothing else.
+
+A path with no definition in the text changes nothing, unless it may be defined where the
+text does not show it: in a module this file imports (:mod:`nixgen.module_imports`), or
+inside a value that is not an attribute-set literal (``a = import ./a.nix;``,
+``a = cfg // { … };``, a module body ``import ./base.nix { }``). Deleting there would
+silently do nothing, so EditError says where to edit instead.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nixgen.attrpath import Segment
-from nixgen.binding_index import Binding
-from nixgen.change import Change, make_change
+from nixgen import scope
+from nixgen.attrpath import Segment, format_path
+from nixgen.binding_index import Binding, same
+from nixgen.change import Change, describe_value, edit_error, make_change
 from nixgen.item_layout import item_span, merge_spans
+from nixgen.module_imports import find_in_imports
 
 if TYPE_CHECKING:
     from nixgen.document import Document
@@ -26,7 +34,10 @@ def delete_path(doc: Document, want: tuple[Segment, ...]) -> Change:
     spans: list[tuple[int, int]] = []
     done_nodes: list[tuple[int, int]] = []
     inherit_groups: dict[int, list[Binding]] = {}
-    for b in doc.find_prefix(want):
+    targets = doc.find_prefix(want)
+    if not targets:
+        _refuse_hidden(doc, want)
+    for b in targets:
         node = b.node
         if any(s <= node.start_byte and node.end_byte <= e for s, e in done_nodes):
             continue
@@ -48,3 +59,44 @@ def delete_path(doc: Document, want: tuple[Segment, ...]) -> Change:
                     s -= 1
                 spans.append((s, b.key_end))
     return make_change(doc, merge_spans(spans))
+
+
+def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
+    """EditError when ``want``, written nowhere in ``doc``, may be defined out of its sight."""
+    name = format_path(want)
+    imported = find_in_imports(doc, want)
+    if imported is not None:
+        via, defs = imported
+        raise edit_error(
+            doc,
+            f"cannot delete {name} here: it is defined in {defs[0].location}, a module "
+            f"imported by this file (imports at line {via.line}); edit that file",
+            via.key_start,
+        )
+    body = scope.body(doc.tree.root_node)
+    for part in scope.opaque_parts(body, doc.data) if body is not None else ():
+        text = " ".join(scope.node_text(part, doc.data).split())
+        raise edit_error(
+            doc,
+            f"cannot delete {name}: the file's body is `{text[:60]}`, not an attribute set "
+            f"literal, so {name} can only be changed where that value is written",
+            part.start_byte,
+        )
+    related = doc.related(want)
+    for k in range(1, len(want)):
+        for b in related:
+            if len(b.path) != k or not same(b.path, want[:k]):
+                continue
+            prefix = format_path(want[:k])
+            if b.is_inherit:
+                why = f"{prefix} is inherited here, so {name} can only be changed at its source"
+            else:
+                expr = b.node.child_by_field_name("expression")
+                if expr is None or not scope.opaque_parts(expr, doc.data):
+                    continue
+                why = (
+                    f"{prefix} is defined here as {describe_value(b, doc.data)}, not as an "
+                    f"attribute set literal, so {name} can only be changed where that value "
+                    "is written"
+                )
+            raise edit_error(doc, f"cannot delete {name}: {why}", b.key_start)

@@ -276,7 +276,9 @@ class Document:
         line; a binding alone on its lines is removed with those lines, one sharing a line
         loses itself and the spaces before it. Parent sets left empty stay (``{ }``).
         Inherited names are removed from their ``inherit`` (the whole statement when it was
-        the last name). Deleting an absent path changes nothing.
+        the last name). Deleting an absent path changes nothing; but when the path may be
+        defined out of this text's sight (in an imported module, or inside a value that is
+        not an attribute-set literal, such as ``a = import ./a.nix;``), EditError says where.
         """
         return delete_path(self, self._editable(path))
 

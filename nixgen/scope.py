@@ -5,7 +5,8 @@ A NixOS configuration is usually ``{ config, pkgs, ... }: { ... }``, possibly cu
 ``with pkgs;``, ``assert …;``, parentheses, or simply a plain attribute set. :func:`body` looks
 through all of that. Values written as ``lib.mkIf c { … }``, ``mkMerge [ … ]``, ``mkForce v``
 and friends are unwrapped by :func:`strip_value` / :func:`attrset_sources`, which name the
-wrappers they passed through.
+wrappers they passed through; :func:`opaque_parts` names the parts of a value that may hold
+attributes no literal shows (``import ./x.nix``, ``cfg // { … }``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = [
     "body",
     "body_sources",
     "module_args",
+    "node_text",
+    "opaque_parts",
     "strip_value",
     "top_attrset",
     "wrapper_call",
@@ -183,3 +186,50 @@ def attrset_sources(node: Node, data: bytes) -> list[tuple[Node, tuple[str, ...]
                 out.append((sub, (*wrappers, "mkMerge", *sub_wrappers)))
         return out
     return []
+
+
+#: values that are never attribute sets (so no attribute can hide inside them)
+_NOT_SETS = frozenset(
+    {
+        "integer_expression",
+        "float_expression",
+        "string_expression",
+        "indented_string_expression",
+        "path_expression",
+        "hpath_expression",
+        "spath_expression",
+        "uri_expression",
+        "list_expression",
+        "function_expression",
+        "unary_expression",
+    }
+)
+
+
+_CONSTANTS = frozenset({"true", "false", "null"})
+
+
+def node_text(node: Node, data: bytes) -> str:
+    """The source text of a node."""
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def opaque_parts(node: Node, data: bytes) -> list[Node]:
+    """The parts of a value that may be attribute sets which no literal in the source shows.
+
+    ``{ … }`` (also under wrappers) has none, nor has a literal that is no set (``5``, ``[ ]``,
+    ``true``); ``import ./x.nix``, ``cfg``, ``a // b``, ``let … in …`` are opaque themselves;
+    ``mkMerge [ … ]`` has the opaque parts of its elements.
+    """
+    inner, _ = strip_value(node, data)
+    if inner.type in ATTRSET_TYPES or inner.type in _NOT_SETS:
+        return []
+    if inner.type == "variable_expression" and node_text(inner, data) in _CONSTANTS:
+        return []
+    call = wrapper_call(inner, data)
+    if call is not None and call[0] == "mkMerge":
+        lst = _unparen(call[1][0])
+        if lst.type != "list_expression":
+            return [inner]
+        return [p for e in lst.named_children if e.type != "comment" for p in opaque_parts(e, data)]
+    return [inner]

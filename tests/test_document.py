@@ -505,6 +505,53 @@ def test_delete_absent_is_no_change() -> None:
     assert not change.changed and change.document.source == "{ a = 1; }"
 
 
+@pytest.mark.parametrize(
+    ("before", "what"),
+    [
+        ("{ a = import ./x.nix; }", "`import ./x.nix`"),
+        ("{ lib, cfg, ... }: { a = lib.mkIf true cfg; }", "`lib.mkIf true cfg`"),
+        ("{ b }: { a = { x = 1; } // b; }", "`{ x = 1; } // b`"),
+        ("{ cfg }: { inherit (cfg) a; }", "inherited"),
+        ("{ lib, cfg }: { a = lib.mkMerge [ { x = 1; } cfg ]; }", "`lib.mkMerge [ { x = 1; } cfg ]`"),
+    ],
+)
+def test_delete_inside_non_literal_value_says_where_it_is_defined(before: str, what: str) -> None:
+    doc = Document.from_text(before, path="conf.nix")
+    with pytest.raises(EditError) as info:
+        doc.delete("a.b")
+    err = info.value
+    assert "a.b" in err.message and what in err.message
+    assert (str(err.file), err.line, err.col) == ("conf.nix", 1, before.rindex(" a") + 2)
+
+
+def test_delete_inside_non_literal_module_body_is_refused() -> None:
+    doc = Document.from_text("{ ... }:\nimport ./base.nix { }\n")
+    with pytest.raises(EditError) as info:
+        doc.delete("services.openssh")
+    assert "`import ./base.nix { }`" in info.value.message and info.value.line == 2
+
+
+def test_delete_absent_beside_literal_non_sets_is_no_change() -> None:
+    for src in ("{ a = 5; }", '{ a = [ 1 ]; b = "s"; }', "{ a = { x = 1; }; }"):
+        change = Document.from_text(src).delete("a.b")
+        assert not change.changed
+
+
+def test_delete_of_a_path_defined_in_an_imported_file_names_that_file(tmp_path: Path) -> None:
+    (tmp_path / "hw").mkdir()
+    (tmp_path / "hw" / "default.nix").write_text('{ ... }:\n{\n  fileSystems."/".device = "/dev/sda1";\n}\n')
+    (tmp_path / "users.nix").write_text("{ imports = [ ./hw ./conf.nix ]; }\n")
+    conf = tmp_path / "conf.nix"
+    conf.write_text("{ ... }:\n{\n  imports = [ ./users.nix ./missing.nix ];\n  a = 1;\n}\n")
+    doc = Document.from_path(conf)
+    with pytest.raises(EditError, match="imported") as info:
+        doc.delete('fileSystems."/"')
+    assert f"{tmp_path / 'hw' / 'default.nix'}:3:3" in info.value.message
+    assert (info.value.line, info.value.col) == (3, 3)  # the `imports` of this file
+    # a path defined nowhere (the import cycle conf -> users -> conf ends) changes nothing
+    assert not doc.delete("services.nginx").changed
+
+
 def test_delete_crlf(nix_instantiate: str) -> None:
     before = "{\r\n  # c\r\n  a = 1;\r\n  b = 2;\r\n}\r\n"
     expect(before, "delete", ("a",), "{\r\n  b = 2;\r\n}\r\n", nix_instantiate)
