@@ -194,6 +194,18 @@ def test_dry_run_shows_diff_and_writes_nothing(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
+def test_short_dry_run_flag_as_for_the_container_commands(cli, tmp_path: Path) -> None:
+    file = copy(tmp_path, "basic-server.nix")
+    before = state(file)
+    for args in (("set", "services.openssh.ports", "[ 2022 ]"),
+                 ("delete", "services.openssh.ports"),
+                 ("append", "networking.firewall.allowedTCPPorts", "8080"),
+                 ("remove", "networking.firewall.allowedTCPPorts", "80")):
+        proc = ok(cli(*args, "-f", file, "-n"))
+        assert proc.stdout.startswith("---") and "@@" in proc.stdout
+    assert state(file) == before
+
+
 def test_dry_run_for_every_verb_writes_nothing(cli, tmp_path: Path) -> None:
     file = copy(tmp_path, "basic-server.nix")
     before = state(file)

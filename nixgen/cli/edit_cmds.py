@@ -199,7 +199,7 @@ def set_cmd(
     value: str = typer.Argument(..., metavar="VALUE", help="The new value: Nix source (or JSON with --json-value)."),
     file: str = _file_option(),
     json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
 ) -> None:
     """Set PATH to VALUE, creating the definition if needed."""
     segments = _path(path)
@@ -212,7 +212,7 @@ def set_cmd(
 def delete_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="Attribute path to delete."),
     file: str = _file_option(),
-    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
 ) -> None:
     """Delete every definition of PATH, with the comments it owns."""
     segments = _path(path)
@@ -229,7 +229,7 @@ def append_cmd(
     value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
     file: str = _file_option(),
     json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
 ) -> None:
     """Append VALUE to the list at PATH (no duplicate; creates the list if absent)."""
     segments = _path(path)
@@ -244,7 +244,7 @@ def remove_cmd(
     value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
     file: str = _file_option(),
     json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
 ) -> None:
     """Remove VALUE from the list at PATH (nothing to do if it is not there)."""
     segments = _path(path)
@@ -256,7 +256,7 @@ def remove_cmd(
 @app.command("undo")
 def undo_cmd(
     file: str = _file_option(),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be restored."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would be restored."),
 ) -> None:
     """Restore the files of the last nixgen change to FILE (refused if edited since)."""
     if dry_run:
