@@ -69,8 +69,8 @@ def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
         via, defs = imported
         raise edit_error(
             doc,
-            f"cannot delete {name} here: it is defined in {defs[0].location}, a module "
-            f"imported by this file (imports at line {via.line}); edit that file",
+            f"cannot delete {name} here: it is defined in {defs[0].location}, in a module "
+            "imported here; edit that file",
             via.key_start,
         )
     body = scope.body(doc.tree.root_node)
