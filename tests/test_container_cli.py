@@ -214,6 +214,20 @@ def test_show_container(forms: Path, env: dict[str, str]) -> None:
     assert code == 1 and "no container named nope" in err
 
 
+def test_show_container_lists_sshd_and_keys(plain: Path, env: dict[str, str]) -> None:
+    key = ssh_key()
+    code, _, err = cli("add-container", "foo", "-f", str(plain), "--port", "2022",
+                       "--ssh-key", key, env=env)
+    assert code == 0, err
+    code, out, err = cli("show-container", "foo", "-f", str(plain), env=env)
+    assert code == 0, err
+    rows = {line.split("  ", 1)[0]: line.split("  ", 1)[1].strip()
+            for line in out.splitlines() if "  " in line}
+    assert rows["sshd"] == "yes"
+    kind, data, comment = key.split()
+    assert rows["ssh key"].startswith(f"{kind} {data[:12]}") and rows["ssh key"].endswith(comment)
+
+
 def test_second_add_and_remove_edit_the_imported_file(forms: Path, env: dict[str, str],
                                                        nix_instantiate: str) -> None:
     top = forms.read_bytes()

@@ -177,6 +177,14 @@ def remove_container(
     _show_plan(plan, dry_run=dry_run, as_json=as_json, verbose=False)
 
 
+def _short_key(key: str) -> str:
+    """``TYPE AAAAC3Nz…tail COMMENT``: enough of a public key to recognise it on one line."""
+    parts = key.split(None, 2)
+    if len(parts) >= 2 and len(parts[1]) > 24:
+        parts[1] = f"{parts[1][:12]}…{parts[1][-8:]}"
+    return " ".join(parts)
+
+
 def _yes_no(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
@@ -248,6 +256,8 @@ def show_container(
         ("autostart", _yes_no(c.auto_start)),
         ("private network", _yes_no(c.private_network)),
     ]
+    rows.append(("sshd", _yes_no(c.ssh_enabled)))
+    rows.extend(("ssh key", _short_key(key)) for key in c.ssh_keys)
     if c.host_address:
         rows.append(("host address", c.host_address))
     if c.local_address:
