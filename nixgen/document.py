@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["Binding", "Change", "Document"]
 
 PathLike = str | Sequence[Segment]
+_BOM = b"\xef\xbb\xbf"
 
 
 class Document:
@@ -122,6 +123,17 @@ class Document:
             name = str(self.path) if self.path else None
             self._errors = syntax.syntax_errors(self.tree, self.data, name)
         return self._errors
+
+    @property
+    def warnings(self) -> list[str]:
+        """What nixgen keeps byte for byte but Nix will object to, as ``file:line:col: message``."""
+        if self.data.startswith(_BOM):
+            return [
+                f"{self.path or '<input>'}:1:1: the file starts with a UTF-8 byte order mark, "
+                "which Nix rejects (\"unexpected invalid token\"); nixgen keeps it: remove it "
+                "with `nixgen check --fix`"
+            ]
+        return []
 
     def line_col(self, byte_offset: int) -> tuple[int, int]:
         """1-based line and column (characters) of a byte offset."""

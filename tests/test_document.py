@@ -422,6 +422,20 @@ def test_source_kept_exactly(src: bytes) -> None:
     assert doc.set("zz", 1).document.delete("zz").document.data == src
 
 
+def test_byte_order_mark_is_kept_with_a_warning(tmp_path: Path, nix_instantiate: str) -> None:
+    src = "\ufeff{ a = 1; }\n".encode()
+    ok, err = nix_parse_ok(src.decode(), nix_instantiate)
+    assert not ok and "unexpected invalid token" in err  # what the warning tells the user
+    file = tmp_path / "bom.nix"
+    file.write_bytes(src)
+    doc = Document.from_path(file)
+    assert len(doc.warnings) == 1
+    assert doc.warnings[0].startswith(f"{file}:1:1: ") and "byte order mark" in doc.warnings[0]
+    assert doc.set("a", 2).document.data == "\ufeff{ a = 2; }\n".encode()
+    assert Document.from_text("{ a = 1; }\n").warnings == []
+    assert Document.from_text(src).warnings[0].startswith("<input>:1:1: ")
+
+
 def test_from_path_and_errors(tmp_path: Path) -> None:
     good = tmp_path / "c.nix"
     good.write_bytes(b"{ a = 1; }\r\n")
