@@ -78,8 +78,8 @@ class Plan:
             "name": self.name,
             "changed": not self.noop,
             "summary": self.summary,
-            "dialect": self.dialect,
-            "route": self.route,
+            "dialect": self.dialect or None,
+            "route": self.route or None,
             "files": [
                 {
                     "path": str(c.path),

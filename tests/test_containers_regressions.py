@@ -234,3 +234,10 @@ def test_path_route_file_goes_beside_the_real_configuration(tmp_path: Path) -> N
     commit(plan_remove(link, "foo", delete_file=True).changes)
     assert not (tmp_path / "repo" / "containers" / "foo.nix").exists()
     assert real.read_text() == HOST
+
+
+def test_json_of_removing_an_unknown_container_says_null_not_empty(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    data = plan_remove(config, "nope").to_json()
+    assert data["changed"] is False
+    assert data["dialect"] is None and data["route"] is None
