@@ -1,6 +1,8 @@
-"""Layout and module-shape helpers behind the document engine (nixgen.layout, nixgen.scope)."""
+"""Layout, module-shape and import helpers behind the document engine (nixgen.layout, scope, module_imports)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +125,43 @@ def test_strip_value_and_sources() -> None:
         ("mkForce", "mkIf", "mkMerge", "mkIf"),
     ]
     assert node.type == "apply_expression"
+
+
+@pytest.mark.parametrize(
+    ("src", "opaque"),
+    [
+        ("{ a = 1; }", []),
+        ("lib.mkIf c { a = 1; }", []),
+        ("5", []),
+        ('[ "x" ]', []),
+        ("true", []),
+        ("null", []),
+        ("import ./x.nix", ["import ./x.nix"]),
+        ("cfg", ["cfg"]),
+        ("lib.mkForce (a // b)", ["a // b"]),
+        ("lib.mkMerge [ { a = 1; } cfg (lib.mkIf c other) ]", ["cfg", "other"]),
+        ("lib.mkMerge xs", ["lib.mkMerge xs"]),
+    ],
+)
+def test_opaque_parts(src: str, opaque: list[str]) -> None:
+    data, root = _body(src)
+    parts = scope.opaque_parts(root.named_children[0], data)
+    assert [scope.node_text(p, data) for p in parts] == opaque
+
+
+def test_import_paths_follow_literal_paths_only(tmp_path: Path) -> None:
+    from nixgen.document import Document
+    from nixgen.module_imports import import_paths
+
+    real = tmp_path / "real"
+    (real / "svc").mkdir(parents=True)
+    (real / "hw.nix").write_text("{ }\n")
+    (real / "conf.nix").write_text(
+        '{ x, ... }:\n{\n  imports = [ ./hw.nix (./svc) "${x}/y.nix" <nixpkgs/m.nix> ];\n}\n'
+    )
+    link = tmp_path / "configuration.nix"
+    link.symlink_to(real / "conf.nix")
+    found = import_paths(Document.from_path(link))
+    assert [p for _, p in found] == [real / "hw.nix", real / "svc" / "default.nix"]
+    assert all(b.path == ("imports",) and b.line == 3 for b, _ in found)
+    assert import_paths(Document.from_text("{ imports = [ ./a.nix ]; }")) == []
