@@ -1,4 +1,4 @@
-"""Items of attribute sets and lists: how a new one is written, where it goes, what removing one takes.
+"""Items of attribute sets and lists: how a new one is written and placed, what removing one takes.
 
 New code copies its neighbours. :func:`render` writes a Python value as Nix text for a line
 at a given indentation (multi-line values laid out by :mod:`nixgen.emit` at that nesting
