@@ -431,7 +431,12 @@ def _check_port_clashes(
         for used, who in users:
             if used != port:
                 continue
-            if implicit and port in shared:
+            if port not in shared:
+                raise ValidationError(
+                    f"host port {port} cannot be forwarded: it is already used by {who}; "
+                    "choose another host port, or --force to write it anyway"
+                )
+            if implicit:
                 raise ValidationError(
                     f"the container's sshd would listen on port {port} (no --port was given), "
                     f"which is already used by {who}; give --port N, --private-network, "
@@ -721,8 +726,11 @@ def _extend(
         if found is None:
             host_sets.append(((key,), wanted))
         elif found[0] != wanted:
+            from nixgen.emit import to_nix
+
             raise _conflict(
-                f"container {c.name} sets {key} to something else", found[1], found[2]
+                f"container {c.name} sets {key} to {to_nix(found[0])}, not {to_nix(wanted)}",
+                found[1], found[2],
             )
     for item in spec.bind_mounts:
         target, value = parse_bind_mount(item)
@@ -740,7 +748,19 @@ def _extend(
                 found[1], found[2],
             )
     forwards = [parse_forward_port(f) for f in spec.forward_ports]
-    new_forwards = [f for f in forwards if f not in c.forward_ports]
+    present = [{"protocol": "tcp", **f} for f in c.forward_ports]  # NixOS's default protocol
+    new_forwards = [f for f in forwards if f not in present]
+    for fwd in new_forwards:
+        for old in present:
+            same_port = old.get("hostPort") == fwd["hostPort"]
+            if same_port and old.get("protocol", "tcp") == fwd["protocol"]:
+                found = _find_literal(c, ("forwardPorts",), ws)
+                where = (found[1], found[2]) if found else (c.file, c.line)
+                raise _conflict(
+                    f"container {c.name} already forwards host port {fwd['hostPort']}/"
+                    f"{fwd['protocol']} to port {old.get('containerPort')}",
+                    *where,
+                )
     # the guest side: in the config, or in the container's own file (path route)
     if effective_route == "path":
         if spec.ports or spec.ssh_keys:

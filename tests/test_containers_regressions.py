@@ -241,3 +241,52 @@ def test_json_of_removing_an_unknown_container_says_null_not_empty(tmp_path: Pat
     data = plan_remove(config, "nope").to_json()
     assert data["changed"] is False
     assert data["dialect"] is None and data["route"] is None
+
+
+MODERN_FORWARD = """{
+  containers.bar = {
+    privateNetwork = true;
+    hostAddress = "192.168.100.10";
+    forwardPorts = [
+      { protocol = "tcp"; hostPort = 8080; containerPort = 80; }
+    ];
+  };
+  containers.web = {
+    privateNetwork = true;
+  };
+}
+"""
+
+
+def test_forwarding_a_forwarded_host_port_elsewhere_is_a_conflict(tmp_path: Path) -> None:
+    config = write(tmp_path, MODERN_FORWARD)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("bar", private_network=True, forward_ports=["8080:81"]))
+    assert "8080" in info.value.message and "--replace" in info.value.message
+    assert info.value.line == 5
+    # another protocol on the same port is another forward
+    plan = plan_add(config, ContainerSpec("bar", private_network=True,
+                                          forward_ports=["8080:81/udp"]))
+    assert not plan.noop
+
+
+def test_forward_clash_does_not_suggest_a_private_network(tmp_path: Path) -> None:
+    config = write(tmp_path, MODERN_FORWARD)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("web", private_network=True, forward_ports=["8080"]))
+    message = info.value.message
+    assert "port 8080" in message and "container bar" in message
+    assert "--private-network" not in message and "--force" in message
+
+
+def test_a_different_value_is_named_in_the_conflict(tmp_path: Path) -> None:
+    config = write(tmp_path, MODERN_FORWARD)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("bar", private_network=True, host_address="10.1.1.1"))
+    assert '"192.168.100.10"' in info.value.message and '"10.1.1.1"' in info.value.message
+
+
+def test_a_forward_written_without_protocol_is_the_same_tcp_forward(tmp_path: Path) -> None:
+    config = write(tmp_path, MODERN_FORWARD.replace('protocol = "tcp"; ', ""))
+    plan = plan_add(config, ContainerSpec("bar", private_network=True, forward_ports=["8080:80"]))
+    assert plan.noop
