@@ -404,34 +404,41 @@ def _check_port_clashes(
     containers: list[Container],
     *,
     implicit: bool = False,
+    dialect: str = "modern",
 ) -> None:
     """ValidationError when a port of the new settings is already in use on the host's network.
 
-    ``implicit``: ``new_ports`` is sshd's default port 22, not a port the user gave.
+    ``implicit``: ``new_ports`` is sshd's default port 22, not a port the user gave. Ports are
+    compared with their protocol (sshd is TCP; a UDP forward does not clash with it).
+    ``dialect``: --private-network is suggested only where it exists (modern).
     """
-    forwarded = [int(parse_forward_port(f)["hostPort"]) for f in spec.forward_ports]  # type: ignore[call-overload]
-    shared = [] if private else list(new_ports)
+    forwards = [parse_forward_port(f) for f in spec.forward_ports]
+    forwarded = [(int(f["hostPort"]), str(f["protocol"])) for f in forwards]  # type: ignore[call-overload]
+    shared = [] if private else [(p, "tcp") for p in new_ports]
     if not shared and not forwarded:
         return
     host = host_ssh_ports_of(modules)
-    users: list[tuple[int, str]] = []
+    users: list[tuple[tuple[int, str], str]] = []
     for port, file, line in host:
-        users.append((port, f"the host's sshd (services.openssh at {file}:{line})"))
+        users.append(((port, "tcp"), f"the host's sshd (services.openssh at {file}:{line})"))
     for c in containers:
         if c.dynamic or c.name == spec.name:
             continue
         if c.shares_host_network:
             for port in c.sshd_ports():
-                users.append((port, f"the sshd of container {c.name} ({c.location})"))
+                users.append(((port, "tcp"), f"the sshd of container {c.name} ({c.location})"))
         for fwd in c.forward_ports:
             hp = fwd.get("hostPort")
             if isinstance(hp, int):
-                users.append((hp, f"a port forwarded to container {c.name} ({c.location})"))
-    for port in [*shared, *forwarded]:
+                users.append(((hp, str(fwd.get("protocol", "tcp"))),
+                              f"a port forwarded to container {c.name} ({c.location})"))
+    private_hint = "--private-network, " if dialect == "modern" else ""
+    for key in [*shared, *forwarded]:
+        port = key[0]
         for used, who in users:
-            if used != port:
+            if used != key:
                 continue
-            if port not in shared:
+            if key not in shared:
                 raise ValidationError(
                     f"host port {port} cannot be forwarded: it is already used by {who}; "
                     "choose another host port, or --force to write it anyway"
@@ -439,16 +446,17 @@ def _check_port_clashes(
             if implicit:
                 raise ValidationError(
                     f"the container's sshd would listen on port {port} (no --port was given), "
-                    f"which is already used by {who}; give --port N, --private-network, "
+                    f"which is already used by {who}; give --port N, {private_hint}"
                     "or --force to write it anyway"
                 )
             raise ValidationError(
-                f"port {port} is already used by {who}; choose another port, give "
-                "--private-network, or --force to write it anyway"
+                f"port {port} is already used by {who}; choose another port, "
+                f"{'give ' + private_hint if private_hint else ''}or --force to write it anyway"
             )
     if shared:
-        for port in forwarded:
-            if port in shared:
+        for key in forwarded:
+            if key in shared:
+                port = key[0]
                 raise ValidationError(
                     f"port {port} is both the container's sshd port and a forwarded host port"
                 )
@@ -863,7 +871,8 @@ def plan_add(
         new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
         implicit = True
     if not spec.force:
-        _check_port_clashes(spec, new_ports, private, modules, containers, implicit=implicit)
+        _check_port_clashes(spec, new_ports, private, modules, containers, implicit=implicit,
+                            dialect=dialect)
     ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:

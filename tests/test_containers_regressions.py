@@ -290,3 +290,23 @@ def test_a_forward_written_without_protocol_is_the_same_tcp_forward(tmp_path: Pa
     config = write(tmp_path, MODERN_FORWARD.replace('protocol = "tcp"; ', ""))
     plan = plan_add(config, ContainerSpec("bar", private_network=True, forward_ports=["8080:80"]))
     assert plan.noop
+
+
+def test_udp_forward_does_not_clash_with_the_tcp_sshd(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    plan = plan_add(config, ContainerSpec("dns", dialect="modern", private_network=True,
+                                          forward_ports=["22/udp"]))
+    assert not plan.noop
+    with pytest.raises(ValidationError, match="host port 22 cannot be forwarded"):
+        plan_add(config, ContainerSpec("dns", dialect="modern", private_network=True,
+                                       forward_ports=["22"]))
+
+
+def test_legacy_port_clash_does_not_suggest_a_modern_option(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("foo", ports=[22], dialect="legacy"))
+    assert "--private-network" not in info.value.message and "--force" in info.value.message
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("foo", ports=[22], dialect="modern"))
+    assert "--private-network" in info.value.message
