@@ -577,29 +577,32 @@ def _describe(spec: ContainerSpec) -> list[str]:
 # --- extending an existing container -----------------------------------------------------------
 
 
-def _conflict(what: str, file: Path, line: int) -> ValidationError:
+def _conflict(what: str, file: Path, line: int, col: int | None = None) -> ValidationError:
     return ValidationError(
-        f"{what}; give --replace to rewrite the container", file=file, line=line
+        f"{what}; give --replace to rewrite the container", file=file, line=line, col=col
     )
 
 
-def _find_literal(c: Container, rel: tuple[str, ...], ws: _Workspace) -> tuple[Any, Path, int] | None:
-    """The Python value of ``<prefix>.NAME.<rel>`` where the container defines it."""
+def _find_literal(
+    c: Container, rel: tuple[str, ...], ws: _Workspace
+) -> tuple[Any, Path, int, int] | None:
+    """The Python value of ``<prefix>.NAME.<rel>`` and where (file, line, col) it is defined."""
     from nixgen.containers import literal_of
 
     for file in dict.fromkeys(c.definition_files):
         doc = ws.doc(file)
         for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, *rel)):
-            return literal_of(b, doc.data), file, b.line
+            return literal_of(b, doc.data), file, b.line, b.col
     return None
 
 
-def _not_editable(c: Container, file: Path, line: int) -> ValidationError:
+def _not_editable(c: Container, file: Path, line: int, col: int | None = None) -> ValidationError:
     return ValidationError(
         f"the config of container {c.name} is not an attribute set that "
         "nixgen can edit; edit it by hand or give --replace",
         file=file,
         line=line,
+        col=col,
     )
 
 
@@ -615,7 +618,7 @@ def _config_file(c: Container, ws: _Workspace) -> Path:
                 if function_body(b.value_node) is not None:
                     continue
                 if node is None or node.type not in ("attrset_expression", "rec_attrset_expression"):
-                    raise _not_editable(c, file, b.line)
+                    raise _not_editable(c, file, b.line, b.col)
             return file
     return c.file
 
@@ -674,7 +677,8 @@ def _add_guest(
         doc = doc.set(enable_path, True).document
         done.append("enabled sshd")
     elif literal_of(defs[0], doc.data) is False:
-        raise _conflict(f"container {c.name} disables sshd", file, defs[0].line + line_offset)
+        col = None if line_offset else defs[0].col  # columns of a dedented body are shifted
+        raise _conflict(f"container {c.name} disables sshd", file, defs[0].line + line_offset, col)
     for port in ports:
         change = doc.append((*guest_root, *SSH_PORTS), port)
         if change.changed:
@@ -702,12 +706,14 @@ def _extend(
             f"container {c.name} is already declared in the {c.dialect} dialect, not {dialect}",
             c.file,
             c.line,
+            c.col,
         )
     if spec.route is not None and c.route not in ("unknown", spec.route):
         raise _conflict(
             f"container {c.name} already uses the {c.route} route, not {spec.route}",
             c.file,
             c.line,
+            c.col,
         )
     effective_route = c.route if c.route != "unknown" else (spec.route or "config")
     done: list[str] = []
@@ -738,7 +744,7 @@ def _extend(
 
             raise _conflict(
                 f"container {c.name} sets {key} to {to_nix(found[0])}, not {to_nix(wanted)}",
-                found[1], found[2],
+                *found[1:],
             )
     for item in spec.bind_mounts:
         target, value = parse_bind_mount(item)
@@ -749,11 +755,11 @@ def _extend(
                 host_sets.append((("bindMounts", target), value))
             elif mounts != value:
                 raise _conflict(f"container {c.name} already bind-mounts {target} differently",
-                                c.file, c.line)
+                                c.file, c.line, c.col)
         elif found[0] != value:
             raise _conflict(
                 f"container {c.name} already bind-mounts {target} differently",
-                found[1], found[2],
+                *found[1:],
             )
     forwards = [parse_forward_port(f) for f in spec.forward_ports]
     present = [{"protocol": "tcp", **f} for f in c.forward_ports]  # NixOS's default protocol
@@ -763,7 +769,7 @@ def _extend(
             same_port = old.get("hostPort") == fwd["hostPort"]
             if same_port and old.get("protocol", "tcp") == fwd["protocol"]:
                 found = _find_literal(c, ("forwardPorts",), ws)
-                where = (found[1], found[2]) if found else (c.file, c.line)
+                where = found[1:] if found else (c.file, c.line, c.col)
                 raise _conflict(
                     f"container {c.name} already forwards host port {fwd['hostPort']}/"
                     f"{fwd['protocol']} to port {old.get('containerPort')}",
@@ -776,7 +782,7 @@ def _extend(
                 raise _conflict(
                     f"container {c.name} uses the path route but "
                     f"{container_file_for(c.path_file or c.file, c.name)} does not exist",
-                    c.file, c.line,
+                    c.file, c.line, c.col,
                 )
             guest_file: Path = c.container_file
             guest_root: tuple[str, ...] = ()

@@ -310,3 +310,20 @@ def test_legacy_port_clash_does_not_suggest_a_modern_option(tmp_path: Path) -> N
     with pytest.raises(ValidationError) as info:
         plan_add(config, ContainerSpec("foo", ports=[22], dialect="modern"))
     assert "--private-network" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("spec", "where"),
+    [
+        (ContainerSpec("bar", private_network=True, host_address="10.1.1.1"), (4, 5)),
+        (ContainerSpec("bar", ports=[2022], dialect="legacy"), (2, 3)),
+        (ContainerSpec("bar", private_network=True, forward_ports=["8080:81"]), (5, 5)),
+    ],
+)
+def test_conflicts_point_at_line_and_column(tmp_path: Path, spec: ContainerSpec,
+                                            where: tuple[int, int]) -> None:
+    config = write(tmp_path, MODERN_FORWARD)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, spec)
+    assert (info.value.line, info.value.col) == where
+    assert str(info.value).startswith(f"{config}:{where[0]}:{where[1]}: ")
