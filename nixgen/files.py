@@ -323,7 +323,7 @@ def _revert(done: _Done) -> None:
             os.rmdir(d)
 
 
-def _run(ops: Sequence[_Op]) -> None:
+def _run(ops: Sequence[_Op]) -> list[_Done]:
     """Write every op; on failure put back what was written and raise FileError."""
     finished: list[_Done] = []
     for op in ops:
@@ -346,6 +346,7 @@ def _run(ops: Sequence[_Op]) -> None:
             raise FileError(
                 f"cannot write the file: {reason}; nothing was changed", file=op.display
             ) from None
+    return finished
 
 
 @contextlib.contextmanager
@@ -397,12 +398,15 @@ def commit(changes: Sequence[FileChange], *, backup: bool = True) -> None:
             _check_writable(op)
         record = _Record.prepare(ops) if backup else None
         try:
-            _run(ops)
+            finished = _run(ops)
         except BaseException:
             if record is not None:
                 record.discard()
             raise
         if record is not None:
+            for entry, done in zip(record.entries, finished, strict=True):
+                if done.created_dirs:
+                    entry["created_dirs"] = [str(d) for d in done.created_dirs]
             record.seal()
 
 
@@ -534,7 +538,8 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     """Restore every file of the last nixgen transaction that touched ``path``.
 
     Refuses with ConflictError when any of those files was edited after nixgen wrote it.
-    A file the transaction created is deleted; a file it deleted is recreated. Returns the
+    A file the transaction created is deleted (with the folders made for it, once empty); a
+    file it deleted is recreated. Returns the
     restored paths (as they were named when written).
     """
     given = Path(path)
@@ -547,8 +552,20 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
         for op in ops:
             _check_writable(op)
         _run(ops)
+        _remove_created_dirs(record)
     _remove_tree(record.directory)
     return [op.display for op in ops]
+
+
+def _remove_created_dirs(record: _Record) -> None:
+    """Remove the folders the transaction created for new files, when they are empty again."""
+    for entry in record.entries:
+        dirs = entry.get("created_dirs")
+        if not isinstance(dirs, list):
+            continue
+        for d in reversed(dirs):
+            with contextlib.suppress(OSError):
+                os.rmdir(str(d))
 
 
 def plan_undo(path: str | os.PathLike[str]) -> list[FileChange]:

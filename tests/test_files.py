@@ -361,6 +361,25 @@ def test_undo_restores_whole_transaction(tmp_path: Path) -> None:
     assert not created.exists()
 
 
+def test_undo_removes_the_folders_the_transaction_created(tmp_path: Path) -> None:
+    config = write(tmp_path / "configuration.nix", ORIGINAL)
+    created = tmp_path / "containers" / "deep" / "foo.nix"
+    commit([FileChange(config, read_snapshot(config), EDITED), FileChange(created, None, b"{ }\n")])
+    undo(config)
+    assert config.read_bytes() == ORIGINAL
+    assert not (tmp_path / "containers").exists()
+
+
+def test_undo_keeps_a_created_folder_that_holds_other_files(tmp_path: Path) -> None:
+    config = write(tmp_path / "configuration.nix", ORIGINAL)
+    created = tmp_path / "containers" / "foo.nix"
+    commit([FileChange(config, read_snapshot(config), EDITED), FileChange(created, None, b"{ }\n")])
+    (tmp_path / "containers" / "mine.nix").write_bytes(b"{ }\n")
+    undo(config)
+    assert not created.exists()
+    assert (tmp_path / "containers" / "mine.nix").read_bytes() == b"{ }\n"
+
+
 def test_undo_recreates_deleted_file(tmp_path: Path) -> None:
     path = write(tmp_path / "gone.nix", ORIGINAL, 0o600)
     commit([FileChange(path, read_snapshot(path), None)])
