@@ -483,6 +483,20 @@ def test_bad_json_value(cli, tmp_path: Path) -> None:
     assert state(file) == before
 
 
+@pytest.mark.parametrize(("value", "reason"), [
+    ("1e400", "float inf"),
+    ("123456789012345678901", "64-bit"),
+    ('"a\\u0000b"', "NUL"),
+])
+def test_json_value_nix_cannot_hold_blames_the_value(cli, tmp_path: Path, value: str,
+                                                     reason: str) -> None:
+    file = copy(tmp_path, "basic-server.nix")
+    before = state(file)
+    line = one_error_line(cli("set", "a", value, "--json-value", "-f", file))
+    assert line.startswith("nixgen: error: <VALUE>: ") and reason in line
+    assert state(file) == before
+
+
 def test_bad_attribute_path_is_a_usage_error(cli, tmp_path: Path) -> None:
     file = copy(tmp_path, "basic-server.nix")
     proc = cli("set", "services..ports", "1", "-f", file)

@@ -42,11 +42,20 @@ def _value(text: str, json_value: bool) -> Any:
         import json
 
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(
                 f"VALUE is not valid JSON: {exc.msg}", file=_VALUE_FILE, line=exc.lineno, col=exc.colno
             ) from None
+        from nixgen.emit import to_nix
+
+        try:  # what Nix cannot hold (inf, NUL, integers beyond 64 bits) is the VALUE's fault
+            to_nix(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(
+                f"VALUE cannot be written as Nix: {exc}", file=_VALUE_FILE
+            ) from None
+        return value
     from nixgen import syntax
     from nixgen.emit import Expr
 
