@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nixgen.errors import NixCommandError
+from nixgen.errors import NixCommandError, NixNotFoundError
 from nixgen.nix import Nix
 
 DEFAULT_LOOKUPS = ("<nixpkgs/nixos>", "<nixos>")
@@ -95,8 +95,27 @@ def option_value(
     config_path = os.path.abspath(os.fspath(config))
     if not os.path.exists(config_path):
         raise NixCommandError(f"configuration not found: {config_path}", file=config_path)
-    return nix.eval_helper("nixos-option", nixos=spec, configuration=config_path,
-                           path=list(path))
+    try:
+        return nix.eval_helper("nixos-option", nixos=spec, configuration=config_path,
+                               path=list(path))
+    except NixNotFoundError:
+        raise
+    except NixCommandError as err:
+        from nixgen.attrpath import format_path
+
+        option = format_path(tuple(path))
+        named = option in err.message or ".".join(path) in err.message
+        if err.file is not None or err.signal is not None or named:
+            raise
+        # Nix 2.8 says only `error: MESSAGE` for a throw: name what was being evaluated
+        raise NixCommandError(
+            f"evaluating {option}: {err.message}",
+            argv=err.argv,
+            returncode=err.returncode,
+            signal=err.signal,
+            stderr=err.stderr,
+            file=os.fspath(config),
+        ) from None
 
 
 def cache_dir() -> Path:

@@ -187,6 +187,19 @@ def test_option_value_errors(config: Path, tmp_path: Path, nix_instantiate: str)
         option_value(config, ("a",), nix=nix_with())
 
 
+def test_a_throw_without_position_names_the_option_and_file(tmp_path: Path,
+                                                           nix_instantiate: str) -> None:
+    path = tmp_path / "configuration.nix"
+    path.write_text('{ ... }: { services.openssh.ports = [ (throw "no port yet") ]; }\n')
+    nix = nix_with(f"nixos={STAND_IN_NIXOS}")
+    with pytest.raises(NixCommandError) as info:
+        option_value(path, ("services", "openssh", "ports"), nix=nix)
+    err = info.value
+    assert "no port yet" in err.message
+    assert "services.openssh.ports" in err.message
+    assert err.file == str(path)
+
+
 @pytest.mark.parametrize("name", ['conf "${x}".nix', "a'';b).nix", "-dash.nix"])
 def test_option_value_with_odd_file_and_attribute_names(tmp_path: Path, name: str,
                                                         nix_instantiate: str) -> None:
