@@ -368,35 +368,21 @@ def execute(
 def _set_profiles(
     nix: Nix, todo: list[PlanItem], result: BuildResult, emit: ProgressCallback
 ) -> None:
-    """Set the container profiles, then the host's, whose configuration refers to them.
-
-    Uses ``Nix.set_profiles`` (many profiles at once) when the runner has it, else one
-    ``nix-env --set`` per profile.
-    """
+    """Set the container profiles, then the host's, whose configuration refers to them."""
     containers = [i for i in todo if i.route != "host"]
     hosts = [i for i in todo if i.route == "host"]
-    total = len(todo)
     for group in (containers, hosts):
         if not group:
             continue
         pairs: list[tuple[Path, str]] = []
         for item in group:
             assert item.profile is not None and item.new is not None
-            item.profile.parent.mkdir(parents=True, exist_ok=True)
             pairs.append((item.profile, item.new))
-        batch = getattr(nix, "set_profiles", None)
-        if batch is not None:
-            label = str(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} profiles"
-            emit(Progress("profile", f"setting {label}",
-                          done=len(result.profiles_set), total=total))
-            batch(pairs)
-            result.profiles_set.extend(p for p, _ in pairs)
-            continue
-        for profile, out in pairs:
-            emit(Progress("profile", f"setting {profile}", done=len(result.profiles_set),
-                          total=total, current=profile.name))
-            nix.set_profile(profile, out)
-            result.profiles_set.append(profile)
+        label = str(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} profiles"
+        emit(Progress("profile", f"setting {label}", done=len(result.profiles_set),
+                      total=len(todo)))
+        nix.set_profiles(pairs)
+        result.profiles_set.extend(p for p, _ in pairs)
 
 
 class _BuildCounter:

@@ -499,22 +499,25 @@ class Nix:
         profile.parent.mkdir(parents=True, exist_ok=True)
         self.run(self.command("nix-env", "-p", str(profile), "--set", store_path))
 
-    def set_profiles(self, pairs: Sequence[tuple[str | os.PathLike[str], str]]) -> None:
-        """Point many profiles at new store paths without one ``nix-env`` process each.
+    def set_profiles(
+        self, pairs: Sequence[tuple[str | os.PathLike[str], str]], *, workers: int = 4
+    ) -> None:
+        """``nix-env --set`` for many profiles, several ``nix-env`` processes at a time.
 
-        Does what ``nix-env -p PROFILE --set PATH`` does in Nix 2.8: under the profile's lock,
-        reuse the newest generation if it already points at PATH, else add generation N+1
-        (``PROFILE-N-link``), register it as an indirect GC root, and switch ``PROFILE`` to it
-        (relative link, atomic rename). Falls back to ``nix-env`` when the GC roots directory
-        is not writable (e.g. not root, with a Nix daemon).
+        Each profile is set by the real ``nix-env``, which takes the profile's lock, adds the
+        generation and registers its garbage-collector root. The first failure is raised after
+        the others have finished.
         """
-        auto = _state_dir() / "gcroots" / "auto"
-        if not os.access(auto, os.W_OK):
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(pairs) <= 1:
             for profile, store_path in pairs:
                 self.set_profile(profile, store_path)
             return
-        for profile, store_path in pairs:
-            _set_profile_direct(Path(_abs(profile)), store_path, auto)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs)))) as pool:
+            futures = [pool.submit(self.set_profile, p, s) for p, s in pairs]
+        for future in futures:
+            future.result()
 
     def profile_target(self, profile: str | os.PathLike[str]) -> str | None:
         """The store path ``profile`` points at now, or None when there is no such profile."""
@@ -609,78 +612,10 @@ def _lines(data: bytes) -> list[str]:
     return [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
 
 
-def _state_dir() -> Path:
-    return Path(os.environ.get("NIX_STATE_DIR", "/nix/var/nix"))
 
 
-_NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz"
 
 
-def nix_base32(data: bytes) -> str:
-    """Nix's own base-32 encoding of a hash (the one in store path names)."""
-    length = (len(data) * 8 - 1) // 5 + 1
-    chars = []
-    for n in range(length - 1, -1, -1):
-        bit = n * 5
-        i, j = divmod(bit, 8)
-        c = data[i] >> j
-        if i + 1 < len(data):
-            c |= data[i + 1] << (8 - j)
-        chars.append(_NIX_BASE32[c & 0x1F])
-    return "".join(chars)
-
-
-def _replace_symlink(link: Path, target: str) -> None:
-    """Make ``link`` point at ``target`` atomically (temporary link, then rename)."""
-    tmp = link.with_name(f".{link.name}.nixgen-{os.getpid()}-{threading.get_ident()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def _generation_links(profile: Path) -> dict[int, Path]:
-    pattern = re.compile(re.escape(profile.name) + r"-(\d+)-link")
-    found: dict[int, Path] = {}
-    with contextlib.suppress(FileNotFoundError), os.scandir(profile.parent) as entries:
-        for entry in entries:
-            m = pattern.fullmatch(entry.name)
-            if m:
-                found[int(m.group(1))] = profile.parent / entry.name
-    return found
-
-
-def _set_profile_direct(profile: Path, store_path: str, auto_roots: Path) -> None:
-    import fcntl
-    import hashlib
-
-    store = os.environ.get("NIX_STORE_DIR", "/nix/store").rstrip("/") + "/"
-    if not store_path.startswith(store) or not os.path.lexists(store_path):
-        raise NixCommandError(f"path '{store_path}' is not in the Nix store; build it first")
-    profile.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = profile.with_name(profile.name + ".lock")
-    while True:  # Nix's lock protocol: a non-empty lock file is stale (being deleted)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.lockf(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_size == 0:
-            break
-        os.close(fd)
-    try:
-        gens = _generation_links(profile)
-        last = max(gens) if gens else 0
-        if last and os.readlink(gens[last]) == store_path:
-            link = gens[last]
-        else:
-            link = profile.with_name(f"{profile.name}-{last + 1}-link")
-            _replace_symlink(link, store_path)
-            digest = hashlib.sha1(str(link).encode()).digest()
-            _replace_symlink(auto_roots / nix_base32(digest), str(link))
-        _replace_symlink(profile, link.name)
-    finally:
-        with contextlib.suppress(OSError):
-            os.write(fd, b"d")
-            os.unlink(lock_path)
-        os.close(fd)
 
 
 def _store_target(link: Path) -> str | None:
