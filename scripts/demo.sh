@@ -20,6 +20,11 @@ nixgen add-container foo --port 2022 -f "$demo/configuration.nix"
 echo "== nixgen add-container bar --port 2023 --route path"
 nixgen add-container bar --port 2023 --route path -f "$demo/configuration.nix"
 
+echo "== what changed in the configuration"
+diff -u examples/configuration.nix "$demo/configuration.nix" || true
+echo "== $demo/containers/bar.nix"
+cat "$demo/containers/bar.nix"
+
 echo "== nixgen build"
 nixgen build -f "$demo/configuration.nix" --nixos "$ROOT/tests/fixtures/nixos" \
   --profile-dir "$demo/profiles" --option substituters ''
