@@ -507,6 +507,64 @@ def container_module_text(entries: list[tuple[tuple[str, ...], Any]], style: Sty
     return f"{{ config, pkgs, lib, ... }}:{nl}{nl}{body}{nl}"
 
 
+def _definition(
+    spec: ContainerSpec, dialect: str, route: str, root: tuple[Any, ...],
+    state_version: str | None,
+) -> tuple[tuple[Any, ...], Any, list[tuple[tuple[str, ...], Any]]]:
+    """What a new container is written as: ``(path, value, guest entries)``; the value is a
+    :class:`Block` or the profile string."""
+    guest = _guest_entries(spec, dialect, state_version)
+    host = _host_options(spec)
+    if route == "config":
+        if dialect == "legacy":
+            return (*root, "config"), Block(guest), guest
+        return root, Block([(("config",), Block(guest)), *host]), guest
+    profile = profile_path(spec.name, dialect)
+    if host:
+        return root, Block([(("path",), profile), *host]), guest
+    return (*root, "path"), profile, guest
+
+
+def _replace_in_place(
+    ws: _Workspace,
+    c: Container,
+    spec: ContainerSpec,
+    dialect: str,
+    route: str,
+    state_version: str | None,
+) -> list[str] | None:
+    """Rewrite a container defined by one binding at that binding's place (``--replace``).
+
+    None when it is defined in several places or the new key would not fit where the old one is
+    written (another dialect inside ``systemd.containers = { … }``): then it is removed and
+    written anew."""
+    from nixgen.attrpath import format_path
+    from nixgen.edits import Edit
+
+    if len(c.definitions) != 1 or c.dynamic:
+        return None
+    binding, file = c.definitions[0], c.definition_files[0]
+    doc = ws.doc(file)
+    attrpath = binding.node.child_by_field_name("attrpath")
+    if attrpath is None or binding.wrappers:
+        return None
+    written = len(attrpath.named_children)
+    outer = tuple(binding.path)[: len(binding.path) - written]
+    root = (*config_root(doc), *prefix_of(dialect), spec.name)
+    path, value, guest = _definition(spec, dialect, route, root, state_version)
+    if tuple(path[: len(outer)]) != outer or len(path) <= len(outer):
+        return None
+    style = Style.of(doc.data)
+    level = _level_at(doc.data, binding.node.start_byte, style)
+    text = f"{format_path(path[len(outer):])} = {render(value, style, level)};"
+    doc = doc.apply([Edit(binding.node.start_byte, binding.node.end_byte, text)])
+    ws.update(file, doc)
+    if route == "path":
+        module = container_module_text(guest, Style.of(doc.data)).encode("utf-8")
+        _new_container_file(ws, container_file_for(file, spec.name), module, spec)
+    return _describe(spec)
+
+
 def _create(
     ws: _Workspace,
     target: Path,
@@ -518,19 +576,10 @@ def _create(
     """Write a new container into ``target``; return what was done."""
     doc = ws.doc(target)
     root = (*config_root(doc), *prefix_of(dialect), spec.name)
-    guest = _guest_entries(spec, dialect, state_version)
-    host = _host_options(spec)
-    if route == "config":
-        if dialect == "legacy":
-            doc = set_block(doc, (*root, "config"), Block(guest))
-        else:
-            doc = set_block(doc, root, Block([(("config",), Block(guest)), *host]))
-    else:
-        profile = profile_path(spec.name, dialect)
-        if host:
-            doc = set_block(doc, root, Block([(("path",), profile), *host]))
-        else:
-            doc = set_line(doc, (*root, "path"), profile)
+    path, value, guest = _definition(spec, dialect, route, root, state_version)
+    write = set_block if isinstance(value, Block) else set_line
+    doc = write(doc, path, value)
+    if route == "path":
         file = container_file_for(target, spec.name)
         text = container_module_text(guest, Style.of(doc.data)).encode("utf-8")
         _new_container_file(ws, file, text, spec)
@@ -891,10 +940,15 @@ def plan_add(
         return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} ({where})",
                     False, dialect, existing.route, notes, spec.name)
     target = config
+    done = None
     if existing is not None:
         target = existing.file
-        _remove(ws, matches, delete_file=False)
-    done = _create(ws, target, spec, dialect, route, state_version)
+        if len(matches) == 1:
+            done = _replace_in_place(ws, existing, spec, dialect, route, state_version)
+        if done is None:
+            _remove(ws, matches, delete_file=False)
+    if done is None:
+        done = _create(ws, target, spec, dialect, route, state_version)
     changes = ws.changes()
     verb = "replaced" if existing is not None else "added"
     detail = f": {', '.join(done)}" if done else ""

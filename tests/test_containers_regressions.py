@@ -327,3 +327,58 @@ def test_conflicts_point_at_line_and_column(tmp_path: Path, spec: ContainerSpec,
         plan_add(config, spec)
     assert (info.value.line, info.value.col) == where
     assert str(info.value).startswith(f"{config}:{where[0]}:{where[1]}: ")
+
+
+REPLACE_HOST = """{ config, pkgs, ... }:
+
+{
+  services.openssh.enable = true;
+
+  # The web container.
+  containers.web = {
+    autoStart = true;
+    config = { config, pkgs, ... }: { services.nginx.enable = true; };
+  };
+
+  containers.db.path = "/nix/var/nix/profiles/per-container/db/system";
+
+  system.stateVersion = "24.05";
+}
+"""
+
+
+def test_replace_rewrites_the_container_where_it_was(tmp_path: Path,
+                                                      nix_instantiate: str) -> None:
+    config = write(tmp_path, REPLACE_HOST)
+    text = add(config, ContainerSpec("web", ports=[2050], dialect="modern", replace=True))
+    assert text == REPLACE_HOST.replace(
+        """  containers.web = {
+    autoStart = true;
+    config = { config, pkgs, ... }: { services.nginx.enable = true; };
+  };
+""",
+        """  containers.web = {
+    config = {
+      services.openssh.enable = true;
+      services.openssh.ports = [ 2050 ];
+      system.stateVersion = "24.05";
+    };
+  };
+""",
+    )
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+
+
+def test_replace_in_place_also_changes_the_route(tmp_path: Path) -> None:
+    config = write(tmp_path, REPLACE_HOST)
+    text = add(config, ContainerSpec("web", ports=[2050], route="path", replace=True))
+    assert '  # The web container.\n  containers.web.path = "/nix/var/nix/profiles/per-' \
+           'container/web/system";\n\n  containers.db.path' in text
+    assert (tmp_path / "containers" / "web.nix").is_file()
+
+
+def test_replace_into_another_dialect_inside_a_nested_set_falls_back(tmp_path: Path) -> None:
+    original = "{\n  systemd.containers = {\n    qux.config = { };\n  };\n}\n"
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("qux", ports=[2050], dialect="modern", replace=True))
+    assert "containers.qux = {" in text and "qux.config" not in text
