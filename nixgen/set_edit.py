@@ -150,7 +150,9 @@ def _deepest_literal(
     """The deepest attribute-set literal on ``want`` and how many segments it stands for.
 
     An unconditional set is preferred; one under mkIf only when nothing else holds the path.
-    EditError when a prefix is defined by a value that is not an attribute-set literal.
+    When a prefix is defined by a value that is not an attribute-set literal, the new key can
+    only go inside that value: into the deepest literal of a longer prefix written there
+    (``monitor = { … };`` inside ``containers = mkIf c { … };``); EditError when there is none.
     """
     target = doc.top_attrset()
     depth = 0
@@ -162,6 +164,9 @@ def _deepest_literal(
         defs = [b for b in related if len(b.path) == k and same(b.path, want[:k])]
         for b in defs:
             if b.literal_set is None:
+                inside = _deepest_inside(b, want, related)
+                if inside is not None:
+                    return inside
                 what = "inherited" if b.is_inherit else f"defined as {describe_value(b, doc.data)}"
                 raise edit_error(
                     doc,
@@ -182,6 +187,28 @@ def _deepest_literal(
             f"{format_path(want)}",
         )
     return target, depth
+
+
+def _deepest_inside(
+    opaque: Binding, want: tuple[Segment, ...], related: list[Binding]
+) -> tuple[Node, int] | None:
+    """The deepest literal of a longer prefix of ``want`` written inside ``opaque``'s value."""
+    if opaque.is_inherit:
+        return None
+    span = (opaque.node.start_byte, opaque.node.end_byte)
+    inside = [
+        b
+        for b in related
+        if len(opaque.path) < len(b.path) < len(want)
+        and same(b.path, want)
+        and b.literal_set is not None
+        and span[0] <= b.node.start_byte < span[1]
+    ]
+    if not inside:
+        return None
+    best = max(inside, key=lambda b: len(b.path))
+    assert best.literal_set is not None
+    return best.literal_set, len(best.path)
 
 
 def _insert_at(doc: Document, container: Node, rest: tuple[Segment, ...], value: object) -> Edit:

@@ -212,6 +212,24 @@ def test_set_under_non_literal_prefix_is_refused(before: str) -> None:
     assert info.value.line == 1
 
 
+def test_set_into_a_literal_inside_a_wrapped_value(nix_instantiate: str) -> None:
+    # `containers` is not a literal, but `containers.monitor` is one, inside the mkIf
+    before = (
+        "{ lib, config, ... }:\n{\n  containers = lib.mkIf config.x {\n    monitor = {\n"
+        "      autoStart = true;\n    };\n  };\n}\n"
+    )
+    after = before.replace(
+        "      autoStart = true;\n", "      autoStart = true;\n      privateNetwork = true;\n"
+    )
+    expect_set_new(before, "containers.monitor.privateNetwork", True, after, nix_instantiate)
+    merged = "{ lib, ... }:\n{\n  a = lib.mkMerge [ { b = { c = 1; }; } ];\n}\n"
+    after = merged.replace("c = 1;", "c = 1; d = 2;")
+    expect_set_new(merged, "a.b.d", 2, after, nix_instantiate)
+    # nothing deeper than the wrapper's own set: still refused (a.c would become conditional)
+    with pytest.raises(EditError, match="attribute already defined"):
+        Document.from_text(before).set("containers.other.autoStart", True)
+
+
 def test_set_with_duplicate_definitions_lists_them() -> None:
     doc = Document.from_text("{\n  a.b = 1;\n  a = { b = 2; };\n}\n", path="conf.nix")
     with pytest.raises(EditError) as info:
