@@ -224,8 +224,9 @@ def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
 
 
 def set_apart(doc: Document, key_start: int) -> Document:
-    """Put a blank line above the new binding at ``key_start`` when it ends a set whose
-    bindings are grouped by blank lines and the line above it is another binding's."""
+    """Put a blank line above the new binding at ``key_start`` when the line above it is
+    another binding's, the set groups its bindings with blank lines, and the new binding ends
+    the set or (written over several lines) ends a group."""
     import re
     from itertools import pairwise
 
@@ -244,7 +245,9 @@ def set_apart(doc: Document, key_start: int) -> Document:
     if node is None or node.parent is None:
         return doc
     after = next_line_start(data, node.end_byte)
-    if not data[after : line_end(data, after)].strip().startswith(b"}"):
+    closes_set = data[after : line_end(data, after)].strip().startswith(b"}")
+    multi_line = b"\n" in data[node.start_byte : node.end_byte]
+    if not closes_set and not (multi_line and is_blank_line(data, after)):
         return doc
     siblings = [c for c in node.parent.children if c.type in ("binding", "inherit")]
     grouped = any(

@@ -382,3 +382,29 @@ def test_replace_into_another_dialect_inside_a_nested_set_falls_back(tmp_path: P
     config = write(tmp_path, original)
     text = add(config, ContainerSpec("qux", ports=[2050], dialect="modern", replace=True))
     assert "containers.qux = {" in text and "qux.config" not in text
+
+
+GROUPED = """{
+  services.openssh.enable = true;
+
+  containers.db.path = "/nix/var/nix/profiles/per-container/db/system";
+
+  system.stateVersion = "24.05";
+}
+"""
+
+
+def test_a_new_block_ending_a_group_is_set_apart_from_the_line_above(tmp_path: Path) -> None:
+    config = write(tmp_path, GROUPED)
+    text = add(config, ContainerSpec("web", ports=[2050], auto_start=True))
+    assert ('/db/system";\n\n  containers.web = {\n' in text
+            and '  };\n\n  system.stateVersion' in text)
+    commit(plan_remove(config, "web").changes)
+    assert config.read_text() == GROUPED
+
+
+def test_a_new_one_line_definition_stays_beside_its_relative(tmp_path: Path) -> None:
+    config = write(tmp_path, GROUPED)
+    text = add(config, ContainerSpec("web", route="path"))
+    assert ('/db/system";\n  containers.web.path = "/nix/var/nix/profiles/per-container/web/'
+            'system";\n\n  system.stateVersion') in text
