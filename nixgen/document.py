@@ -266,7 +266,8 @@ class Document:
         first unconditional set). Within that set it goes right after the last binding whose
         key shares the longest prefix with ``rest.of.path`` (``services.openssh.ports`` after
         ``services.openssh.enable = true; # comment``, the comment staying on its line), or
-        after the set's last binding when no key shares a prefix. It takes the indentation of
+        after the set's last binding when no key shares a prefix (a new ``imports`` then goes
+        first, above the comments of the first binding). It takes the indentation of
         that sibling and the newline of its line; a one-line set stays on one line (``{ }``
         becomes ``{ key = value; }``); multi-line values are laid out by ``emit.to_nix`` at the
         binding's nesting level. EditError when a prefix of the path is defined by a value that is

@@ -4,13 +4,15 @@ New code copies its neighbours. :func:`render` writes a Python value as Nix text
 at a given indentation (multi-line values laid out by :mod:`nixgen.emit` at that nesting
 level, kept on one line only when the whole line fits in 80 columns). :func:`insert_item`
 places a new binding or list element after an anchor item, taking its indentation and line
-break; :func:`closest_sibling` picks that anchor for a new key. :func:`item_span` is the
+break; :func:`closest_sibling` picks that anchor for a new key; :func:`insert_first` puts a
+binding before all others (where ``imports`` belongs). :func:`item_span` is the
 inverse: the bytes a binding or element owns (see :func:`nixgen.layout.removal_span`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from nixgen import layout
@@ -28,6 +30,7 @@ __all__ = [
     "MakeText",
     "closest_sibling",
     "column",
+    "insert_first",
     "insert_item",
     "item_span",
     "merge_spans",
@@ -171,6 +174,40 @@ def insert_item(
     trivia, after = layout.rest_of_line_is_trivia(data, anchor)
     pos = after if trivia else anchor
     return Edit(pos, pos, nl + ind + make(ind, nl, 0))
+
+
+def insert_first(doc: Document, attrset: Node, make: MakeText) -> Edit:
+    """The edit inserting a new binding before the first item of ``attrset``.
+
+    It goes above the comment lines the first item owns, with that item's indentation; when
+    the set separates its bindings by blank lines, a blank line follows it too.
+    """
+    data = doc.data
+    found = items(attrset)
+    if not found:
+        return insert_item(doc, attrset, make, "{")
+    first = found[0]
+    ind = layout.line_indent(data, first.start_byte)
+    nl = layout.newline_at(data, first.start_byte, doc.newline)
+    if not layout.starts_line(data, first.start_byte):
+        col = column(data, first.start_byte) - len(ind)
+        return Edit(first.start_byte, first.start_byte, make(ind, nl, col) + " ")
+    lower, _ = _lower_bound(first, attrset)
+    start = layout.line_start(data, first.start_byte)
+    while start > lower:
+        prev = layout.line_start(data, start - 1)
+        if prev < lower or not layout.is_comment_line(data, prev):
+            break
+        start = prev
+    grouped = any(_has_blank_line(data[a.end_byte : b.start_byte]) for a, b in pairwise(found))
+    text = ind + make(ind, nl, 0) + nl + (nl if grouped else "")
+    return Edit(start, start, text)
+
+
+def _has_blank_line(between: bytes) -> bool:
+    """Whether the bytes between two items hold an empty line."""
+    lines = between.split(b"\n")
+    return any(line.strip(b" \t\r") == b"" for line in lines[1:-1])
 
 
 def item_span(data: bytes, node: Node, container: Node | None) -> tuple[int, int]:

@@ -14,6 +14,7 @@ __all__ = [
     "detect_indent_unit",
     "detect_newline",
     "is_blank_line",
+    "is_comment_line",
     "line_end",
     "line_indent",
     "line_start",
@@ -132,7 +133,8 @@ def rest_of_line_is_trivia(data: bytes, pos: int) -> tuple[bool, int]:
     return False, after
 
 
-def _is_comment_line(data: bytes, start: int) -> bool:
+def is_comment_line(data: bytes, start: int) -> bool:
+    """True when the line beginning at ``start`` holds only a comment."""
     text = data[start : line_end(data, start)].strip(b" \t")
     if text.startswith(b"#"):
         return True
@@ -164,7 +166,7 @@ def removal_span(
             # owned comment lines directly above
             while s > lower:
                 prev = line_start(data, s - 1)
-                if prev < lower or not _is_comment_line(data, prev) or not starts_line(data, prev):
+                if prev < lower or not is_comment_line(data, prev) or not starts_line(data, prev):
                     break
                 if prev < lower:
                     break

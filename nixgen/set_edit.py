@@ -3,7 +3,8 @@
 A path defined once gets its value replaced in place (key, spacing, ``;`` and the binding's
 own wrappers kept). A new path goes into the deepest attribute-set literal already on it,
 the rest of the path as a dotted key, beside the sibling that shares the longest key prefix
-(:func:`nixgen.item_layout.closest_sibling`). When Nix's parse-time merging (replayed by
+(:func:`nixgen.item_layout.closest_sibling`); a new ``imports`` with no such sibling goes
+first, as NixOS modules are written. When Nix's parse-time merging (replayed by
 :mod:`nixgen.merge`) would see a name twice there, the key goes beside the keys that already
 spell that name instead; a result Nix would reject is refused with EditError.
 """
@@ -27,7 +28,7 @@ from nixgen.change import (
 )
 from nixgen.edits import Edit
 from nixgen.errors import EditError
-from nixgen.item_layout import closest_sibling, insert_item, render
+from nixgen.item_layout import closest_sibling, insert_first, insert_item, render
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -219,4 +220,6 @@ def _insert_at(doc: Document, container: Node, rest: tuple[Segment, ...], value:
         return f"{key} = {render(doc, value, ind, nl, lead=col + len(key) + 4)};"
 
     anchor = closest_sibling(doc.data, container, rest)
+    if anchor is None and rest == ("imports",):
+        return insert_first(doc, container, make)
     return insert_item(doc, container, make, "{", anchor)

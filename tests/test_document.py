@@ -55,6 +55,31 @@ MODULE = """\
 """
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            '{ ... }:\n{\n  # Use GRUB.\n  boot.loader.grub.enable = true;\n\n  system.stateVersion = "23.11";\n}\n',
+            '{ ... }:\n{\n  imports = [ ./hw.nix ];\n\n  # Use GRUB.\n  boot.loader.grub.enable = true;\n\n'
+            '  system.stateVersion = "23.11";\n}\n',
+        ),
+        (
+            "{\n  # about the file\n\n  a = 1;\n  b = 2;\n}\n",
+            "{\n  # about the file\n\n  imports = [ ./hw.nix ];\n  a = 1;\n  b = 2;\n}\n",
+        ),
+        ("{ a = 1; }", "{ imports = [ ./hw.nix ]; a = 1; }"),
+        ("{ }", "{ imports = [ ./hw.nix ]; }"),
+        (
+            "{\n  imports2 = 1;\n  a = 1;\n}\n",
+            "{\n  imports = [ ./hw.nix ];\n  imports2 = 1;\n  a = 1;\n}\n",
+        ),
+    ],
+)
+def test_new_imports_go_first(before: str, after: str, nix_instantiate: str) -> None:
+    change = expect(before, "append", ("imports", Expr("./hw.nix")), after, nix_instantiate)
+    assert change.document.delete("imports").document.source == before
+
+
 def test_set_into_nested_set(nix_instantiate: str) -> None:
     after = MODULE.replace("    enable = true;\n", "    enable = true;\n    ports = [ 2022 ];\n")
     expect_set_new(MODULE, "services.openssh.ports", [2022], after, nix_instantiate)
