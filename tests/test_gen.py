@@ -268,6 +268,8 @@ def test_cli_gen_stdin_and_from(nix_instantiate, tmp_path):
         (("gen", "/nonexistent/x.json"), None, 1, "/nonexistent/x.json"),
         (("gen", "--from", "xml"), "{}", 2, "--from must be one of"),
         (("gen",), "NaN", 1, "float nan"),
+        (("gen", "/nonexistent/settings"), None, 1, "/nonexistent/settings: no such file"),
+        (("gen", "/"), None, 1, "/: is a directory"),
     ],
 )
 def test_cli_gen_errors(args, stdin, code, needle):

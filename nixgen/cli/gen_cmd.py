@@ -38,13 +38,13 @@ def gen(
         from nixgen.files import read_snapshot
 
         name = source
+        raw = read_snapshot(Path(source)).data  # a missing file is said before its format
         if fmt is None:
             fmt = format_for(source)
             if fmt is None:
                 raise UsageError(
                     f"cannot tell the format of {source} from its name; pass --from json|toml|yaml"
                 )
-        raw = read_snapshot(Path(source)).data
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
