@@ -185,8 +185,8 @@ def set_line(doc: Document, path: tuple[str, ...], value: Any) -> Document:
 def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
     """Lay out one binding per line the set new code under ``path`` would go into, when that
     set is written on one line (``x = { };``, ``config = { a = 1; };``): a careful person
-    opens such a set before adding several lines to it. Sets holding comments, sets under a
-    wrapper and sets whose binding does not start its line are left to the engine."""
+    opens such a set before adding several lines to it. Sets holding comments and sets whose
+    binding does not start its line are left to the engine."""
     from nixgen.edits import Edit
     from nixgen.layout import line_indent, newline_at, starts_line
 
@@ -199,7 +199,6 @@ def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
         node = b.value_node
         if (
             len(bindings) != 1
-            or b.wrappers
             or node is None
             or node.type != "attrset_expression"
             or b"\n" in data[b.value_start : b.value_end]

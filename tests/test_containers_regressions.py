@@ -408,3 +408,22 @@ def test_a_new_one_line_definition_stays_beside_its_relative(tmp_path: Path) -> 
     text = add(config, ContainerSpec("web", route="path"))
     assert ('/db/system";\n  containers.web.path = "/nix/var/nix/profiles/per-container/web/'
             'system";\n\n  system.stateVersion') in text
+
+
+def test_one_line_config_under_mkif_is_opened_too(tmp_path: Path, nix_instantiate: str) -> None:
+    original = (
+        "{ config, lib, ... }:\n{\n"
+        "  options.my.enable = lib.mkEnableOption \"mine\";\n"
+        "  config = lib.mkIf config.my.enable {\n"
+        "    systemd.containers.old.config = { };\n"
+        "  };\n}\n"
+    )
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("old", ports=[2025]))
+    assert (
+        "    systemd.containers.old.config = {\n"
+        "      services.openssh.enable = true;\n"
+        "      services.openssh.ports = [ 2025 ];\n"
+        "    };\n"
+    ) in text
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
