@@ -184,11 +184,11 @@ def set_line(doc: Document, path: tuple[str, ...], value: Any) -> Document:
 
 def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
     """Lay out one binding per line the set new code under ``path`` would go into, when that
-    set is written on one line (``x = { };``, ``config = { a = 1; };``): a careful person
-    opens such a set before adding several lines to it. Sets holding comments and sets whose
-    binding does not start its line are left to the engine."""
-    from nixgen.edits import Edit
-    from nixgen.layout import line_indent, newline_at, starts_line
+    set is written on one line (``x = { };``, ``config = { a = 1; };``, a module body
+    ``{ ... }: { }``): a careful person opens such a set before adding several lines to it.
+    Sets holding comments and sets whose binding does not start its line are left to the
+    engine."""
+    from nixgen.layout import starts_line
 
     data = doc.data
     for n in range(len(path), 0, -1):
@@ -196,30 +196,39 @@ def open_one_line_set(doc: Document, path: tuple[Any, ...]) -> Document:
         if not bindings:
             continue
         b = bindings[0]
-        node = b.value_node
-        if (
-            len(bindings) != 1
-            or node is None
-            or node.type != "attrset_expression"
-            or b"\n" in data[b.value_start : b.value_end]
-            or not starts_line(data, b.node.start_byte)
-            or any(c.type == "comment" for c in node.children)
-        ):
+        if len(bindings) != 1 or not starts_line(data, b.node.start_byte):
             return doc
-        items = [
-            child.text.decode("utf-8")
-            for part in node.named_children
-            if part.type == "binding_set"
-            for child in part.named_children
-        ]
-        if any(c.type == "comment" for part in node.named_children for c in part.children):
-            return doc
-        indent = line_indent(data, b.node.start_byte)
-        unit = Style.of(data).unit
-        nl = newline_at(data, b.node.start_byte, Style.of(data).newline)
-        lines = ["{", *(indent + unit + item for item in items), indent + "}"]
-        return doc.apply([Edit(b.value_start, b.value_end, nl.join(lines))])
-    return doc
+        return _open_set(doc, b.value_node, b.node.start_byte)
+    top = doc.top_attrset()
+    return doc if top is None else _open_set(doc, top, top.start_byte)
+
+
+def _open_set(doc: Document, node: Any, line_pos: int) -> Document:
+    """``node`` (a one-line ``{ … }``) one binding per line, indented from the line of
+    ``line_pos``; ``doc`` unchanged when the set is not such a set."""
+    from nixgen.edits import Edit
+    from nixgen.layout import line_indent, newline_at
+
+    data = doc.data
+    if (
+        node is None
+        or node.type != "attrset_expression"
+        or b"\n" in data[node.start_byte : node.end_byte]
+        or any(c.type == "comment" for c in node.children)
+        or any(c.type == "comment" for part in node.named_children for c in part.children)
+    ):
+        return doc
+    items = [
+        child.text.decode("utf-8")
+        for part in node.named_children
+        if part.type == "binding_set"
+        for child in part.named_children
+    ]
+    indent = line_indent(data, line_pos)
+    style = Style.of(data)
+    nl = newline_at(data, line_pos, style.newline)
+    lines = ["{", *(indent + style.unit + item for item in items), indent + "}"]
+    return doc.apply([Edit(node.start_byte, node.end_byte, nl.join(lines))])
 
 
 def set_apart(doc: Document, key_start: int) -> Document:

@@ -427,3 +427,19 @@ def test_one_line_config_under_mkif_is_opened_too(tmp_path: Path, nix_instantiat
         "    };\n"
     ) in text
     assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("{ }\n", "{\n  systemd.containers.web.config = {\n"),
+        ("{ ... }: { services.openssh.enable = true; }\n",
+         "{ ... }: {\n  services.openssh.enable = true;\n  systemd.containers.web.config = {\n"),
+    ],
+)
+def test_a_module_body_on_one_line_is_opened(tmp_path: Path, original: str, expected: str,
+                                            nix_instantiate: str) -> None:
+    config = write(tmp_path, original)
+    text = add(config, ContainerSpec("web", ports=[2022]))
+    assert text.startswith(expected) and text.endswith("  };\n}\n")
+    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
