@@ -964,6 +964,9 @@ def plan_add(
     verb = "replaced" if existing is not None else "added"
     detail = f": {', '.join(done)}" if done else ""
     summary = f"{verb} container {spec.name} ({dialect} dialect, {route} route) in {target}{detail}"
+    created = [str(c.path) for c in changes if c.snapshot is None and c.new_data is not None]
+    if created:
+        summary += f"; created {', '.join(created)}"
     if not changes:
         return Plan([], f"container {spec.name} already has these settings; nothing to change",
                     True, dialect, route, notes, spec.name)

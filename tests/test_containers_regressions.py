@@ -443,3 +443,9 @@ def test_a_module_body_on_one_line_is_opened(tmp_path: Path, original: str, expe
     text = add(config, ContainerSpec("web", ports=[2022]))
     assert text.startswith(expected) and text.endswith("  };\n}\n")
     assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+
+
+def test_path_route_summary_names_the_new_container_file(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    plan = plan_add(config, ContainerSpec("foo", ports=[2022], route="path"))
+    assert plan.summary.endswith(f"; created {tmp_path / 'containers' / 'foo.nix'}")
