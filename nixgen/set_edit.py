@@ -161,13 +161,15 @@ def _deepest_literal(
         node == target and "mkIf" in wrappers
         for node, wrappers in scope.body_sources(doc.tree.root_node, doc.data)
     )
+    inside: Binding | None = None  # a non-literal definition the new key must go into
     for k in range(1, len(want)):
         defs = [b for b in related if len(b.path) == k and same(b.path, want[:k])]
-        for b in defs:
-            if b.literal_set is None:
-                inside = _deepest_inside(b, want, related)
-                if inside is not None:
-                    return inside
+        if inside is not None:
+            defs = [b for b in defs if _within(b, inside)]
+        opaque = [b for b in defs if b.literal_set is None]
+        if opaque:
+            b = opaque[0]
+            if not _literal_below(b, want, related):
                 what = "inherited" if b.is_inherit else f"defined as {describe_value(b, doc.data)}"
                 raise edit_error(
                     doc,
@@ -176,6 +178,8 @@ def _deepest_literal(
                     f"a second definition (attribute already defined). Edit that value instead",
                     b.key_start,
                 )
+            inside, target, depth, conditional = b, None, k, True
+            continue
         plain = [b for b in defs if "mkIf" not in b.wrappers]
         if plain:
             target, depth, conditional = plain[0].literal_set, k, False
@@ -190,26 +194,19 @@ def _deepest_literal(
     return target, depth
 
 
-def _deepest_inside(
-    opaque: Binding, want: tuple[Segment, ...], related: list[Binding]
-) -> tuple[Node, int] | None:
-    """The deepest literal of a longer prefix of ``want`` written inside ``opaque``'s value."""
-    if opaque.is_inherit:
-        return None
-    span = (opaque.node.start_byte, opaque.node.end_byte)
-    inside = [
-        b
-        for b in related
-        if len(opaque.path) < len(b.path) < len(want)
+def _within(b: Binding, outer: Binding) -> bool:
+    return outer.node.start_byte <= b.node.start_byte < outer.node.end_byte
+
+
+def _literal_below(opaque: Binding, want: tuple[Segment, ...], related: list[Binding]) -> bool:
+    """Whether a longer prefix of ``want`` is written as a set literal inside ``opaque``."""
+    return not opaque.is_inherit and any(
+        len(opaque.path) < len(b.path) < len(want)
         and same(b.path, want)
         and b.literal_set is not None
-        and span[0] <= b.node.start_byte < span[1]
-    ]
-    if not inside:
-        return None
-    best = max(inside, key=lambda b: len(b.path))
-    assert best.literal_set is not None
-    return best.literal_set, len(best.path)
+        and _within(b, opaque)
+        for b in related
+    )
 
 
 def _insert_at(doc: Document, container: Node, rest: tuple[Segment, ...], value: object) -> Edit:

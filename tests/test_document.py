@@ -253,6 +253,9 @@ def test_set_into_a_literal_inside_a_wrapped_value(nix_instantiate: str) -> None
     # nothing deeper than the wrapper's own set: still refused (a.c would become conditional)
     with pytest.raises(EditError, match="attribute already defined"):
         Document.from_text(before).set("containers.other.autoStart", True)
+    # below the literal inside the wrapper, a leaf stops the path as anywhere else
+    with pytest.raises(EditError, match="attribute already defined"):
+        Document.from_text(before).set("containers.monitor.autoStart.x", True)
 
 
 def test_set_with_duplicate_definitions_lists_them() -> None:

@@ -193,12 +193,11 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
             base = data.draw(st.sampled_from(existing), label="existing")
             path = base + path[: data.draw(st.integers(0, 2), label="extra")]
         state, _ = lookup(model, path)
-        wrapped_prefix = any(path[:k] in info.wrapped for k in range(1, len(path)))
         refused = (
             state == "under-leaf"
             or (state == "set" and path in info.dotted)
             or (state == "set" and path in info.split and not isinstance(value, dict))
-            or (state == "absent" and wrapped_prefix)
+            or (state == "absent" and not _place_under_wrapper(model, info, path))
         )
         try:
             change = doc.set(path, value)
@@ -233,6 +232,26 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
     run()
     # (c) every output accepted by the real Nix parser
     nix_parse_many(nix_instantiate, outputs, tmp_path)
+
+
+def _place_under_wrapper(model: dict[str, Any], info: Layout, path: tuple[str, ...]) -> bool:
+    """Whether a new ``path`` has a place: no wrapped prefix, or a set literal written inside.
+
+    Beside ``k = lib.mkIf c { … };`` Nix rejects any other definition of ``k``; inside it, the
+    deepest prefix of the path written as a literal set takes the new key, which works when
+    no wrapped prefix lies below that literal.
+    """
+    wrapped = [k for k in range(1, len(path)) if path[:k] in info.wrapped]
+    if not wrapped:
+        return True
+    literals = [
+        j
+        for j in range(wrapped[0] + 1, len(path))
+        if lookup(model, path[:j])[0] == "set"
+        and path[:j] not in info.dotted
+        and path[:j] not in info.wrapped
+    ]
+    return bool(literals) and max(literals) > wrapped[-1]
 
 
 def _all_paths(model: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
