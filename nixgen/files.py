@@ -380,8 +380,14 @@ def _locked(paths: Sequence[Path]) -> Iterator[None]:
             os.close(fd)
 
 
-def commit(changes: Sequence[FileChange], *, backup: bool = True) -> None:
-    """Write all ``changes`` as one transaction (see the module docstring)."""
+def commit(
+    changes: Sequence[FileChange], *, backup: bool = True, anchor: str | os.PathLike[str] | None = None
+) -> None:
+    """Write all ``changes`` as one transaction (see the module docstring).
+
+    ``anchor``: the configuration the command was run on, when the transaction may not touch
+    it (a port added only to ``containers/NAME.nix``): ``undo(anchor)`` then finds it too.
+    """
     real_changes = [c for c in changes if c.changed]
     if not real_changes:
         return
@@ -407,6 +413,7 @@ def commit(changes: Sequence[FileChange], *, backup: bool = True) -> None:
             for entry, done in zip(record.entries, finished, strict=True):
                 if done.created_dirs:
                     entry["created_dirs"] = [str(d) for d in done.created_dirs]
+            record.anchor = None if anchor is None else _resolve(Path(anchor))
             record.seal()
 
 
@@ -429,6 +436,7 @@ class _Record:
 
     directory: Path
     entries: list[dict[str, object]]
+    anchor: Path | None = None  # the configuration the command was run on (``-f FILE``)
 
     @classmethod
     def prepare(cls, ops: Sequence[_Op]) -> _Record:
@@ -468,7 +476,9 @@ class _Record:
     def seal(self) -> None:
         import json
 
-        manifest = {"time_ns": time.time_ns(), "files": self.entries}
+        manifest: dict[str, object] = {"time_ns": time.time_ns(), "files": self.entries}
+        if self.anchor is not None:
+            manifest["anchor"] = str(self.anchor)
         with contextlib.suppress(OSError):
             _write_atomic(
                 self.directory / _MANIFEST,
@@ -488,12 +498,17 @@ class _Record:
 
         try:
             manifest = json.loads((directory / _MANIFEST).read_text())
-            return cls(directory, list(manifest["files"]))
+            anchor = manifest.get("anchor")
+            return cls(directory, list(manifest["files"]), Path(anchor) if anchor else None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def paths(self) -> list[Path]:
         return [Path(str(e["path"])) for e in self.entries]
+
+    def concerns(self, real: Path) -> bool:
+        """Whether the transaction wrote ``real`` or was made for it (its anchor)."""
+        return real in self.paths() or self.anchor == real
 
 
 def _remove_tree(directory: Path) -> None:
@@ -526,16 +541,18 @@ def _prune(root: Path) -> None:
 
 
 def last_transaction(path: str | os.PathLike[str]) -> list[Path] | None:
-    """The files of the last transaction that touched ``path`` (None if there is none)."""
+    """The files of the last transaction that touched ``path`` or was made for it (None if
+    there is none)."""
     real = _resolve(Path(path))
     for rec in _records():
-        if real in rec.paths():
+        if rec.concerns(real):
             return rec.paths()
     return None
 
 
 def undo(path: str | os.PathLike[str]) -> list[Path]:
-    """Restore every file of the last nixgen transaction that touched ``path``.
+    """Restore every file of the last nixgen transaction that touched ``path`` (or whose
+    command was run on it, see :func:`commit`).
 
     Refuses with ConflictError when any of those files was edited after nixgen wrote it.
     A file the transaction created is deleted (with the folders made for it, once empty); a
@@ -544,7 +561,7 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     """
     given = Path(path)
     real = _resolve(given)
-    record = next((r for r in _records() if real in r.paths()), None)
+    record = next((r for r in _records() if r.concerns(real)), None)
     if record is None:
         raise FileError("no nixgen change to undo for this file", file=given)
     with _locked(record.paths()):
@@ -574,7 +591,7 @@ def plan_undo(path: str | os.PathLike[str]) -> list[FileChange]:
     Raises like :func:`undo` when there is nothing to undo or a file was edited since.
     """
     given = Path(path)
-    record = next((r for r in _records() if _resolve(given) in r.paths()), None)
+    record = next((r for r in _records() if r.concerns(_resolve(given))), None)
     if record is None:
         raise FileError("no nixgen change to undo for this file", file=given)
     changes = []

@@ -381,6 +381,21 @@ def test_undo_restores_after_add(plain: Path, env: dict[str, str]) -> None:
     assert not (plain.parent / "containers" / "foo.nix").exists()
 
 
+def test_undo_after_a_port_added_to_a_container_file(plain: Path, env: dict[str, str]) -> None:
+    guest = plain.parent / "containers" / "db.nix"
+    for args in (("db", "--route", "path", "--port", "2024"),
+                 ("web", "--route", "path", "--port", "2030"),
+                 ("db", "--port", "2025")):
+        code, _, err = cli("add-container", *args, "-f", str(plain), env=env)
+        assert code == 0, err
+    with_web = plain.read_bytes()
+    assert "2025" in guest.read_text()
+    code, _, err = cli("undo", "-f", str(plain), env=env)
+    assert code == 0, err
+    assert "2025" not in guest.read_text() and "2024" in guest.read_text()
+    assert plain.read_bytes() == with_web  # web is still there
+
+
 def test_ssh_key_file(plain: Path, tmp_path: Path, env: dict[str, str]) -> None:
     keys = tmp_path / "keys.pub"
     keys.write_text(f"# admins\n{ssh_key()}\n\n{ssh_key('ssh-rsa', 'b@x')}\n")

@@ -501,3 +501,19 @@ def test_plan_undo_previews_without_writing(tmp_path: Path) -> None:
     created.write_bytes(b"# by hand\n")
     with pytest.raises(ConflictError):
         plan_undo(config)
+
+
+def test_undo_of_the_configuration_finds_a_change_made_for_it_to_another_file(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path / "configuration.nix", ORIGINAL)
+    guest = write(tmp_path / "containers" / "db.nix", b"{ a = 1; }\n")
+    other = tmp_path / "containers" / "web.nix"
+    commit([FileChange(config, read_snapshot(config), EDITED), FileChange(other, None, b"{ }\n")])
+    commit([FileChange(guest, read_snapshot(guest), b"{ a = 2; }\n")], anchor=config)
+    assert last_transaction(config) == [guest]
+    assert undo(config) == [guest]
+    assert guest.read_bytes() == b"{ a = 1; }\n"
+    assert config.read_bytes() == EDITED and other.exists()
+    undo(config)
+    assert config.read_bytes() == ORIGINAL and not other.exists()

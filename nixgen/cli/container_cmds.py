@@ -30,7 +30,7 @@ class DialectChoice(StrEnum):
 FILE_HELP = "The configuration file to read and edit."
 
 
-def _show_plan(plan: Any, *, dry_run: bool, as_json: bool, verbose: bool) -> None:
+def _show_plan(plan: Any, file: Path, *, dry_run: bool, as_json: bool, verbose: bool) -> None:
     from nixgen.cli.output import err_console, finish, print_json, unified_diff
 
     if verbose:
@@ -49,7 +49,7 @@ def _show_plan(plan: Any, *, dry_run: bool, as_json: bool, verbose: bool) -> Non
                 for c in plan.changes
             )
         else:
-            finish(plan.changes, dry_run=False, quiet=True)
+            _write(plan, file)
         print_json(result)
         return
     if plan.noop:
@@ -59,8 +59,16 @@ def _show_plan(plan: Any, *, dry_run: bool, as_json: bool, verbose: bool) -> Non
         _say(f"would have: {plan.summary}")
         finish(plan.changes, dry_run=True)
         return
-    finish(plan.changes, dry_run=False, quiet=True)
+    _write(plan, file)
     _say(plan.summary, mark=True)
+
+
+def _write(plan: Any, file: Path) -> None:
+    """Commit the plan as one transaction made for ``file``, so that ``nixgen undo -f FILE``
+    finds it even when only the container's own file changed."""
+    from nixgen.files import commit
+
+    commit([c for c in plan.changes if c.changed], anchor=file)
 
 
 def _say(text: str, *, mark: bool = False) -> None:
@@ -148,7 +156,7 @@ def add_container(
     )
     declared = _declared_dialects(nixos) if nixos and dialect.value == "auto" else None
     plan = plan_add(file, spec, declared_dialects=declared)
-    _show_plan(plan, dry_run=dry_run, as_json=as_json, verbose=verbose)
+    _show_plan(plan, file, dry_run=dry_run, as_json=as_json, verbose=verbose)
 
 
 def _declared_dialects(nixos: str) -> set[str] | None:
@@ -174,7 +182,7 @@ def remove_container(
     from nixgen.containers import plan_remove
 
     plan = plan_remove(file, name, delete_file=delete_file)
-    _show_plan(plan, dry_run=dry_run, as_json=as_json, verbose=False)
+    _show_plan(plan, file, dry_run=dry_run, as_json=as_json, verbose=False)
 
 
 def _short_key(key: str) -> str:
