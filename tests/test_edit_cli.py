@@ -76,6 +76,20 @@ def test_get_json_literal(cli, tmp_path: Path) -> None:
     assert get_json(cli, "users.users.admin.extraGroups", file) == ["wheel"]
 
 
+def test_get_json_paths_are_what_nix_makes_of_them(cli, tmp_path: Path,
+                                                  nix_instantiate: str) -> None:
+    (tmp_path / "etc").mkdir()
+    file = tmp_path / "etc" / "paths.nix"
+    file.write_text("{ rel = ./foo/bar.nix; up = ../x; here = ./.; abs = /srv/../data; }\n")
+    assert get_json(cli, "rel", file) == str(tmp_path / "etc" / "foo" / "bar.nix")
+    assert get_json(cli, "up", file) == str(tmp_path / "x")
+    assert get_json(cli, "here", file) == str(tmp_path / "etc")
+    assert get_json(cli, "abs", file) == "/data"
+    proc = subprocess.run([nix_instantiate, "--eval", "--strict", "-E",
+                           f"toString (import {file}).rel"], capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == get_json(cli, "rel", file)
+
+
 def test_get_json_through_nested_and_quoted_names(cli, tmp_path: Path) -> None:
     nested = copy(tmp_path, "nested-and-dotted.nix")
     assert get_json(cli, "services.openssh.settings.PermitRootLogin", nested) == "no"

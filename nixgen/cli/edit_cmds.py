@@ -97,8 +97,15 @@ def _finish(snapshot: Any, change: Any, dry_run: bool, file: str) -> None:
         _say(f"wrote {change_.display_name}")
 
 
-def _jsonable(value: Any, where: str, at: dict[str, Any] | None = None) -> Any:
-    """``value`` with paths as strings; ValidationError (located ``at``) for a non-literal part."""
+def _jsonable(
+    value: Any, where: str, at: dict[str, Any] | None = None, base: str | None = None
+) -> Any:
+    """``value`` with paths as strings; ValidationError (located ``at``) for a non-literal part.
+
+    A path becomes what Nix makes of it: relative ones are taken from ``base`` (the folder of
+    the file that writes them), and ``.``/``..`` are resolved.
+    """
+    import os
     from pathlib import PurePath
 
     from nixgen.errors import ValidationError
@@ -111,11 +118,14 @@ def _jsonable(value: Any, where: str, at: dict[str, Any] | None = None) -> Any:
             **(at or {}),
         )
     if isinstance(value, PurePath):
-        return str(value)
+        text = str(value)
+        if not value.is_absolute() and base is not None:
+            text = os.path.join(base, text)
+        return os.path.normpath(text) if os.path.isabs(text) else text
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, where, at) for k, v in value.items()}
+        return {str(k): _jsonable(v, where, at, base) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v, where, at) for v in value]
+        return [_jsonable(v, where, at, base) for v in value]
     return value
 
 
@@ -173,7 +183,10 @@ def get_cmd(
             raise _not_defined(path, file) from None
         first = (doc.get(segments) or doc.find_prefix(segments))[:1]
         at = {"file": file, "line": first[0].line, "col": first[0].col} if first else None
-        print_json(_jsonable(value, path, at))
+        import os
+
+        base = os.path.dirname(os.path.realpath(file))  # Nix follows a symlinked file
+        print_json(_jsonable(value, path, at, base))
         return
     bindings = doc.get(segments)
     prefix = ""
