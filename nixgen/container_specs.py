@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import posixpath
 import re
 import struct
 from collections.abc import Iterable
@@ -241,7 +242,13 @@ def parse_bind_mount(text: str) -> tuple[str, dict[str, object]]:
             raise ValidationError(
                 f"invalid --bind-mount {text!r}: {path!r} is not an absolute path"
             )
-    return target, {"hostPath": host, "isReadOnly": read_only}
+    return _clean_path(target), {"hostPath": _clean_path(host), "isReadOnly": read_only}
+
+
+def _clean_path(path: str) -> str:
+    """An absolute path without ``//``, ``.``, ``..`` or a trailing ``/`` (``/srv/`` is ``/srv``)."""
+    clean = posixpath.normpath(path)
+    return "/" + clean.lstrip("/")
 
 
 def validate_spec(spec: ContainerSpec, *, dialect: str) -> ContainerSpec:

@@ -449,3 +449,25 @@ def test_path_route_summary_names_the_new_container_file(tmp_path: Path) -> None
     config = write(tmp_path, HOST)
     plan = plan_add(config, ContainerSpec("foo", ports=[2022], route="path"))
     assert plan.summary.endswith(f"; created {tmp_path / 'containers' / 'foo.nix'}")
+
+
+@pytest.mark.parametrize(
+    ("given", "target", "host"),
+    [
+        ("/srv/", "/srv", "/srv"),
+        ("/srv//data/:/data/:rw", "/data", "/srv/data"),
+        ("/srv/./a/../b", "/srv/b", "/srv/b"),
+        ("/", "/", "/"),
+    ],
+)
+def test_bind_mount_paths_are_normalised(given: str, target: str, host: str) -> None:
+    from nixgen.container_specs import parse_bind_mount
+
+    got_target, value = parse_bind_mount(given)
+    assert (got_target, value["hostPath"]) == (target, host)
+
+
+def test_the_same_folder_with_a_trailing_slash_is_the_same_mount(tmp_path: Path) -> None:
+    config = write(tmp_path, HOST)
+    add(config, ContainerSpec("web", dialect="modern", bind_mounts=["/srv"]))
+    assert plan_add(config, ContainerSpec("web", bind_mounts=["/srv/"])).noop
