@@ -683,6 +683,18 @@ def _config_file(c: Container, ws: _Workspace) -> Path:
     return c.file
 
 
+def _same_address(a: object, b: object) -> bool:
+    """Whether two strings are the same IP address (with prefix), however written."""
+    import ipaddress
+
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    try:
+        return ipaddress.ip_interface(a) == ipaddress.ip_interface(b)
+    except ValueError:
+        return False
+
+
 def _function_config(doc: Document, config_path: tuple[Any, ...]) -> Any:
     """The body of ``config_path`` when it is written as a module function, else None."""
     for b in doc.get(config_path):
@@ -799,7 +811,7 @@ def _extend(
         found = _find_literal(c, (key,), ws)
         if found is None:
             host_sets.append(((key,), wanted))
-        elif found[0] != wanted:
+        elif found[0] != wanted and not _same_address(found[0], wanted):
             from nixgen.emit import to_nix
 
             raise _conflict(

@@ -471,3 +471,13 @@ def test_the_same_folder_with_a_trailing_slash_is_the_same_mount(tmp_path: Path)
     config = write(tmp_path, HOST)
     add(config, ContainerSpec("web", dialect="modern", bind_mounts=["/srv"]))
     assert plan_add(config, ContainerSpec("web", bind_mounts=["/srv/"])).noop
+
+
+def test_an_address_written_differently_is_the_same_address(tmp_path: Path) -> None:
+    config = write(tmp_path, "{\n  containers.web = {\n    privateNetwork = true;\n"
+                             '    hostAddress6 = "FC00::0001";\n'
+                             '    localAddress = "10.0.0.2/24";\n  };\n}\n')
+    assert plan_add(config, ContainerSpec("web", private_network=True,
+                                          host_address="fc00::1")).noop
+    assert plan_add(config, ContainerSpec("web", private_network=True,
+                                          local_address="10.0.0.2/24")).noop
