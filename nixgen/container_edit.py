@@ -683,6 +683,27 @@ def _config_file(c: Container, ws: _Workspace) -> Path:
     return c.file
 
 
+def _check_address_clash(spec: ContainerSpec, containers: list[Container]) -> None:
+    """ValidationError when the new local address is another container's local address."""
+    import ipaddress
+
+    if not spec.local_address:
+        return
+    wanted = ipaddress.ip_interface(spec.local_address).ip
+    for c in containers:
+        if c.dynamic or c.name == spec.name or not c.local_address:
+            continue
+        try:
+            theirs = ipaddress.ip_interface(c.local_address).ip
+        except ValueError:
+            continue
+        if theirs == wanted:
+            raise ValidationError(
+                f"local address {wanted} is already the address of container {c.name} "
+                f"({c.location}); choose another --local-address, or --force to write it anyway"
+            )
+
+
 def _same_address(a: object, b: object) -> bool:
     """Whether two strings are the same IP address (with prefix), however written."""
     import ipaddress
@@ -951,6 +972,7 @@ def plan_add(
     if not spec.force:
         _check_port_clashes(spec, new_ports, private, modules, containers, implicit=implicit,
                             dialect=dialect)
+        _check_address_clash(spec, containers)
     ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:

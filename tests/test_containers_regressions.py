@@ -481,3 +481,17 @@ def test_an_address_written_differently_is_the_same_address(tmp_path: Path) -> N
                                           host_address="fc00::1")).noop
     assert plan_add(config, ContainerSpec("web", private_network=True,
                                           local_address="10.0.0.2/24")).noop
+
+
+def test_a_local_address_used_by_another_container_is_refused(tmp_path: Path) -> None:
+    config = write(tmp_path, "{\n  containers.web = {\n    privateNetwork = true;\n"
+                             '    localAddress = "10.0.0.2/24";\n  };\n}\n')
+    spec = ContainerSpec("db", private_network=True, local_address="10.0.0.2")
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, spec)
+    message = info.value.message
+    assert "10.0.0.2" in message and "container web" in message and "--force" in message
+    spec.force = True
+    assert not plan_add(config, spec).noop
+    assert not plan_add(config, ContainerSpec("db", private_network=True,
+                                              local_address="10.0.0.3")).noop
