@@ -4,8 +4,9 @@ New code copies its neighbours. :func:`render` writes a Python value as Nix text
 at a given indentation (multi-line values laid out by :mod:`nixgen.emit` at that nesting
 level, kept on one line only when the whole line fits in 80 columns). :func:`insert_item`
 places a new binding or list element after an anchor item, taking its indentation and line
-break; :func:`closest_sibling` picks that anchor for a new key; :func:`insert_first` puts a
-binding before all others (where ``imports`` belongs). :func:`item_span` is the
+break (a one-line set that would grow past 80 columns or take a multi-line value is opened
+up, one item per line); :func:`closest_sibling` picks that anchor for a new key;
+:func:`insert_first` puts a binding before all others (where ``imports`` belongs). :func:`item_span` is the
 inverse: the bytes a binding or element owns (see :func:`nixgen.layout.removal_span`).
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "item_span",
     "merge_spans",
     "render",
+    "too_wide",
 ]
 
 _WIDTH = 80  # the column limit new one-line values must fit in, as nixfmt uses
@@ -123,8 +125,10 @@ def insert_item(
     """The edit inserting one new item (binding or list element) into ``container``.
 
     It goes after ``anchor_item`` when given, else after the last item: on a new line
-    with that item's indentation, or inline (`` item``) when the container is one line.
-    ``opener`` is the container's opening bracket (``{`` or ``[``).
+    with that item's indentation, or inline (`` item``) when the container is one line. A
+    one-line set without comments is opened up instead when the new item is multi-line or
+    its line would grow past 80 columns. ``opener`` is the container's opening bracket
+    (``{`` or ``[``).
     """
     data = doc.data
     if container.type == "list_expression":
@@ -132,7 +136,21 @@ def insert_item(
     else:
         found = items(container)
     if anchor_item is not None and anchor_item in found:
-        found = [*found[: found.index(anchor_item)], anchor_item]
+        before = found[: found.index(anchor_item) + 1]
+    else:
+        before = found
+    edit = _insert_after(doc, container, before, make, opener)
+    one_line = b"\n" not in data[container.start_byte : container.end_byte]
+    if one_line and opener == "{" and ("\n" in edit.text or too_wide(data, edit)):
+        return _open_set(doc, container, found, len(before), make) or edit
+    return edit
+
+
+def _insert_after(
+    doc: Document, container: Node, found: list[Node], make: MakeText, opener: str
+) -> Edit:
+    """The edit inserting a new item after the last of ``found`` (items of ``container``)."""
+    data = doc.data
     close = container.children[-1]
     open_tok = next((c for c in container.children if c.type == opener), container.children[0])
     one_line = b"\n" not in data[container.start_byte : container.end_byte]
@@ -208,6 +226,40 @@ def _has_blank_line(between: bytes) -> bool:
     """Whether the bytes between two items hold an empty line."""
     lines = between.split(b"\n")
     return any(line.strip(b" \t\r") == b"" for line in lines[1:-1])
+
+
+def too_wide(data: bytes, edit: Edit) -> bool:
+    """Whether an inline insertion makes its line longer than 80 characters."""
+    if "\n" in edit.text:
+        return False
+    start = layout.line_start(data, edit.start)
+    end = layout.line_end(data, edit.end)
+    before = data[start : edit.start].decode("utf-8", "replace")
+    after = data[edit.end : end].decode("utf-8", "replace")
+    return len(before) + len(edit.text) + len(after) > _WIDTH
+
+
+def _open_set(
+    doc: Document, attrset: Node, found: list[Node], at: int, make: MakeText
+) -> Edit | None:
+    """Rewrite a one-line set as one item per line with the new item at index ``at``.
+
+    None when the set holds a comment (which the rewrite could misplace).
+    """
+    data = doc.data
+    if any(c.type == "comment" for c in attrset.named_children):
+        return None
+    open_tok = next((c for c in attrset.children if c.type == "{"), None)
+    close = attrset.children[-1]
+    if open_tok is None or close.type != "}":
+        return None
+    nl = layout.newline_at(data, attrset.start_byte, doc.newline)
+    outer = layout.line_indent(data, attrset.start_byte)
+    inner = outer + doc.indent_unit
+    texts = [data[n.start_byte : n.end_byte].decode("utf-8") for n in found]
+    texts.insert(at, make(inner, nl, 0))
+    lines = ["{", *[inner + t for t in texts], outer + "}"]
+    return Edit(open_tok.start_byte, close.end_byte, nl.join(lines))
 
 
 def item_span(data: bytes, node: Node, container: Node | None) -> tuple[int, int]:

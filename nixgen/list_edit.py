@@ -15,7 +15,7 @@ from nixgen.attrpath import Segment, format_path
 from nixgen.binding_index import Binding
 from nixgen.change import Change, describe_value, duplicates_message, edit_error, make_change
 from nixgen.edits import Edit
-from nixgen.item_layout import insert_item, item_span, merge_spans, render
+from nixgen.item_layout import insert_item, item_span, merge_spans, render, too_wide
 from nixgen.set_edit import set_value
 
 if TYPE_CHECKING:
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from nixgen.document import Document
 
 __all__ = ["append_item", "remove_item"]
-
-_WIDTH = 80
 
 
 def append_item(doc: Document, want: tuple[Segment, ...], item: object) -> Change:
@@ -44,7 +42,7 @@ def append_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
         return render(doc, item, line_ind, nl, element=True, lead=col)
 
     edit = insert_item(doc, lst, make, "[")
-    if _too_wide(doc.data, edit) and elements:
+    if too_wide(doc.data, edit) and elements:
         edit = _explode_list(doc, lst, elements, text)
     return make_change(doc, [edit])
 
@@ -94,17 +92,6 @@ def _matches(data: bytes, element: Node, item: object, item_text: str) -> bool:
         return False
     val = literal_value(element, data)
     return not isinstance(val, Unevaluated) and type(val) is type(item) and val == item
-
-
-def _too_wide(data: bytes, edit: Edit) -> bool:
-    """Whether an inline insertion makes its line longer than 80 characters."""
-    if "\n" in edit.text:
-        return False
-    start = layout.line_start(data, edit.start)
-    end = layout.line_end(data, edit.end)
-    before = data[start : edit.start].decode("utf-8", "replace")
-    after = data[edit.end : end].decode("utf-8", "replace")
-    return len(before) + len(edit.text) + len(after) > _WIDTH
 
 
 def _explode_list(doc: Document, lst: Node, elements: list[Node], new_item: str) -> Edit:

@@ -32,6 +32,27 @@ def expect(before: str, op: str, args: tuple[object, ...], after: str, nix: str)
     return change
 
 
+def assert_delete_undoes(before: Document, change: Change, path: object) -> None:
+    """Deleting what ``set`` added gives back the original bytes; where ``set`` opened up a
+    one-line set (replacing more than whitespace), the same bindings and values."""
+    back = change.document.delete(path).document
+    if all(before.data[e.start : e.end].strip() == b"" for e in change.edits):
+        assert back.data == before.data
+    else:
+        assert meaning(back) == meaning(before)
+
+
+def meaning(doc: Document) -> list[tuple[object, object]]:
+    """Every binding's path and value, whitespace in unevaluated values ignored."""
+    out: list[tuple[object, object]] = []
+    for b in doc.bindings():
+        value = b.value
+        if isinstance(value, Unevaluated):
+            value = (value.kind, " ".join(value.text.split()))
+        out.append((b.path, value))
+    return out
+
+
 def expect_set_new(before: str, path: str, value: object, after: str, nix: str) -> None:
     """set of a path that did not exist: exact output, and delete restores the original."""
     change = expect(before, "set", (path, value), after, nix)
@@ -127,6 +148,33 @@ def test_set_into_empty_file_body(nix_instantiate: str) -> None:
 def test_set_into_one_line_set_stays_inline(nix_instantiate: str) -> None:
     before = "{ a = 1; }"
     expect_set_new(before, "b", [1, 2], "{ a = 1; b = [ 1 2 ]; }", nix_instantiate)
+
+
+def test_set_opens_a_one_line_set_when_the_line_would_not_fit(nix_instantiate: str) -> None:
+    long = ["a" * 32, "b" * 23, "c" * 23]
+    before = "{\n  a = { };\n}\n"
+    after = (
+        '{\n  a = {\n    b.c = [\n      "' + long[0] + '"\n      "' + long[1] + '"\n      "'
+        + long[2] + '"\n    ];\n  };\n}\n'
+    )
+    expect(before, "set", ("a.b.c", long), after, nix_instantiate)
+    before = "{\r\n  containers.web = { autoStart = true; };\r\n}\r\n"
+    after = (
+        "{\r\n  containers.web = {\r\n    autoStart = true;\r\n"
+        "    config.services.openssh.ports = [ 2022 ];\r\n  };\r\n}\r\n"
+    )
+    expect(before, "set", ("containers.web.config.services.openssh.ports", [2022]), after, nix_instantiate)
+    # placed after its closest sibling, as in any set
+    before = "{\n  x = { a.b = 1; c = 2; };\n}\n"
+    after = "{\n  x = {\n    a.b = 1;\n    a.long = \"" + "y" * 60 + "\";\n    c = 2;\n  };\n}\n"
+    change = expect(before, "set", ("x.a.long", "y" * 60), after, nix_instantiate)
+    assert_delete_undoes(Document.from_text(before), change, "x.a.long")
+
+
+def test_set_keeps_a_one_line_set_with_comments_inline(nix_instantiate: str) -> None:
+    before = "{ a = { b = 1; /* keep */ }; }"
+    after = '{ a = { b = 1; c = "' + "z" * 70 + '"; /* keep */ }; }'
+    expect(before, "set", ("a.c", "z" * 70), after, nix_instantiate)
 
 
 def test_set_keeps_crlf(nix_instantiate: str) -> None:
@@ -761,7 +809,7 @@ def test_corpus_every_binding_can_be_deleted_and_replaced(nix_instantiate: str, 
                 assert "attribute already defined" in err.message or "deeper keys" in err.message
             else:
                 assert added.document.value(sibling) == [1, "two"]
-                assert added.document.delete(sibling).document.data == doc.data
+                assert_delete_undoes(doc, added, sibling)
                 results.append(added.document)
             for i, new in enumerate(results):
                 out = tmp_path / f"{path.stem}-{len(outputs)}-{i}.nix"

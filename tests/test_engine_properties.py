@@ -22,6 +22,7 @@ from nixgen.attrpath import is_identifier
 from nixgen.document import Change, Document
 from nixgen.emit import nix_attr_name, to_nix
 from nixgen.errors import EditError
+from nixgen.literal import Unevaluated
 
 NAMES = ["a", "b", "svc", "foo-bar", "x.y", "enable"]
 HEADERS = [
@@ -220,9 +221,13 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
             check_outside_unchanged(source, change)
             assert len(change.edits) == 1
         if state == "absent":
-            # (b) set of a new path then delete gives back the original bytes
-            back = new.delete(path)
-            assert back.document.data == source
+            # (b) set of a new path then delete gives back the original bytes (the same
+            # bindings where set opened up a one-line set: that replaced more than whitespace)
+            back = new.delete(path).document
+            if all(source[e.start : e.end].strip() == b"" for e in change.edits):
+                assert back.data == source
+            else:
+                assert meaning(back) == meaning(doc)
         else:
             deleted = new.delete(path)
             outputs.append(deleted.document.data)
@@ -232,6 +237,17 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
     run()
     # (c) every output accepted by the real Nix parser
     nix_parse_many(nix_instantiate, outputs, tmp_path)
+
+
+def meaning(doc: Document) -> list[tuple[object, object]]:
+    """Every binding's path and value, whitespace in unevaluated values ignored."""
+    out: list[tuple[object, object]] = []
+    for b in doc.bindings():
+        value = b.value
+        if isinstance(value, Unevaluated):
+            value = (value.kind, " ".join(value.text.split()))
+        out.append((b.path, value))
+    return out
 
 
 def _place_under_wrapper(model: dict[str, Any], info: Layout, path: tuple[str, ...]) -> bool:
