@@ -123,7 +123,7 @@ def validate_ssh_key(key: str) -> str:
         raise ValidationError("the SSH key is empty")
     if "\n" in text or "\r" in text:
         raise ValidationError("an SSH key must be a single line")
-    parts = text.split(None, 2)
+    parts = _without_options(text).split(None, 2)
     kind = parts[0]
     short = text if len(text) <= 40 else text[:37] + "..."
     if kind not in SSH_KEY_TYPES:
@@ -147,9 +147,24 @@ def validate_ssh_key(key: str) -> str:
     return text
 
 
+# authorized_keys options before the key: ``from="a,b",command="x y",no-pty ssh-ed25519 …``
+_OPTION = r'[A-Za-z0-9-]+(?:="(?:[^"\\]|\\.)*")?'
+_OPTIONS_RE = re.compile(rf"^{_OPTION}(?:,{_OPTION})*\s+")
+
+
+def _without_options(line: str) -> str:
+    """A key line without its leading authorized_keys options (unchanged when it has none)."""
+    first = line.split(None, 1)[0] if line.split() else ""
+    if first in SSH_KEY_TYPES:
+        return line
+    match = _OPTIONS_RE.match(line)
+    return line[match.end() :] if match else line
+
+
 def key_identity(key: str) -> tuple[str, ...]:
-    """What makes two key lines the same key: the type and the key data (not the comment)."""
-    return tuple(key.split(None, 2)[:2])
+    """What makes two key lines the same key: the type and the key data (not the comment,
+    not the authorized_keys options)."""
+    return tuple(_without_options(key).split(None, 2)[:2])
 
 
 def unique_keys(keys: Iterable[str]) -> list[str]:

@@ -495,3 +495,16 @@ def test_a_local_address_used_by_another_container_is_refused(tmp_path: Path) ->
     assert not plan_add(config, spec).noop
     assert not plan_add(config, ContainerSpec("db", private_network=True,
                                               local_address="10.0.0.3")).noop
+
+
+def test_a_key_line_with_authorized_keys_options_is_accepted() -> None:
+    from nixgen.container_specs import key_identity, validate_ssh_key
+
+    key = ssh_key()
+    line = f'from="10.0.0.0/8,192.168.1.1",command="echo hi there",no-pty {key}'
+    assert validate_ssh_key(line) == line
+    assert key_identity(line) == key_identity(key)
+    with pytest.raises(ValidationError, match="unknown key type"):
+        validate_ssh_key("no-pty,bogus")
+    with pytest.raises(ValidationError, match="not base64"):
+        validate_ssh_key('no-pty ssh-ed25519 !!!')
