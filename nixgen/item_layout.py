@@ -2,12 +2,13 @@
 
 New code copies its neighbours. :func:`render` writes a Python value as Nix text for a line
 at a given indentation (multi-line values laid out by :mod:`nixgen.emit` at that nesting
-level, kept on one line only when the whole line fits in 80 columns). :func:`insert_item`
-places a new binding or list element after an anchor item, taking its indentation and line
-break (a one-line set that would grow past 80 columns or take a multi-line value is opened
-up, one item per line); :func:`closest_sibling` picks that anchor for a new key;
-:func:`insert_first` puts a binding before all others (where ``imports`` belongs). :func:`item_span` is the
-inverse: the bytes a binding or element owns (see :func:`nixgen.layout.removal_span`).
+level, kept on one line only when the whole line fits in 80 columns; raw code indented under
+its line by :func:`indent_code`). :func:`insert_item` places a new binding or list element
+after an anchor item, taking its indentation and line break (a one-line set that would grow
+past 80 columns or take a multi-line value is opened up, one item per line);
+:func:`closest_sibling` picks that anchor for a new key; :func:`insert_first` puts a binding
+before all others (where ``imports`` belongs). :func:`item_span` is the inverse: the bytes a
+binding or element owns (see :func:`nixgen.layout.removal_span`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "MakeText",
     "closest_sibling",
     "column",
+    "indent_code",
     "insert_first",
     "insert_item",
     "item_span",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 _WIDTH = 80  # the column limit new one-line values must fit in, as nixfmt uses
+_STRING_TYPES = frozenset({"string_expression", "indented_string_expression"})
 
 #: ``make(line_indent, newline, column)`` -> the text of a new item placed at ``column``
 MakeText = Callable[[str, str, int], str]
@@ -77,10 +80,40 @@ def render(
         text = fn(value, indent=unit, level=level, newline=newline, width=width)
     except (ValueError, TypeError) as exc:
         raise edit_error(doc, f"cannot write this value as Nix: {exc}") from exc
+    if isinstance(value, emit.Expr) and "\n" in text:
+        return indent_code(text, line_indent)
     if rest and "\n" in text:
         lines = text.split("\n")
         text = "\n".join([lines[0], *[(rest + ln if ln.strip() else ln) for ln in lines[1:]]])
     return text
+
+
+def indent_code(code: str, line_indent: str) -> str:
+    """Raw Nix ``code`` with ``line_indent`` before each continuation line.
+
+    Code written from column 0 then sits under the line it starts on. Lines that begin inside
+    a string literal are part of its value and stay as written; blank lines stay empty.
+    """
+    from nixgen import syntax
+
+    data = code.encode("utf-8")
+    strings: list[tuple[int, int]] = []
+    stack = [syntax.parse(data).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type in _STRING_TYPES:
+            strings.append((node.start_byte, node.end_byte))
+        else:
+            stack.extend(node.children)
+    lines = data.split(b"\n")
+    out = [lines[0]]
+    pos = len(lines[0]) + 1
+    prefix = line_indent.encode("ascii")
+    for line in lines[1:]:
+        in_string = any(s < pos < e for s, e in strings)
+        out.append(line if in_string or not line.strip() else prefix + line)
+        pos += len(line) + 1
+    return b"\n".join(out).decode("utf-8")
 
 
 def column(data: bytes, pos: int) -> int:

@@ -266,6 +266,23 @@ def test_set_raw_expression(nix_instantiate: str) -> None:
     expect(before, "set", ("a", Expr("pkgs.vim")), before.replace("1", "pkgs.vim"), nix_instantiate)
 
 
+def test_multi_line_raw_expression_is_indented_like_its_binding(nix_instantiate: str) -> None:
+    before = "{\n  x = 1;\n}\n"
+    after = "{\n  x = 1;\n  a = { b = 1; # c\n  };\n}\n"
+    change = expect(before, "set", ("a", Expr("{ b = 1; # c\n}")), after, nix_instantiate)
+    assert change.document.delete("a").document.data == before.encode()
+    nested = "{\n  a = {\n    x = 1;\n  };\n}\n"
+    after = "{\n  a = {\n    x = [\n      1\n\n      2\n    ];\n  };\n}\n"
+    expect(nested, "set", ("a.x", Expr("[\n  1\n\n  2\n]")), after, nix_instantiate)
+    # lines inside a string stay as written: they are part of its value
+    code = "''\nline one\n  ${toString 1}\n'' + \"a\nb\" + (toString\n1)"
+    after = (
+        "{\n  a = {\n    x = ''\nline one\n  ${toString 1}\n'' + \"a\nb\" + (toString\n    1);"
+        "\n  };\n}\n"
+    )
+    expect(nested, "set", ("a.x", Expr(code)), after, nix_instantiate)
+
+
 # -- set: refusals ----------------------------------------------------------------------------
 
 
