@@ -56,12 +56,19 @@ def query(name: str) -> tree_sitter.Query:
 
 
 def parse(data: bytes | str, old_tree: Tree | None = None) -> Tree:
-    """Parse Nix source into a tree-sitter tree. ``old_tree`` (already ``edit()``-ed) makes it incremental."""
+    """Parse Nix source into a tree-sitter tree. ``old_tree`` (already ``edit()``-ed) makes it incremental.
+
+    The result is always the tree a fresh parse gives: tree-sitter's error recovery depends on
+    the old tree, so where the old or the new tree has a syntax error the source is parsed
+    afresh.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if old_tree is None:
-        return _parser().parse(data)
-    return _parser().parse(data, old_tree)
+    parser = _parser()
+    if old_tree is None or old_tree.root_node.has_error:
+        return parser.parse(data)
+    tree = parser.parse(data, old_tree)
+    return parser.parse(data) if tree.root_node.has_error else tree
 
 
 def line_col(data: bytes, byte_offset: int) -> tuple[int, int]:

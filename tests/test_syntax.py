@@ -36,6 +36,18 @@ def test_incremental_parse_with_old_tree() -> None:
     assert new.root_node.named_children[0].text == b"{ a = 22; }"
 
 
+def test_incremental_parse_of_broken_source_is_the_fresh_parse() -> None:
+    # tree-sitter's error recovery depends on the old tree: reusing one that has errors can
+    # give another tree than a fresh parse of the same bytes
+    data = '{ config, ... }:\r\n{\n  # café 😀\n  a.b == 1; [ 1 2 ];\r  c = "x";\n}\n'.encode()
+    fresh = str(syntax.parse(data).root_node)
+    tree = syntax.parse(data)
+    assert tree.root_node.has_error
+    for _ in range(3):
+        tree = syntax.parse(data, tree)
+        assert str(tree.root_node) == fresh
+
+
 def test_unterminated_string(nix_instantiate: str) -> None:
     src = '{\n  a = 1;\n  b = "open;\n  c = 2;\n}\n'
     err = first_error(src)
