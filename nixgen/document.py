@@ -17,7 +17,8 @@ This module is the facade; the work is done by small modules:
 - :mod:`nixgen.set_edit`, :mod:`nixgen.delete_edit`, :mod:`nixgen.list_edit` and
   :mod:`nixgen.rename_edit` compute the edits of each operation;
 - :mod:`nixgen.item_layout` writes new items and places them beside their neighbours,
-  :mod:`nixgen.change` builds the :class:`Change` or the refusal;
+  :mod:`nixgen.change` builds the :class:`Change` or the refusal, and
+  :mod:`nixgen.module_imports` finds a path in the modules a file imports;
 - :mod:`nixgen.layout` (raw-byte layout), :mod:`nixgen.scope` (module shape) and
   :mod:`nixgen.merge` (Nix's attribute merging, which says whether an edit would make Nix
   report "attribute already defined") sit below them.
