@@ -270,10 +270,13 @@ class Document:
         after the set's last binding when no key shares a prefix (a new ``imports`` then goes
         first, above the comments of the first binding). It takes the indentation of
         that sibling and the newline of its line; a one-line set stays on one line (``{ }``
-        becomes ``{ key = value; }``); multi-line values are laid out by ``emit.to_nix`` at the
-        binding's nesting level. EditError when a prefix of the path is defined by a value that is
-        not a literal attribute set (``a = lib.mkIf c { … }``, ``a = import ./x.nix``), since
-        Nix would reject a second definition of it.
+        becomes ``{ key = value; }``) while it fits in 80 columns and the value is one line,
+        else it is opened up, one binding per line; multi-line values are laid out by
+        ``emit.to_nix`` at the binding's nesting level, and multi-line raw code (``Expr``) is
+        indented under the binding's line. When a prefix of the path is defined by a value
+        that is not a literal attribute set (``a = lib.mkIf c { … }``, ``a = import ./x.nix``),
+        the key goes into a literal of a longer prefix written inside that value; EditError
+        when there is none, since Nix would reject a second definition of the prefix.
 
         Nix merges definitions in source order (:mod:`nixgen.merge` replays that): when the
         deepest literal would make Nix see a name twice (``a.b.x = 1;`` before
