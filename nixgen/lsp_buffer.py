@@ -7,31 +7,26 @@ change re-parses in well under a millisecond on a large file.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from nixgen.lsp_positions import LineIndex, point
 
 
-@cache
-def _parse_takes_old_tree() -> bool:
-    from nixgen import syntax
-
-    try:
-        return "old_tree" in inspect.signature(syntax.parse).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def parse(data: bytes, old_tree: Any = None) -> Any:
-    """Parse ``data``, reusing ``old_tree`` (already edited) when the syntax layer allows."""
+    """Parse ``data``, reusing ``old_tree`` (already edited) where that gives the same tree.
+
+    tree-sitter's error recovery can differ between an incremental and a fresh parse of broken
+    text, so a tree with errors is parsed again from scratch: diagnostics and edits then see
+    exactly what the command line sees.
+    """
     from nixgen import syntax
 
-    if old_tree is not None and _parse_takes_old_tree():
-        return syntax.parse(data, old_tree=old_tree)
+    if old_tree is not None:
+        tree = syntax.parse(data, old_tree=old_tree)
+        if not tree.root_node.has_error:
+            return tree
     return syntax.parse(data)
 
 
@@ -124,22 +119,10 @@ class Buffer:
         return self._document
 
 
-@cache
-def _from_text_takes_tree() -> bool:
-    from nixgen.document import Document
-
-    try:
-        return "tree" in inspect.signature(Document.from_text).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _document_from(data: bytes, path: Path | None, tree: Any) -> Any:
     from nixgen.document import Document
 
-    if _from_text_takes_tree():
-        return Document.from_text(data, path=path, tree=tree)
-    return Document.from_text(data, path=path)
+    return Document.from_text(data, path=path, tree=tree)
 
 
 def _get(obj: Any, name: str) -> Any:
