@@ -277,7 +277,8 @@ def _open_set(
 ) -> Edit | None:
     """Rewrite a one-line set as one item per line with the new item at index ``at``.
 
-    None when the set holds a comment (which the rewrite could misplace).
+    None when the set holds a comment (which the rewrite could misplace) or sits inside
+    another bracket opened on its line (which would be left half open).
     """
     data = doc.data
     if any(c.type == "comment" for c in attrset.named_children):
@@ -285,6 +286,9 @@ def _open_set(
     open_tok = next((c for c in attrset.children if c.type == "{"), None)
     close = attrset.children[-1]
     if open_tok is None or close.type != "}":
+        return None
+    lead = data[layout.line_start(data, attrset.start_byte) : attrset.start_byte]
+    if any(bracket in lead for bracket in (b"{", b"[", b"(")):
         return None
     nl = layout.newline_at(data, attrset.start_byte, doc.newline)
     outer = layout.line_indent(data, attrset.start_byte)

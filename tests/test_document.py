@@ -171,9 +171,13 @@ def test_set_opens_a_one_line_set_when_the_line_would_not_fit(nix_instantiate: s
     assert_delete_undoes(Document.from_text(before), change, "x.a.long")
 
 
-def test_set_keeps_a_one_line_set_with_comments_inline(nix_instantiate: str) -> None:
-    before = "{ a = { b = 1; /* keep */ }; }"
-    after = '{ a = { b = 1; c = "' + "z" * 70 + '"; /* keep */ }; }'
+def test_set_keeps_a_one_line_set_with_comments_or_inside_another_inline(nix_instantiate: str) -> None:
+    before = "{\n  a = { b = 1; /* keep */ };\n}\n"
+    after = '{\n  a = { b = 1; c = "' + "z" * 70 + '"; /* keep */ };\n}\n'
+    expect(before, "set", ("a.c", "z" * 70), after, nix_instantiate)
+    # opening only the inner set of `{ a = { … }; }` would leave the outer one half open
+    before = "{ a = { b = 1; }; }"
+    after = '{ a = { b = 1; c = "' + "z" * 70 + '"; }; }'
     expect(before, "set", ("a.c", "z" * 70), after, nix_instantiate)
 
 
