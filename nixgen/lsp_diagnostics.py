@@ -1,8 +1,7 @@
 """Diagnostics of a buffer for editors: syntax errors with exact ranges, plus check findings.
 
 Produces LSP ``Diagnostic`` objects as JSON-ready dicts (UTF-16 ranges). Findings come from
-``nixgen.checks`` when that package is importable; a failing check never hides the syntax
-errors.
+``nixgen.checks``; a failing check never hides the syntax errors.
 """
 
 from __future__ import annotations
@@ -85,14 +84,9 @@ def diagnostic(index: LineIndex, start: int, end: int, message: str, *, severity
 
 
 def check_findings(document: Any, path: Path | None) -> list[Any]:
-    """Findings of ``nixgen.checks`` for ``document`` ([] when checks are not available)."""
-    try:
-        from nixgen import checks
-    except ImportError:
-        return []
-    check_document: Callable[..., Any] | None = getattr(checks, "check_document", None)
-    if check_document is None:
-        return []
+    """Findings of ``nixgen check`` for ``document``."""
+    from nixgen.checks import check_document
+
     return list(check_document(document, path=path))
 
 

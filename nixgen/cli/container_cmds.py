@@ -159,12 +159,10 @@ def add_container(
     _show_plan(plan, file, dry_run=dry_run, as_json=as_json, verbose=verbose)
 
 
-def _declared_dialects(nixos: str) -> set[str] | None:
-    try:
-        from nixgen.nix import Nix
-        from nixgen.nixos import declared_dialects
-    except ImportError:
-        return None
+def _declared_dialects(nixos: str) -> set[str]:
+    from nixgen.nix import Nix
+    from nixgen.nixos import declared_dialects
+
     return set(declared_dialects(Nix(), nixos))
 
 
