@@ -6,7 +6,7 @@ modules are imported inside the commands so that starting the program stays fast
 """
 
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
@@ -15,8 +15,13 @@ from nixgen.cli.app import DEFAULT_CONFIG, app
 _VALUE_FILE = "<VALUE>"
 
 FILE_HELP = "The configuration file to read and edit."
-DRY_RUN_HELP = "Show the change as a diff; write nothing."
-JSON_VALUE_HELP = "VALUE is JSON (converted to Nix) instead of Nix source."
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", "-n", help="Show the change as a diff; write nothing.")
+JSON_VALUE_OPTION = typer.Option(
+    False, "--json-value", help="VALUE is JSON (converted to Nix) instead of Nix source."
+)
+ITEM_ARGUMENT = typer.Argument(
+    ..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."
+)
 
 
 def _file_option() -> Any:
@@ -95,6 +100,17 @@ def _finish(snapshot: Any, change: Any, dry_run: bool, file: str) -> None:
     finish([change_], dry_run=dry_run, quiet=True)
     if not dry_run:
         _say(f"wrote {change_.display_name}")
+
+
+def _edit_with_value(
+    verb: Literal["set", "append", "remove"], path: str, value: str, file: str,
+    json_value: bool, dry_run: bool,
+) -> None:
+    """Apply the document method ``verb`` to PATH with the VALUE argument, then finish."""
+    segments = _path(path)
+    parsed = _value(value, json_value)
+    snapshot, doc = _load(file)
+    _finish(snapshot, getattr(doc, verb)(segments, parsed), dry_run, file)
 
 
 def _jsonable(
@@ -220,21 +236,18 @@ def set_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="Attribute path to set."),
     value: str = typer.Argument(..., metavar="VALUE", help="The new value: Nix source (or JSON with --json-value)."),
     file: str = _file_option(),
-    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
+    json_value: bool = JSON_VALUE_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
 ) -> None:
     """Set PATH to VALUE, creating the definition if needed."""
-    segments = _path(path)
-    new_value = _value(value, json_value)
-    snapshot, doc = _load(file)
-    _finish(snapshot, doc.set(segments, new_value), dry_run, file)
+    _edit_with_value("set", path, value, file, json_value, dry_run)
 
 
 @app.command("delete")
 def delete_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="Attribute path to delete."),
     file: str = _file_option(),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
+    dry_run: bool = DRY_RUN_OPTION,
 ) -> None:
     """Delete every definition of PATH, with the comments it owns."""
     segments = _path(path)
@@ -248,31 +261,25 @@ def delete_cmd(
 @app.command("append")
 def append_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="Attribute path of a list."),
-    value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
+    value: str = ITEM_ARGUMENT,
     file: str = _file_option(),
-    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
+    json_value: bool = JSON_VALUE_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
 ) -> None:
     """Append VALUE to the list at PATH (no duplicate; creates the list if absent)."""
-    segments = _path(path)
-    item = _value(value, json_value)
-    snapshot, doc = _load(file)
-    _finish(snapshot, doc.append(segments, item), dry_run, file)
+    _edit_with_value("append", path, value, file, json_value, dry_run)
 
 
 @app.command("remove")
 def remove_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="Attribute path of a list."),
-    value: str = typer.Argument(..., metavar="VALUE", help="The item: Nix source (or JSON with --json-value)."),
+    value: str = ITEM_ARGUMENT,
     file: str = _file_option(),
-    json_value: bool = typer.Option(False, "--json-value", help=JSON_VALUE_HELP),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help=DRY_RUN_HELP),
+    json_value: bool = JSON_VALUE_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
 ) -> None:
     """Remove VALUE from the list at PATH (nothing to do if it is not there)."""
-    segments = _path(path)
-    item = _value(value, json_value)
-    snapshot, doc = _load(file)
-    _finish(snapshot, doc.remove(segments, item), dry_run, file)
+    _edit_with_value("remove", path, value, file, json_value, dry_run)
 
 
 @app.command("undo")
