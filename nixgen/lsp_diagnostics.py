@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nixgen.lsp_positions import LineIndex
+from nixgen.offsets import byte_offset
 
 SEVERITY = {"error": 1, "warning": 2, "info": 3, "information": 3, "note": 3, "hint": 4}
 SOURCE = "nixgen"
@@ -24,28 +25,13 @@ class SyntaxProblem:
     message: str
 
 
-def _offset_of(data: bytes, line: int, col: int) -> int:
-    """Byte offset of a 1-based line (split on ``\\n``) and 1-based character column."""
-    pos = 0
-    for _ in range(line - 1):
-        nxt = data.find(b"\n", pos)
-        if nxt < 0:
-            return len(data)
-        pos = nxt + 1
-    end = data.find(b"\n", pos)
-    if end < 0:
-        end = len(data)
-    text = data[pos:end].decode("utf-8", "replace")
-    return pos + len(text[: max(col - 1, 0)].encode("utf-8"))
-
-
 def syntax_problems(tree: Any, data: bytes) -> list[SyntaxProblem]:
     """Syntax errors of ``tree`` as byte spans (the error or missing node's extent)."""
     from nixgen import syntax
 
     problems = []
     for err in syntax.syntax_errors(tree, data):
-        start = _offset_of(data, err.line or 1, err.col or 1)
+        start = byte_offset(data, err.line or 1, err.col or 1)
         end = start
         node = tree.root_node.descendant_for_byte_range(start, start)
         while node is not None:

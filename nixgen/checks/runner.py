@@ -30,22 +30,11 @@ from nixgen.checks.nodes import (
 from nixgen.checks.spine import check_spine
 from nixgen.edits import Edit, apply_edits
 from nixgen.errors import FileError
+from nixgen.offsets import byte_offset
 from nixgen.syntax import parse, syntax_errors
 
 CONFIG_CODES = ("NG3", "NG4")
 BOM = b"\xef\xbb\xbf"
-
-
-def _offset(data: bytes, line: int, col: int) -> int:
-    pos = 0
-    for _ in range(line - 1):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            return len(data)
-        pos = nl + 1
-    end = data.find(b"\n", pos)
-    text = data[pos : end if end >= 0 else len(data)].decode("utf-8", "replace")
-    return pos + len(text[: max(col - 1, 0)].encode("utf-8"))
 
 
 def _wanted(codes: Sequence[str], select: Sequence[str], ignore: Sequence[str]) -> bool:
@@ -76,7 +65,7 @@ def check_source(
     if errors:
         out = list(bom)
         for err in errors:
-            start = _offset(data, err.line or 1, err.col or 1)
+            start = byte_offset(data, err.line or 1, err.col or 1)
             end = min(len(data), start + 1)
             out.append(src.finding("NG001", ERROR, err.message, start, end))
         return [f for f in out if code_enabled(f.code, sel, ign)]
