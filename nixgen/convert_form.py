@@ -3,7 +3,8 @@
 ``a.b.c = 1;`` becomes ``a = { b.c = 1; };`` (laid out over lines like its neighbours), and an
 attribute set binding ``a = { b = 1; /* x */ c = 2; };`` becomes ``a.b = 1; /* x */ a.c = 2;``.
 One level per step, so the two conversions undo each other. Only the binding's own span is
-rewritten; the result is re-parsed and a conversion that would break the file is not offered.
+rewritten; the result is re-parsed, and a conversion that would break the file (a syntax error,
+or an attribute defined twice, which Nix's parser rejects) is not offered.
 """
 
 from __future__ import annotations
@@ -198,8 +199,19 @@ def conversion_at(document: Any, offset: int) -> Conversion | None:
 
 
 def _parses(document: Any, edit: Edit) -> bool:
+    """Whether the converted file parses and Nix would not reject more definitions than before."""
     try:
-        document.apply([edit])
+        converted = document.apply([edit])
     except Exception:
         return False
-    return True
+    return _rejected(converted) <= _rejected(document)
+
+
+def _rejected(document: Any) -> int:
+    """How many definitions of the document Nix's parser rejects (NG101/NG102)."""
+    from nixgen.checks.duplicates import check_duplicates
+    from nixgen.checks.model import ERROR
+    from nixgen.checks.nodes import Source
+
+    src = Source(document.data, document.tree, None)
+    return sum(1 for f in check_duplicates(src) if f.severity == ERROR)

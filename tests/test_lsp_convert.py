@@ -64,3 +64,21 @@ def test_round_trip_single_binding() -> None:
 def test_cursor_in_a_value_converts_the_enclosing_binding() -> None:
     src = b"{\n  a = {\n    b = 1;\n  };\n}\n"
     assert convert(src, b"b = 1", "dotted") == b"{\n  a.b = 1;\n}\n"
+
+
+@pytest.mark.parametrize(("src", "needle", "kind"), [
+    # a literal set after a dotted key with the same head: Nix merges one level deep only
+    (b'{\n  systemd.containers.foo.config = { };\n  systemd.containers.bar.path = "/x";\n}\n',
+     b"systemd.containers.bar", "nested"),
+    (b"{\n  a.b.c = 1;\n  a.b.d = 2;\n}\n", b"a.b.d", "nested"),
+])
+def test_a_conversion_nix_would_reject_is_not_offered(src: bytes, needle: bytes, kind: str,
+                                                      nix_instantiate: str) -> None:
+    got = convert(src, needle, kind)
+    assert got is None or nix_parse_ok(got, nix_instantiate)[0]
+    assert got is None
+
+
+def test_a_conversion_beside_an_existing_duplicate_is_still_offered() -> None:
+    src = b"{\n  x.y = 1;\n  x = { y = 2; };\n  p.q = 1;\n}\n"
+    assert convert(src, b"p.q", "nested") == src.replace(b"p.q = 1;", b"p = {\n    q = 1;\n  };")
