@@ -385,3 +385,17 @@ def test_byte_order_mark_is_ng001_with_a_fix(nix_instantiate: str) -> None:
     fixed = apply_fixes(data, [f])
     assert fixed == data[3:] and nix_parse_ok(fixed, nix_instantiate)[0]
     assert check_source(fixed) == []
+
+
+def test_ng201_no_fix_adding_a_required_lib_where_pkgs_has_a_default(
+        nix_instantiate: str) -> None:
+    # `import ./file.nix { }` must keep working: a required `lib` argument would break it
+    src = b"{ pkgs ? import <nixpkgs> { } }:\npkgs.lib.mkDefault 1\n"
+    [f] = check_source(src)
+    assert f.code == "NG201" and f.fix is None
+    assert apply_fixes(src, [f]) == src
+    # with `lib` already an argument, the rewrite alone is still safe
+    src = b"{ lib, pkgs ? import <nixpkgs> { } }:\npkgs.lib.mkDefault 1\n"
+    [f] = check_source(src)
+    assert apply_fixes(src, [f]) == b"{ lib, pkgs ? import <nixpkgs> { } }:\nlib.mkDefault 1\n"
+    assert nix_parse_ok(apply_fixes(src, [f]), nix_instantiate)[0]

@@ -4,7 +4,9 @@
 spine of the module system (``with pkgs.lib;``, ``pkgs.lib.mkIf …``) makes NixOS evaluate
 ``pkgs`` and some modules twice. The fix rewrites ``pkgs.lib`` to ``lib`` and, when the
 module function does not take ``lib`` yet, adds it to the argument set in the file's own
-layout (``{ config, pkgs, ... }:`` → ``{ config, pkgs, lib, ... }:``).
+layout (``{ config, pkgs, ... }:`` → ``{ config, pkgs, lib, ... }:``). A function whose
+``pkgs`` has a default (``{ pkgs ? import <nixpkgs> { } }:``) is also called without
+arguments, so no required ``lib`` is added to it: the finding comes without a fix there.
 """
 
 from __future__ import annotations
@@ -75,6 +77,16 @@ def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
     return Edit(last.end_byte, last.end_byte, f"{sep}{name}")
 
 
+def _has_default(function: Node, data: bytes, name: str) -> bool:
+    """Whether the argument ``name`` of ``function`` has a default value (``name ? …``)."""
+    for formal in _real_formals(function):
+        formal_name = formal.child_by_field_name("name")
+        if (formal_name is not None and data[formal_name.start_byte : formal_name.end_byte]
+                == name.encode() and formal.child_by_field_name("default") is not None):
+            return True
+    return False
+
+
 def _bound_names(node: Node, data: bytes) -> set[str]:
     """Names a let / rec set / inner function binds for the code inside it."""
     names: set[str] = set()
@@ -117,6 +129,7 @@ def check_spine(src: Source) -> list[Finding]:
     if "pkgs" not in args:
         return []
     add = None if "lib" in args else add_formal_edit(module, src.data, "lib")
+    fixable = "lib" in args or not _has_default(module, src.data, "pkgs")
     findings: list[Finding] = []
     for node in find(module, SELECT_QUERY):
         base = node.child_by_field_name("expression")
@@ -128,7 +141,7 @@ def check_spine(src: Source) -> list[Finding]:
             continue
         start, end = base.start_byte, elems[0].end_byte
         fix = None
-        if not _shadowed(node, module, src.data, "lib"):
+        if fixable and not _shadowed(node, module, src.data, "lib"):
             edits = [Edit(start, end, "lib")]
             if add is not None:
                 edits.insert(0, add)
