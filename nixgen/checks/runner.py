@@ -201,6 +201,47 @@ class _Parsed:
     document: Any = None
 
 
+def _read_modules(
+    root: Path,
+    ws: Workspace,
+    parsed: dict[str, _Parsed],
+    *,
+    follow_imports: bool = True,
+    root_required: bool = False,
+    root_tree: Any = None,
+    root_document: Any = None,
+) -> list[_Parsed]:
+    """Read and parse ``root`` and the modules it imports, depth first, each real file once.
+
+    Each file read is added to ``parsed`` (by real path) and returned, in the order read; files
+    already in ``parsed`` are not read again. A file that cannot be read is skipped, except
+    ``root`` with ``root_required``. ``root_tree`` (and ``root_document``) are reused for
+    ``root`` instead of parsing it again.
+    """
+    read: list[_Parsed] = []
+    stack = [root]
+    while stack:
+        path = stack.pop()
+        real = os.path.realpath(path)
+        if real in parsed:
+            continue
+        try:
+            data = ws.read(path)
+        except FileError:
+            if root_required and path is root:
+                raise
+            continue
+        own = path is root and root_tree is not None
+        tree = root_tree if own else parse(data)
+        ok = not syntax_errors(tree, data)
+        imports = import_paths(data, tree, path) if ok and follow_imports else []
+        item = _Parsed(path, data, tree, ok, imports, root_document if own else None)
+        parsed[real] = item
+        read.append(item)
+        stack.extend(reversed(imports))
+    return read
+
+
 def _closure(root: Path, parsed: Mapping[str, _Parsed]) -> list[_Parsed]:
     """``root`` and every module it imports (depth first, each file once)."""
     out: list[_Parsed] = []
@@ -259,32 +300,17 @@ def check_paths(
     ws = workspace or Workspace(buffers)
     roots = [Path(p) for p in paths]
     parsed: dict[str, _Parsed] = {}
-    seen: dict[str, Path] = {}
     findings: list[Finding] = []
     config_roots: list[Path] = []
     for root in roots:
-        if os.path.realpath(root) in seen:
+        if os.path.realpath(root) in parsed:
             continue
         config_roots.append(root)
-        stack = [root]
-        while stack:
-            path = stack.pop()
-            real = os.path.realpath(path)
-            if real in seen:
-                continue
-            try:
-                data = ws.read(path)
-            except FileError:
-                if path is root:
-                    raise
-                continue
-            seen[real] = path
-            tree = parse(data)
-            ok = not syntax_errors(tree, data)
-            imports = import_paths(data, tree, path) if ok and follow_imports else []
-            parsed[real] = _Parsed(path, data, tree, ok, imports)
-            findings.extend(check_source(data, path, tree=tree, select=sel, ignore=ign))
-            stack.extend(reversed(imports))
+        for item in _read_modules(root, ws, parsed, follow_imports=follow_imports,
+                                  root_required=True):
+            findings.extend(check_source(item.data, item.path, tree=item.tree,
+                                         select=sel, ignore=ign))
+    seen = {real: item.path for real, item in parsed.items()}
     if _wanted(CONFIG_CODES, sel, ign):
         for root in config_roots:
             found = _configuration_findings(root, parsed, ws)
@@ -318,23 +344,8 @@ def check_document(
     if configuration and p is not None and _wanted(CONFIG_CODES, sel, ign):
         ws = Workspace({p: data})
         parsed: dict[str, _Parsed] = {}
-        stack = [p]
-        while stack:
-            path = stack.pop()
-            real = os.path.realpath(path)
-            if real in parsed:
-                continue
-            try:
-                body = ws.read(path)
-            except FileError:
-                continue
-            own = path is p and tree is not None
-            t = tree if own else parse(body)
-            ok = not syntax_errors(t, body)
-            imports = import_paths(body, t, path) if ok else []
-            reuse = doc if own and hasattr(doc, "bindings") else None
-            parsed[real] = _Parsed(path, body, t, ok, imports, reuse)
-            stack.extend(reversed(imports))
+        _read_modules(p, ws, parsed, root_tree=tree,
+                      root_document=doc if hasattr(doc, "bindings") else None)
         real_p = os.path.realpath(p)
         for f in _configuration_findings(p, parsed, ws):
             if (f.file is not None and os.path.realpath(f.file) == real_p
