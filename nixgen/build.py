@@ -440,21 +440,24 @@ def profile_of(name: str, opts: BuildOptions) -> Path:
                      f"under {profile_dir}")
 
 
+def _existing_profile(name: str, opts: BuildOptions, advice: str) -> Path:
+    """The profile of ``name``; FileError ("no profile at …: ADVICE") if it does not exist."""
+    profile = profile_of(name, opts)
+    if not os.path.lexists(profile):
+        raise FileError(f"no profile at {profile}: {advice}", file=profile)
+    return profile
+
+
 def generations(name: str, opts: BuildOptions, *, nix: Nix | None = None) -> list[Any]:
     """The generations of the host's or a container's profile (``nix-env --list-generations``)."""
     nix = nix or make_nix(opts)
-    profile = profile_of(name, opts)
-    if not os.path.lexists(profile):
-        raise FileError(f"no profile at {profile}: build it first with nixgen build",
-                        file=profile)
+    profile = _existing_profile(name, opts, "build it first with nixgen build")
     return list(nix.generations(profile))
 
 
 def rollback(name: str, opts: BuildOptions, *, nix: Nix | None = None) -> tuple[Path, str | None]:
     """Point the profile back at its previous generation; returns (profile, new target)."""
     nix = nix or make_nix(opts)
-    profile = profile_of(name, opts)
-    if not os.path.lexists(profile):
-        raise FileError(f"no profile at {profile}: nothing to roll back", file=profile)
+    profile = _existing_profile(name, opts, "nothing to roll back")
     nix.rollback(profile)
     return profile, read_profile(profile)

@@ -327,3 +327,17 @@ def test_container_systems_are_read_from_unit_files(tmp_path: Path) -> None:
     assert container_systems_of(str(tmp_path)) == {
         ("legacy", "old"): store, ("modern", "new"): store + "-2"}
     assert container_systems_of(None) == {}
+
+
+def test_generations_and_rollback_refuse_a_profile_never_built(setup) -> None:
+    config, profiles = setup
+    opts = _opts(config, profiles)
+    missing = profiles / "system"
+    with pytest.raises(FileError) as info:
+        generations("host", opts)
+    assert info.value.message == f"no profile at {missing}: build it first with nixgen build"
+    assert str(info.value.file) == str(missing)
+    with pytest.raises(FileError) as info:
+        rollback("host", opts)
+    assert info.value.message == f"no profile at {missing}: nothing to roll back"
+    assert str(info.value.file) == str(missing)
