@@ -58,6 +58,7 @@ def _nix_options(ctx: typer.Context) -> list[tuple[str, str]]:
         pairs.append((args.pop(0), args.pop(0)))
     return pairs
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+NameArgument = typer.Argument("host", help="`host` or a path-route container's name.")
 
 
 def _options(
@@ -250,7 +251,7 @@ def build_cmd(
 @app.command("generations", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
 def generations_cmd(
     ctx: typer.Context,
-    name: str = typer.Argument("host", help="`host` or a path-route container's name."),
+    name: str = NameArgument,
     file: str = ConfigOption,
     include: list[str] | None = IncludeOption,
     profile_dir: str = ProfileDirOption,
@@ -297,7 +298,7 @@ def _generation_json(g: Any) -> dict[str, Any]:
 @app.command("rollback", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
 def rollback_cmd(
     ctx: typer.Context,
-    name: str = typer.Argument("host", help="`host` or a path-route container's name."),
+    name: str = NameArgument,
     file: str = ConfigOption,
     include: list[str] | None = IncludeOption,
     profile_dir: str = ProfileDirOption,
