@@ -28,6 +28,9 @@ HELP_NAMES = {"help_option_names": ["-h", "--help"]}
 # The value type of a repeatable two-value option (--arg NAME VALUE ...): typer 0.28 rejects a
 # list[tuple[str, str]] annotation, so such options are list[tuple] with this click type.
 PAIR = PairType([str, str])
+NIX_OPTION = typer.Option(
+    None, "--option", click_type=PAIR, metavar="NAME VALUE", show_default=False,
+    help="Set a Nix option (e.g. --option substituters ''); repeatable.")
 
 
 class OneLineUsageCommand(TyperCommand):
@@ -114,9 +117,7 @@ def eval_cmd(
     include: list[str] | None = typer.Option(
         None, "-I", metavar="PATH", show_default=False,
         help="Add a search path entry for Nix (e.g. -I nixpkgs=/path); repeatable."),
-    option: list[tuple] | None = typer.Option(
-        None, "--option", click_type=PAIR, metavar="NAME VALUE", show_default=False,
-        help="Set a Nix option (e.g. --option substituters ''); repeatable."),
+    option: list[tuple] | None = NIX_OPTION,
     timeout: float | None = typer.Option(
         None, "--timeout", metavar="SECONDS", callback=_positive_seconds,
         help="Stop Nix after this many seconds."),
@@ -195,9 +196,7 @@ def check_syntax_cmd(
     include: list[str] | None = typer.Option(
         None, "-I", metavar="PATH", show_default=False,
         help="Add a search path entry for Nix; repeatable."),
-    option: list[tuple] | None = typer.Option(
-        None, "--option", click_type=PAIR, metavar="NAME VALUE", show_default=False,
-        help="Set a Nix option (e.g. --option substituters ''); repeatable."),
+    option: list[tuple] | None = NIX_OPTION,
 ) -> None:
     """Check that each FILE (or each *.nix under a DIRECTORY) is valid Nix.
 
