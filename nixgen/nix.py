@@ -17,7 +17,7 @@ import shutil
 import signal as signal_module
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -98,20 +98,31 @@ def parse_nix_message(stderr: str) -> NixMessage:
         if len(body) >= MAX_MESSAGE_LINES:
             break
     message = "\n".join(body) or "(no message)"
+    # Where the error is: the first frame line of its own (`at FILE:L:C:`) after the message;
+    # a place named inside the message ("already defined at FILE:1:3") is another place.
+    framed = _first_location(ln for ln in lines[start + 1:] if ln.lstrip().startswith("at "))
+    found = framed or _first_location(lines[start:])
     file = line = col = None
-    for ln in lines[start:]:
+    if found is not None:
+        file, line, col = found
+    if framed is None:
+        # The older one-line form puts ", at FILE:L:C" inside the message itself.
+        message = re.sub(r",? at (?:«[^»]*»|/\S*?):\d+:\d+\s*$", "", message,
+                         flags=re.M).strip()
+    return NixMessage(message or "(no message)", file, line, col)
+
+
+def _first_location(lines: Iterable[str]) -> tuple[str | None, int, int] | None:
+    """The first ``at FILE:L:C`` in ``lines`` outside nixgen's helpers (file None: «string»)."""
+    for ln in lines:
         m = _LOCATION.search(ln)
         if not m:
             continue
         name = m.group("file").strip()
         if name.startswith(str(NIXEXPRS)):
             continue
-        file = None if name.startswith("«") else name
-        line, col = int(m.group("line")), int(m.group("col"))
-        break
-    # The older one-line form puts ", at FILE:L:C" inside the message itself.
-    message = re.sub(r",? at (?:«[^»]*»|/\S*?):\d+:\d+\s*$", "", message, flags=re.M).strip()
-    return NixMessage(message or "(no message)", file, line, col)
+        return (None if name.startswith("«") else name), int(m.group("line")), int(m.group("col"))
+    return None
 
 
 def split_attr_path(attr: str) -> list[str]:

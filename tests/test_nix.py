@@ -569,3 +569,27 @@ def test_ctrl_c_stops_nix_too(nix_tools: dict[str, str], tmp_path: Path) -> None
     assert proc.wait(timeout=30) == 42
     with pytest.raises(ProcessLookupError):
         os.kill(nix_pid, 0)
+
+
+def test_duplicate_attribute_is_located_at_the_second_definition(
+        tmp_path: Path, nix_tools: dict[str, str]) -> None:
+    # Nix: "attribute 'a.b' already defined at FILE:1:3" then "at FILE:1:12:" (the second)
+    f = write(tmp_path / "dup.nix", "{ a.b = 1; a.b = 2; }\n")
+    nix = Nix(options=OFFLINE)
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check(f)
+    assert (info.value.file, info.value.line, info.value.col) == (str(f), 1, 12)
+    assert f"already defined at {f}:1:3" in info.value.message
+    [err] = nix.parse_check_many([f])
+    assert (err.line, err.col) == (1, 12) and ":1:3" in err.message
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check("{\n  x = 1;\n  x = 2;\n}\n")
+    assert (info.value.line, info.value.col) == (3, 3) and ":2:3" in info.value.message
+
+
+def test_parse_nix_message_prefers_the_frame_location_over_one_in_the_message() -> None:
+    stderr = ("error: attribute 'x' already defined at /e/c.nix:2:3\n\n"
+              "       at /e/c.nix:3:3:\n\n            2|   x = 1;\n")
+    parsed = parse_nix_message(stderr)
+    assert (parsed.file, parsed.line, parsed.col) == ("/e/c.nix", 3, 3)
+    assert parsed.message == "attribute 'x' already defined at /e/c.nix:2:3"
