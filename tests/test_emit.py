@@ -12,6 +12,7 @@ import pytest
 from conftest import NIX_OFFLINE, nix_parse_ok
 from hypothesis import given
 from hypothesis import strategies as st
+from nix_compare import SAME_FUNCTION, run_checker
 
 from nixgen.emit import Expr, nix_attr_name, nix_string, to_nix, to_nix_element
 from nixgen.literal import INT_MAX, INT_MIN
@@ -23,18 +24,7 @@ SAME_NIX = """
 let
   expected = builtins.fromJSON json;
   actual = import file;
-  same = a: b:
-    builtins.typeOf a == builtins.typeOf b
-    && (
-      if builtins.isAttrs a then
-        builtins.attrNames a == builtins.attrNames b
-        && builtins.all (n: same a.${n} b.${n}) (builtins.attrNames a)
-      else if builtins.isList a then
-        builtins.length a == builtins.length b
-        && builtins.all (i: same (builtins.elemAt a i) (builtins.elemAt b i))
-          (builtins.genList (i: i) (builtins.length a))
-      else a == b
-    );
+""" + SAME_FUNCTION + """\
   check = name: builtins.genList
     (i: same (builtins.elemAt expected i) (builtins.elemAt actual.${name} i))
     (builtins.length expected);
@@ -76,11 +66,7 @@ def check_round_trip(nix_instantiate: str, tmp_path: Path, values: list[Any], **
     checker = tmp_path / "same.nix"
     checker.write_text(SAME_NIX)
     expected = json.dumps(values, ensure_ascii=False)
-    proc = subprocess.run(
-        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", str(checker),
-         "--argstr", "json", expected, "--arg", "file", str(file)],
-        capture_output=True, timeout=120,
-    )
+    proc = run_checker(nix_instantiate, checker, expected, file, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode() + "\n" + file.read_text()
     result = json.loads(proc.stdout)
     bad = [values[i] for i, ok in enumerate(result["bound"]) if not ok]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from conftest import CONFIGS, NIX_OFFLINE
+from conftest import CONFIGS
 from hypothesis import given
 from hypothesis import strategies as st
+from nix_compare import SAME_FUNCTION, run_checker
 
 from nixgen.emit import to_nix
 from nixgen.literal import (
@@ -42,18 +42,7 @@ let
     else if builtins.isAttrs v then builtins.mapAttrs (n: norm) v
     else if builtins.isList v then map norm v
     else v;
-  same = a: b:
-    builtins.typeOf a == builtins.typeOf b
-    && (
-      if builtins.isAttrs a then
-        builtins.attrNames a == builtins.attrNames b
-        && builtins.all (n: same a.${n} b.${n}) (builtins.attrNames a)
-      else if builtins.isList a then
-        builtins.length a == builtins.length b
-        && builtins.all (i: same (builtins.elemAt a i) (builtins.elemAt b i))
-          (builtins.genList (i: i) (builtins.length a))
-      else a == b
-    );
+""" + SAME_FUNCTION + """\
 in builtins.genList (i: same (builtins.elemAt expected i) (norm (builtins.elemAt actual i)))
   (builtins.length expected)
 """
@@ -78,11 +67,7 @@ def nix_agrees(nix_instantiate: str, tmp: Path, snippets: list[bytes], values: l
     checker = tmp / "compare.nix"
     checker.write_text(COMPARE_NIX)
     expected = json.dumps([_jsonable(v, tmp) for v in values], ensure_ascii=False)
-    proc = subprocess.run(
-        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", str(checker),
-         "--argstr", "json", expected, "--arg", "file", str(file)],
-        capture_output=True, timeout=300,
-    )
+    proc = run_checker(nix_instantiate, checker, expected, file, timeout=300)
     assert proc.returncode == 0, (
         "Nix rejected what the literal evaluator accepted:\n" + proc.stderr.decode()
     )
