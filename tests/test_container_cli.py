@@ -9,10 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, nix_parse_ok, run_cli
-from test_containers import ssh_key
-
-CONTAINER_FIXTURES = FIXTURES / "containers"
+from conftest import nix_parse_ok, run_cli
+from container_helpers import CONTAINER_FIXTURES, copy_configuration, ssh_key
 
 
 @pytest.fixture
@@ -22,14 +20,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Path:
-    shutil.copytree(CONTAINER_FIXTURES / "plain", tmp_path / "plain")
-    return tmp_path / "plain" / "configuration.nix"
+    return copy_configuration(tmp_path, "plain")
 
 
 @pytest.fixture
 def forms(tmp_path: Path) -> Path:
-    shutil.copytree(CONTAINER_FIXTURES / "forms", tmp_path / "forms")
-    return tmp_path / "forms" / "configuration.nix"
+    return copy_configuration(tmp_path, "forms")
 
 
 def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import struct
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, nix_parse_ok
+from conftest import nix_parse_ok
+from container_helpers import CONTAINER_FIXTURES, copy_configuration, ssh_key
 
 from nixgen.container_specs import (
     ContainerSpec,
@@ -22,14 +21,6 @@ from nixgen.container_specs import (
 from nixgen.containers import Container, discover, host_ssh_ports, plan_add, plan_remove
 from nixgen.errors import ConflictError, FileError, NixSyntaxError, UsageError, ValidationError
 
-CONTAINER_FIXTURES = FIXTURES / "containers"
-
-
-def ssh_key(kind: str = "ssh-ed25519", comment: str = "me@host") -> str:
-    """A well-formed public key line (random-looking body of the right shape)."""
-    body = struct.pack(">I", len(kind)) + kind.encode() + struct.pack(">I", 32) + bytes(range(32))
-    return f"{kind} {base64.b64encode(body).decode()} {comment}"
-
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,14 +29,12 @@ def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Path:
-    shutil.copytree(CONTAINER_FIXTURES / "plain", tmp_path / "plain")
-    return tmp_path / "plain" / "configuration.nix"
+    return copy_configuration(tmp_path, "plain")
 
 
 @pytest.fixture
 def forms(tmp_path: Path) -> Path:
-    shutil.copytree(CONTAINER_FIXTURES / "forms", tmp_path / "forms")
-    return tmp_path / "forms" / "configuration.nix"
+    return copy_configuration(tmp_path, "forms")
 
 
 def commit(plan) -> None:

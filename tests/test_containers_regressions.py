@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import nix_parse_ok
-from test_containers import ssh_key
+from container_helpers import ssh_key
 
 from nixgen.container_specs import ContainerSpec
 from nixgen.containers import discover, plan_add, plan_remove
