@@ -13,24 +13,24 @@ from conftest import CONFIGS, NIX_OFFLINE, STAND_IN_NIXOS
 pytestmark = pytest.mark.nix
 
 
-def _eval(tools: dict[str, str], expr: str, config: Path) -> object:
-    proc = subprocess.run(
+def _run(tools: dict[str, str], expr: str, config: Path) -> subprocess.CompletedProcess[str]:
+    """Evaluate ``expr`` with ``s`` = the stand-in NixOS built from ``config``."""
+    return subprocess.run(
         [tools["nix-instantiate"], *NIX_OFFLINE, "--eval", "--strict", "--json",
          "-I", f"nixos={STAND_IN_NIXOS}", "-I", f"nixos-config={config}",
          "-E", f"let s = import <nixos> {{}}; in {expr}"],
         capture_output=True, text=True, timeout=120,
     )
+
+
+def _eval(tools: dict[str, str], expr: str, config: Path) -> object:
+    proc = _run(tools, expr, config)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
 def _eval_error(tools: dict[str, str], expr: str, config: Path) -> str:
-    proc = subprocess.run(
-        [tools["nix-instantiate"], *NIX_OFFLINE, "--eval", "--strict", "--json",
-         "-I", f"nixos={STAND_IN_NIXOS}", "-I", f"nixos-config={config}",
-         "-E", f"let s = import <nixos> {{}}; in {expr}"],
-        capture_output=True, text=True, timeout=120,
-    )
+    proc = _run(tools, expr, config)
     assert proc.returncode != 0
     return proc.stderr
 
