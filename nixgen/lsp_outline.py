@@ -164,7 +164,9 @@ def top_level_bindings(document: Any) -> list[Any]:
 
 def describe(item: BufferContainer, document: Any, others: list[str] | None = None) -> str:
     """Markdown hover text for a container."""
-    option = ".".join(item.path)
+    from nixgen.attrpath import format_path
+
+    option = format_path(item.path)
     lines = [f"**container `{item.name}`** — {item.dialect} dialect (`{option}`)", ""]
     lines.append(f"- route: {item.route}")
     lines.append("- ports: " + (", ".join(map(str, item.ports)) if item.ports else "none set"))

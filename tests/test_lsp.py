@@ -304,6 +304,15 @@ def test_hover_on_container_name(client: LspClient, tmp_path: Path) -> None:
     assert none is None
 
 
+def test_hover_names_the_option_as_nix_writes_it(client: LspClient, tmp_path: Path) -> None:
+    text = '{\n  systemd.containers."we-b.x".config = { };\n}\n'
+    _path, uri = _file(tmp_path, text)
+    client.open(uri, text)
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 1, "character": 23}})
+    assert '(`systemd.containers."we-b.x"`)' in hover["contents"]["value"]
+
+
 def test_document_symbols(client: LspClient, tmp_path: Path) -> None:
     _path, uri = _file(tmp_path, WITH_CONTAINERS)
     client.open(uri, WITH_CONTAINERS)
