@@ -164,16 +164,22 @@ def module_function(root: Node) -> Node | None:
     return expr if expr is not None and expr.type == "function_expression" else None
 
 
-def formal_names(function: Node, data: bytes) -> list[str]:
+def named_formals(function: Node) -> list[Node]:
+    """The ``formal`` nodes of a function's argument set that have a name (not error recovery)."""
     formals = function.child_by_field_name("formals")
     if formals is None:
         return []
-    names = []
+    out = []
     for formal in formals.children_by_field_name("formal"):
         name = formal.child_by_field_name("name")
         if name is not None and not name.is_missing and name.end_byte > name.start_byte:
-            names.append(data[name.start_byte : name.end_byte].decode())
-    return names
+            out.append(formal)
+    return out
+
+
+def formal_names(function: Node, data: bytes) -> list[str]:
+    names = (f.child_by_field_name("name") for f in named_formals(function))
+    return [data[n.start_byte : n.end_byte].decode() for n in names]
 
 
 def top_attrset(root: Node) -> Node | None:

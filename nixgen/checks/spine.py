@@ -21,6 +21,7 @@ from nixgen.checks.nodes import (
     formal_names,
     inherited_names,
     module_function,
+    named_formals,
 )
 from nixgen.edits import Edit
 from nixgen.syntax import Node
@@ -28,24 +29,12 @@ from nixgen.syntax import Node
 SELECT_QUERY = "(select_expression expression: (variable_expression) @v) @n"
 
 
-def _real_formals(function: Node) -> list[Node]:
-    formals = function.child_by_field_name("formals")
-    if formals is None:
-        return []
-    out = []
-    for formal in formals.children_by_field_name("formal"):
-        name = formal.child_by_field_name("name")
-        if name is not None and not name.is_missing and name.end_byte > name.start_byte:
-            out.append(formal)
-    return out
-
-
 def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
     """An edit adding ``name`` after the last named argument, copying the separator style."""
     formals = function.child_by_field_name("formals")
     if formals is None:
         return None
-    real = _real_formals(function)
+    real = named_formals(function)
     ellipses = formals.child_by_field_name("ellipses")
     if not real:
         if ellipses is not None:
@@ -79,7 +68,7 @@ def add_formal_edit(function: Node, data: bytes, name: str) -> Edit | None:
 
 def _has_default(function: Node, data: bytes, name: str) -> bool:
     """Whether the argument ``name`` of ``function`` has a default value (``name ? …``)."""
-    for formal in _real_formals(function):
+    for formal in named_formals(function):
         formal_name = formal.child_by_field_name("name")
         if (formal_name is not None and data[formal_name.start_byte : formal_name.end_byte]
                 == name.encode() and formal.child_by_field_name("default") is not None):
