@@ -165,6 +165,21 @@ def test_ng303_false_is_set_true_and_true_is_clean(tmp_path: Path) -> None:
     assert check_paths([config], select=["NG303"]) == []
 
 
+def test_ng303_is_container_set_by_an_imported_module_is_clean(tmp_path: Path) -> None:
+    config = write(tmp_path, {
+        "configuration.nix": "{ systemd.containers.baz.path = "
+                             "\"/nix/var/nix/profiles/containers/baz\"; }\n",
+        "containers/baz.nix": "{ ... }:\n{\n  imports = [ ./common ];\n}\n",
+        "containers/common/default.nix": "{ imports = [ ./deep.nix ]; }\n",
+        "containers/common/deep.nix": "{ boot.isContainer = true; }\n",
+    })
+    assert check_paths([config], select=["NG303"]) == []
+    # an imported module that sets it false does not count
+    (tmp_path / "containers/common/deep.nix").write_text("{ boot.isContainer = false; }\n")
+    [f] = check_paths([config], select=["NG303"])
+    assert Path(f.file).name == "baz.nix"
+
+
 def test_ng304_profile_layouts(tmp_path: Path) -> None:
     config = write(tmp_path, {"configuration.nix": """{
   systemd.containers.a.path = "/nix/var/nix/profiles/containers/a";

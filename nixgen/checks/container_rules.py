@@ -43,6 +43,17 @@ def _source(doc: Document, path: Path) -> Source:
     return Source(doc.data, doc.tree, path)
 
 
+def _imported_is_container(doc: Document) -> bool:
+    """Whether a module ``doc`` imports by literal path sets ``boot.isContainer`` (not false)."""
+    from nixgen.module_imports import find_in_imports
+
+    found = find_in_imports(doc, ("boot", "isContainer"))
+    if found is None:
+        return False
+    _via, defs = found
+    return any(tuple(b.path) == ("boot", "isContainer") and b.value is not False for b in defs)
+
+
 def _name_ok(name: str) -> bool:
     from nixgen.container_specs import NAME_RE
 
@@ -183,6 +194,8 @@ class _Rules:
         defs = doc.get(("boot", "isContainer"))
         values = [b.value for b in defs]
         if any(v is True for v in values):
+            return
+        if not defs and _imported_is_container(doc):
             return
         host = f"{c.file.name}:{c.line}"
         message = (f"container `{c.name}` is built from this file by the path route ({host}), "
