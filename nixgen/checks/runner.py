@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nixgen.checks.dialect import check_dialect
 from nixgen.checks.duplicates import check_duplicates
@@ -35,6 +35,7 @@ from nixgen.syntax import parse, syntax_errors
 
 CONFIG_CODES = ("NG3", "NG4")
 BOM = b"\xef\xbb\xbf"
+_V = TypeVar("_V")
 
 
 def _wanted(codes: Sequence[str], select: Sequence[str], ignore: Sequence[str]) -> bool:
@@ -122,6 +123,17 @@ def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
     return out
 
 
+def _same_file_value(mapping: Mapping[Path, _V], path: Path) -> _V | None:
+    """``mapping[path]``, else the value of a key that names the same file, else None."""
+    if path in mapping:
+        return mapping[path]
+    real = os.path.realpath(path)
+    for key, value in mapping.items():
+        if os.path.realpath(key) == real:
+            return value
+    return None
+
+
 class Workspace:
     """Files as they are on disk, or as given in ``buffers``; snapshots kept for writing."""
 
@@ -130,13 +142,7 @@ class Workspace:
         self.snapshots: dict[Path, Any] = {}
 
     def _buffer(self, path: Path) -> bytes | None:
-        if path in self.buffers:
-            return self.buffers[path]
-        real = os.path.realpath(path)
-        for key, value in self.buffers.items():
-            if os.path.realpath(key) == real:
-                return value
-        return None
+        return _same_file_value(self.buffers, path)
 
     def read(self, path: Path) -> bytes:
         data = self._buffer(path)
@@ -150,13 +156,7 @@ class Workspace:
 
     def snapshot(self, path: Path) -> Any:
         """The snapshot taken when ``path`` (or another spelling of it) was read, else None."""
-        if path in self.snapshots:
-            return self.snapshots[path]
-        real = os.path.realpath(path)
-        for key, snap in self.snapshots.items():
-            if os.path.realpath(key) == real:
-                return snap
-        return None
+        return _same_file_value(self.snapshots, path)
 
     def set(self, path: Path, data: bytes) -> None:
         if path not in self.snapshots and self._buffer(path) is None:
