@@ -127,6 +127,27 @@ CONTAINER_FILE = """# the container's own configuration
 """
 
 
+def test_ng301_container_with_sshd_switched_off_uses_no_port(tmp_path: Path) -> None:
+    config = write(tmp_path, {"configuration.nix": """{
+  services.openssh.enable = true;
+  services.openssh.ports = [ 2022 ];
+  # nixgen: allow-shared-network
+  systemd.containers.a.config = {
+    services.openssh.enable = false;
+    services.openssh.ports = [ 2022 ];
+  };
+  # nixgen: allow-shared-network
+  systemd.containers.b.config = { services.openssh = { enable = false; }; };
+}
+"""})
+    assert check_paths([config], select=["NG301"]) == []
+    text = (tmp_path / "configuration.nix").read_text().replace(
+        "    services.openssh.enable = false;\n", "")
+    (tmp_path / "configuration.nix").write_text(text)
+    [f] = check_paths([config], select=["NG301"])
+    assert "container `a`" in f.message and "port 2022" in f.message
+
+
 def test_ng303_fix_adds_is_container(tmp_path: Path, nix_instantiate: str) -> None:
     config = write(tmp_path, {
         "configuration.nix": """{

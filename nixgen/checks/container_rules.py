@@ -122,8 +122,8 @@ class _Rules:
             used.setdefault(port, (f"the host's sshd ({Path(file).name}:{line})",
                                    (str(file), line, 1)))
         for c in self.containers:
-            if not c.shares_host_network:
-                continue
+            if not c.shares_host_network or c.ssh_enabled is False:
+                continue  # a private network, or sshd switched off: no port of the host's
             for port in c.sshd_ports():
                 owner = used.get(port)
                 if owner is None:
