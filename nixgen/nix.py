@@ -556,8 +556,20 @@ class Nix:
         return result
 
     def rollback(self, profile: str | os.PathLike[str]) -> None:
-        """Point ``profile`` back at its previous generation (``nix-env --rollback``)."""
-        self.run(self.command("nix-env", "-p", _abs(profile), "--rollback"))
+        """Point ``profile`` back at its previous generation (``nix-env --rollback``).
+
+        NixCommandError naming the profile when its current generation is the oldest.
+        """
+        try:
+            self.run(self.command("nix-env", "-p", _abs(profile), "--rollback"))
+        except NixCommandError as err:
+            m = re.search(r"no profile version older than the current \((\d+)\)", err.message)
+            if m is None or not _rejected(err):
+                raise
+            raise NixCommandError(
+                f"generation {m.group(1)} is the oldest of this profile: nothing to roll back to",
+                argv=err.argv, returncode=err.returncode, stderr=err.stderr,
+                file=os.fspath(profile)) from err
 
     def switch_generation(self, profile: str | os.PathLike[str], number: int) -> None:
         """Point ``profile`` at generation ``number`` (``nix-env --switch-generation``)."""

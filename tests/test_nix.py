@@ -423,6 +423,11 @@ def test_instantiate_realise_profiles_generations_rollback(nix: Nix, tmp_path: P
     assert [g.current for g in nix.generations(profile)] == [True, False]
     nix.switch_generation(profile, 2)
     assert nix.profile_target(profile) == out2[0]
+    nix.rollback(profile)
+    with pytest.raises(NixCommandError) as info:      # nothing older than generation 1
+        nix.rollback(profile)
+    assert info.value.file == str(profile) and "nothing to roll back to" in info.value.message
+    assert nix.profile_target(profile) == out1[0]
 
 
 def test_instantiate_attr_and_add_root(nix: Nix, tmp_path: Path) -> None:
