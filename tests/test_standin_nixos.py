@@ -96,6 +96,29 @@ def test_conflicting_definitions_are_an_error(nix_tools, write) -> None:
     assert "conflicting definition" in _eval_error(nix_tools, "s.config.n", cfg)
 
 
+@pytest.mark.parametrize(("definition", "option"), [
+    ('services.openssh.ports = [ "x" ];', "services.openssh.ports"),
+    ("services.openssh.ports = [ 70000 ];", "services.openssh.ports"),
+    ('services.openssh.enable = "yes";', "services.openssh.enable"),
+    ("networking.hostName = 1;", "networking.hostName"),
+    ("environment.systemPackages = [ 1 ];", "environment.systemPackages"),
+])
+def test_a_value_of_the_wrong_type_is_an_error(nix_tools, write, definition: str,
+                                               option: str) -> None:
+    cfg = write("configuration.nix", f"{{ {definition} }}\n")
+    err = _eval_error(nix_tools, "s.config", cfg)
+    assert f"option `{option}'" in err and "is not of type" in err
+
+
+def test_values_of_the_declared_types_are_accepted(nix_tools, write) -> None:
+    cfg = write("configuration.nix", "{ pkgs, ... }: { services.openssh = { enable = true; "
+                "ports = [ 22 2022 ]; }; networking.hostName = \"h\"; "
+                "environment.systemPackages = [ pkgs.vim ]; "
+                "systemd.containers.a.path = \"/nix/var/nix/profiles/containers/a\"; }\n")
+    got = _eval(nix_tools, "s.config.services.openssh", cfg)
+    assert got == {"enable": True, "ports": [22, 2022]}
+
+
 def test_user_options_and_mkif_on_own_option(nix_tools, write) -> None:
     cfg = write("configuration.nix", """{ config, lib, ... }:
 {
