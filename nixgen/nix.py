@@ -296,9 +296,13 @@ class Nix:
             )
         if code != 0:
             msg = parse_nix_message(err_text)
+            col = msg.col
+            if msg.file is not None and msg.line is not None and col is not None:
+                with contextlib.suppress(OSError):
+                    col = char_column(Path(msg.file).read_bytes(), msg.line, col)
             raise NixCommandError(
                 msg.message, argv=argv, returncode=code, stderr=err_text,
-                file=msg.file, line=msg.line, col=msg.col,
+                file=msg.file, line=msg.line, col=col,
             )
         return completed
 
@@ -659,7 +663,17 @@ def _store_target(link: Path) -> str | None:
     return None
 
 
+def char_column(data: bytes, line: int, byte_col: int) -> int:
+    """Nix's 1-based column (counted in bytes) as a 1-based column counted in characters."""
+    lines = data.split(b"\n")
+    if not 1 <= line <= len(lines) or byte_col < 1:
+        return byte_col
+    return len(lines[line - 1][: byte_col - 1].decode("utf-8", "replace")) + 1
+
+
 def _syntax_error(err: NixCommandError, file: str | None, data: bytes | None) -> NixSyntaxError:
+    if err.file is None and data is not None and err.line is not None and err.col is not None:
+        err.col = char_column(data, err.line, err.col)   # «stdin»: run() could not read it
     name = err.file or file
     source_line = None
     if err.line is not None:

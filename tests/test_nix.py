@@ -598,3 +598,21 @@ def test_parse_nix_message_prefers_the_frame_location_over_one_in_the_message() 
     parsed = parse_nix_message(stderr)
     assert (parsed.file, parsed.line, parsed.col) == ("/e/c.nix", 3, 3)
     assert parsed.message == "attribute 'x' already defined at /e/c.nix:2:3"
+
+
+def test_columns_count_characters_not_bytes(tmp_path: Path, nix_tools: dict[str, str]) -> None:
+    # Nix counts bytes: ';' after two 4-byte emoji is at byte column 23, character column 17
+    nix = Nix(options=OFFLINE)
+    f = write(tmp_path / "u.nix", '{ a = "😀😀"; b = ; }')
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check(f)
+    assert (info.value.line, info.value.col) == (1, 17)
+    [err] = nix.parse_check_many([f])
+    assert err.col == 17
+    with pytest.raises(NixSyntaxError) as info:
+        nix.parse_check('{\n  a = "é"; b = ; }')
+    assert (info.value.line, info.value.col) == (2, 16)
+    g = write(tmp_path / "v.nix", '{ a = "😀😀"; b = x; }')
+    with pytest.raises(NixCommandError) as cmd_info:
+        nix.eval(g)
+    assert (cmd_info.value.file, cmd_info.value.line, cmd_info.value.col) == (str(g), 1, 17)
