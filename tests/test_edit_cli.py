@@ -516,3 +516,31 @@ def test_bad_attribute_path_is_a_usage_error(cli, tmp_path: Path) -> None:
     proc = cli("set", "services..ports", "1", "-f", file)
     assert proc.returncode == 2
     assert proc.stderr.startswith("nixgen: error: ") and "Traceback" not in proc.stderr
+
+
+# --- paths this file cannot delete, and warnings ----------------------------------------------
+
+
+def test_delete_of_a_path_defined_in_an_imported_module_is_refused(cli, tmp_path: Path) -> None:
+    conf = tmp_path / "conf.nix"
+    conf.write_text("{ ... }: { imports = [ ./hw.nix ]; a = import ./x.nix; }\n")
+    (tmp_path / "hw.nix").write_text('{ fileSystems."/".device = "/dev/sda1"; }\n')
+    before = state(conf)
+    line = one_error_line(cli("delete", 'fileSystems."/"', "-f", conf))
+    assert f"{conf}:1:" in line and "hw.nix:1:3" in line
+    line = one_error_line(cli("delete", "a.b", "-f", conf))
+    assert "import ./x.nix" in line
+    assert state(conf) == before
+    proc = ok(cli("delete", "zzz", "-f", conf))
+    assert "nothing to change" in proc.stderr
+    assert state(conf) == before
+
+
+def test_a_byte_order_mark_is_kept_and_warned_about(cli, tmp_path: Path) -> None:
+    conf = tmp_path / "bom.nix"
+    conf.write_bytes(b"\xef\xbb\xbf{ a = 1; }\n")
+    proc = ok(cli("set", "b", "2", "-f", conf))
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("nixgen: warning: ")]
+    assert len(warnings) == 1 and "byte order mark" in warnings[0] and f"{conf}:1:1" in warnings[0]
+    assert conf.read_bytes().startswith(b"\xef\xbb\xbf{ a = 1;")
+    assert b"b = 2;" in conf.read_bytes()

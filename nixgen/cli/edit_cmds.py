@@ -36,7 +36,10 @@ def _load(file: str) -> tuple[Any, Any]:
     from nixgen.files import read_snapshot
 
     snapshot = read_snapshot(Path(file))
-    return snapshot, Document.from_text(snapshot.data, path=Path(file))
+    doc = Document.from_text(snapshot.data, path=Path(file))
+    for warning in doc.warnings:
+        _say(f"nixgen: warning: {warning}")
+    return snapshot, doc
 
 
 def _value(text: str, json_value: bool) -> Any:
@@ -252,10 +255,11 @@ def delete_cmd(
     """Delete every definition of PATH, with the comments it owns."""
     segments = _path(path)
     snapshot, doc = _load(file)
-    if not doc.get(segments) and not doc.find_prefix(segments):
+    change = doc.delete(segments)  # refuses a path defined where this file cannot delete it
+    if not change.changed:
         _say(f"{path} is not defined in {file}: nothing to change")
         return
-    _finish(snapshot, doc.delete(segments), dry_run, file)
+    _finish(snapshot, change, dry_run, file)
 
 
 @app.command("append")
