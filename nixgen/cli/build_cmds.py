@@ -283,16 +283,11 @@ def generations_cmd(
 
 
 def _generation_json(g: Any) -> dict[str, Any]:
-    if isinstance(g, dict):
-        data = dict(g)
-    elif hasattr(g, "__dataclass_fields__"):
-        from dataclasses import asdict
+    """A ``nixgen.nix.Generation`` as JSON-ready data (the date as ISO text)."""
+    from dataclasses import asdict
 
-        data = asdict(g)
-    else:
-        data = {"number": getattr(g, "number", g)}
-    return {k: (str(v) if not isinstance(v, int | bool | str | type(None)) else v)
-            for k, v in data.items()}
+    return {k: (v if isinstance(v, int | bool | str | type(None)) else str(v))
+            for k, v in asdict(g).items()}
 
 
 @app.command("rollback", context_settings=EXTRA_ARGS, epilog=OPTION_HELP)
