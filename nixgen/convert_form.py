@@ -178,7 +178,7 @@ def conversions_at(document: Any, offset: int) -> list[Conversion]:
         key = _text(data, binding.child_by_field_name("attrpath") or binding)
         for kind, make in (("nested", to_nested), ("dotted", to_dotted)):
             edit = make(data, binding, unit)
-            if edit is None or not _parses(document, edit):
+            if edit is None or not _parses(document, edit, binding):
                 continue
             title = (f"Convert {key} to nested form" if kind == "nested"
                      else f"Convert {key} to dotted form")
@@ -198,20 +198,85 @@ def conversion_at(document: Any, offset: int) -> Conversion | None:
     return found[0] if found else None
 
 
-def _parses(document: Any, edit: Edit) -> bool:
+def _parses(document: Any, edit: Edit, binding: Any) -> bool:
     """Whether the converted file parses and Nix would not reject more definitions than before."""
     try:
-        converted = document.apply([edit])
+        document.apply([edit])
     except Exception:
         return False
-    return _rejected(converted) <= _rejected(document)
+    return not _adds_duplicate(document.data, binding, edit)
 
 
-def _rejected(document: Any) -> int:
-    """How many definitions of the document Nix's parser rejects (NG101/NG102)."""
+def _adds_duplicate(data: bytes, binding: Any, edit: Edit) -> bool:
+    """Whether rewriting ``binding`` by ``edit`` makes Nix reject a definition (NG101/NG102).
+
+    Only the bindings beside it that can clash with it are judged, before and after, in a
+    small set of their own: those defining its first name itself (``a = …;``, ``inherit a;``)
+    or a name below it that the conversion touches (``a.b…`` for ``a.b.c = 1;`` or for
+    ``a = { b = …; };``).
+    """
+    from nixgen.checks.nodes import attr_name, attrpath_elements, inherited_names
+
+    elems = attrpath_elements(binding)
+    scope = binding.parent
+    if not elems or scope is None:
+        return False
+    head = attr_name(elems[0], data)
+    touched = set(_second_names(data, binding))
+    before: list[str] = []
+    after: list[str] = []
+    for item in scope.named_children:
+        if item.type == "binding":
+            path = attrpath_elements(item)
+            if not path or attr_name(path[0], data) != head:
+                continue
+            if (item.start_byte != binding.start_byte and len(path) > 1
+                    and attr_name(path[1], data) not in touched):
+                continue
+        elif item.type == "inherit":
+            if head not in [attr_name(a, data) for a in inherited_names(item)]:
+                continue
+        else:
+            continue
+        text = _text(data, item)
+        before.append(text)
+        after.append(edit.text if item.start_byte == binding.start_byte else text)
+    if len(before) < 2:
+        return False
+    return _rejected(after) > _rejected(before)
+
+
+def _second_names(data: bytes, binding: Any) -> list[Any]:
+    """The names one level below the binding's first name that it defines."""
+    from nixgen.checks.nodes import attr_name, attrpath_elements, inherited_names
+
+    path = attrpath_elements(binding)
+    if len(path) > 1:
+        return [attr_name(path[1], data)]
+    value = binding.child_by_field_name("expression")
+    names: list[Any] = []
+    if value is None or value.type not in _SET_TYPES:
+        return names
+    for child in value.named_children:
+        if child.type != "binding_set":
+            continue
+        for item in child.named_children:
+            if item.type == "binding":
+                inner = attrpath_elements(item)
+                if inner:
+                    names.append(attr_name(inner[0], data))
+            elif item.type == "inherit":
+                names.extend(attr_name(a, data) for a in inherited_names(item))
+    return names
+
+
+def _rejected(bindings: list[str]) -> int:
+    """How many of these bindings, written in one attribute set, Nix's parser rejects."""
+    from nixgen import syntax
     from nixgen.checks.duplicates import check_duplicates
     from nixgen.checks.model import ERROR
     from nixgen.checks.nodes import Source
 
-    src = Source(document.data, document.tree, None)
+    text = ("{\n" + "\n".join(bindings) + "\n}\n").encode("utf-8")
+    src = Source(text, syntax.parse(text), None)
     return sum(1 for f in check_duplicates(src) if f.severity == ERROR)

@@ -71,12 +71,21 @@ def test_cursor_in_a_value_converts_the_enclosing_binding() -> None:
     (b'{\n  systemd.containers.foo.config = { };\n  systemd.containers.bar.path = "/x";\n}\n',
      b"systemd.containers.bar", "nested"),
     (b"{\n  a.b.c = 1;\n  a.b.d = 2;\n}\n", b"a.b.d", "nested"),
+    (b"{\n  h = { r = { a = 1; }; };\n  x.y = 1;\n  h.r.b = 2;\n}\n", b"h.r.b", "nested"),
 ])
 def test_a_conversion_nix_would_reject_is_not_offered(src: bytes, needle: bytes, kind: str,
                                                       nix_instantiate: str) -> None:
     got = convert(src, needle, kind)
     assert got is None or nix_parse_ok(got, nix_instantiate)[0]
     assert got is None
+
+
+def test_a_conversion_beside_siblings_that_cannot_clash_is_offered(
+        nix_instantiate: str) -> None:
+    src = b"{\n  a.x.c = 1;\n  a.y = 2;\n  a.b.c = 3;\n}\n"
+    got = convert(src, b"a.b.c", "nested")
+    assert got == b"{\n  a.x.c = 1;\n  a.y = 2;\n  a = {\n    b.c = 3;\n  };\n}\n"
+    assert nix_parse_ok(got, nix_instantiate)[0]
 
 
 def test_a_conversion_beside_an_existing_duplicate_is_still_offered() -> None:
