@@ -249,11 +249,29 @@ def run_operation(
     """Run ``operation`` on the buffer ``data`` (of file ``path``) and return its edits.
 
     ``buffers`` holds other unsaved buffers by path; ``document`` may return the already
-    parsed Document of ``data`` (the language server keeps one).
+    parsed Document of ``data`` (the language server keeps one). Without ``path`` the
+    buffer stands in for ``configuration.nix`` in the current folder, and the summary calls
+    it "the buffer" rather than naming that file.
     """
+    file_path = path or Path.cwd() / "configuration.nix"
+    result = _run_operation(operation, args, data=data, file_path=file_path, buffers=buffers,
+                            document=document)
+    if path is None and result.summary:
+        result.summary = result.summary.replace(str(file_path), "the buffer")
+    return result
+
+
+def _run_operation(
+    operation: str,
+    args: Mapping[str, Any],
+    *,
+    data: bytes,
+    file_path: Path,
+    buffers: Mapping[Path, bytes] | None,
+    document: Callable[[], Any] | None,
+) -> OperationResult:
     if not isinstance(args, Mapping):
         raise ValidationError("arguments must be one JSON object")
-    file_path = path or Path.cwd() / "configuration.nix"
     all_buffers = dict(buffers or {})
     all_buffers[file_path] = data
 

@@ -157,3 +157,16 @@ def test_rename() -> None:
                                     "new_path": "networking.domain"}})
     assert code == 0, out
     assert apply_text_edits(CONFIG, out["edits"]) == CONFIG.replace("hostName", "domain")
+
+
+def test_summary_without_a_path_names_no_file() -> None:
+    # without "path" the buffer has no file: the summary must not name one from the cwd
+    text = CONFIG.replace("}\n", "  systemd.containers.old.config = { };\n}\n")
+    for operation, args in (("add-container", {"name": "foo", "port": [2022]}),
+                            ("remove-container", {"name": "old"})):
+        code, out = edit_json({"text": text, "operation": operation, "args": args})
+        assert code == 0, out
+        assert "configuration.nix" not in out["summary"] and "the buffer" in out["summary"]
+    code, out = edit_json({"text": text, "operation": "remove-container", "path": "/etc/x.nix",
+                           "args": {"name": "old"}})
+    assert code == 0 and "/etc/x.nix" in out["summary"]
