@@ -322,15 +322,23 @@ def _run_operation(
         from nixgen import convert_form
         from nixgen.lsp_positions import LineIndex
 
-        _check_known(operation, args, ("line", "character", "offset"))
+        _check_known(operation, args, ("line", "character", "offset", "form"))
+        form = _one(args, "form", str)
+        if form not in (None, "nested", "dotted"):
+            raise ValidationError(f"argument 'form': expected \"nested\" or \"dotted\", "
+                                  f"got {form!r}")
         if "offset" in args:
             offset = _one(args, "offset", int, required=True)
         else:
             offset = LineIndex(data).offset(_one(args, "line", int, required=True),
                                             _one(args, "character", int, required=True))
-        conv = convert_form.conversion_at(doc(), offset)
-        if conv is None:
-            raise ValidationError("no binding to convert at this position")
+        offered = [c for c in convert_form.conversions_at(doc(), offset)
+                   if form is None or c.kind == form]
+        if not offered:
+            wanted = f" to {form} form" if form else ""
+            raise ValidationError(f"no binding to convert{wanted} at this position (or the "
+                                  "conversion would make Nix reject the file)")
+        conv = offered[0]
         return OperationResult([FileEdits(file_path, data, list(conv.edits), is_buffer=True)],
                                conv.title)
     raise ValidationError(

@@ -170,3 +170,22 @@ def test_summary_without_a_path_names_no_file() -> None:
     code, out = edit_json({"text": text, "operation": "remove-container", "path": "/etc/x.nix",
                            "args": {"name": "old"}})
     assert code == 0 and "/etc/x.nix" in out["summary"]
+
+
+def test_convert_form_chooses_the_direction() -> None:
+    # `containers.foo = { … };` can go either way: "form" picks one
+    text = "{\n  containers.foo = {\n    autoStart = true;\n  };\n}\n"
+    code, out = edit_json({"text": text, "operation": "convert-form",
+                           "args": {"line": 1, "character": 4, "form": "dotted"}})
+    assert code == 0, out
+    assert apply_text_edits(text, out["edits"]) == "{\n  containers.foo.autoStart = true;\n}\n"
+    code, out = edit_json({"text": text, "operation": "convert-form",
+                           "args": {"line": 1, "character": 4, "form": "nested"}})
+    assert code == 0, out
+    assert apply_text_edits(text, out["edits"]).startswith("{\n  containers = {\n")
+    code, out = edit_json({"text": "{\n  a = 1;\n}\n", "operation": "convert-form",
+                           "args": {"line": 1, "character": 2, "form": "dotted"}})
+    assert code == 1 and "dotted" in out["error"]["message"]
+    code, out = edit_json({"text": text, "operation": "convert-form",
+                           "args": {"line": 1, "character": 4, "form": "sideways"}})
+    assert code != 0 and "nested" in out["error"]["message"]
