@@ -316,7 +316,7 @@ def build(
     ``dry_run`` evaluates read-only and stops after the plan. A build failure raises
     :class:`NixCommandError` naming the system and the last lines of its log, with no
     profile changed; with ``keep_going`` the systems that did build are set and the
-    failures are returned in :attr:`BuildResult.failed`.
+    failures are returned in :attr:`BuildResult.failed` (even when every system failed).
     """
     nix = nix or make_nix(opts)
     the_plan = plan(opts, nix=nix, on_progress=on_progress, write_derivations=not dry_run)
@@ -334,7 +334,11 @@ def execute(
     nix: Nix | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> BuildResult:
-    """Realise what ``the_plan`` builds (one ``nix-store --realise``), then set the profiles."""
+    """Realise what ``the_plan`` builds (one ``nix-store --realise``), then set the profiles.
+
+    A build failure raises :class:`NixCommandError`; with ``opts.keep_going`` it is recorded
+    in :attr:`BuildResult.failed` instead and what did build is set.
+    """
     nix = nix or make_nix(opts)
     emit = on_progress or (lambda _p: None)
     result = BuildResult(the_plan)
@@ -353,7 +357,7 @@ def execute(
         if not failed:
             raise
         message = _failure_message(failed, err, counter.failed_drvs)
-        if not opts.keep_going or len(failed) == len(todo):
+        if not opts.keep_going:
             raise NixCommandError(message, argv=err.argv, returncode=err.returncode,
                                   stderr=err.stderr) from err
         result.failed = {i.name: message for i in failed}

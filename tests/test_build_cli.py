@@ -157,3 +157,27 @@ def test_demo_script_builds_both_containers(nix_tools) -> None:
     assert "added container foo" in proc.stdout and "added container bar" in proc.stdout
     assert "container-foo.service" in proc.stdout and "container-bar.service" in proc.stdout
     assert "bar -> bar-1-link" in proc.stdout and "system -> system-1-link" in proc.stdout
+
+
+BROKEN_HOST = HOST.replace("pkgs.git", """pkgs.git (derivation {
+    name = "cli-broken-%s"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "echo keep-going-marker >&2; exit 3" ]; })""")
+
+
+def test_keep_going_json_reports_failures_and_profiles_set(host) -> None:
+    config, profiles = host
+    config.write_text(BROKEN_HOST % uuid.uuid4().hex[:8])
+    first = _build(config, profiles, "--keep-going", "--json")
+    assert first.returncode == 1, first.stderr
+    data = json.loads(first.stdout)
+    assert list(data["failed"]) == ["host"]
+    assert data["profiles_set"] == [str(profiles / "containers" / "bar")]
+    assert "nixgen: error: host: building host failed" in first.stderr
+    # Only the failing host is left to build: the document still comes out.
+    again = _build(config, profiles, "--keep-going", "--json")
+    assert again.returncode == 1, again.stderr
+    data = json.loads(again.stdout)
+    assert list(data["failed"]) == ["host"] and data["profiles_set"] == []
+    assert "keep-going-marker" in data["failed"]["host"]
+    assert "building host failed" in again.stderr and "Traceback" not in again.stderr
+    assert not (profiles / "system").exists()
