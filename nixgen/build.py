@@ -445,10 +445,10 @@ def profile_of(name: str, opts: BuildOptions) -> Path:
 
 
 def _existing_profile(name: str, opts: BuildOptions, advice: str) -> Path:
-    """The profile of ``name``; FileError ("no profile at …: ADVICE") if it does not exist."""
+    """The profile of ``name``; FileError at the profile ("no profile yet: ADVICE") if absent."""
     profile = profile_of(name, opts)
     if not os.path.lexists(profile):
-        raise FileError(f"no profile at {profile}: {advice}", file=profile)
+        raise FileError(f"no profile yet: {advice}", file=profile)
     return profile
 
 

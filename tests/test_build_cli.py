@@ -181,3 +181,12 @@ def test_keep_going_json_reports_failures_and_profiles_set(host) -> None:
     assert "keep-going-marker" in data["failed"]["host"]
     assert "building host failed" in again.stderr and "Traceback" not in again.stderr
     assert not (profiles / "system").exists()
+
+
+@pytest.mark.parametrize("command", ["generations", "rollback"])
+def test_missing_profile_error_names_the_path_once(host, command: str) -> None:
+    config, profiles = host
+    proc = run_cli(command, "-f", str(config), "--profile-dir", str(profiles))
+    assert proc.returncode == 1, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("nixgen: error: ")
+    assert proc.stderr.count(str(profiles / "system")) == 1
