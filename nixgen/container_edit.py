@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -402,6 +402,14 @@ def choose_dialect(
     if spec.modern_only_options():
         return "modern", "options that exist only in the modern dialect were given"
     return "legacy", "nothing in the configuration names a dialect (legacy is the default)"
+
+
+def _undecided(spec: ContainerSpec, containers: list[Container], existing: Container | None,
+               sets: Sequence[tuple[str, str]]) -> bool:
+    """True when :func:`choose_dialect` would reach the NixOS rule: the dialect is ``auto`` and
+    neither the container nor anything else in the configuration names one."""
+    return (spec.dialect not in ("legacy", "modern") and existing is None and not sets
+            and not any(c.dialect in ("legacy", "modern") for c in containers))
 
 
 # --- port clashes ----------------------------------------------------------------------------------
@@ -945,11 +953,15 @@ def plan_add(
     *,
     buffers: Mapping[Path, bytes] | None = None,
     declared_dialects: set[str] | None = None,
+    ask_dialects: Callable[[], tuple[set[str] | None, str]] | None = None,
 ) -> Plan:
     """Plan adding ``spec`` to ``config`` (or extending the container it already declares).
 
     ``declared_dialects``: what the NixOS on the search path declares (``nixos.declared_dialects``),
     used by the ``auto`` dialect rule when the configuration itself says nothing.
+    ``ask_dialects``: called for that answer (``(dialects or None, why)``, as
+    ``nixos.detect_dialects``) only when the dialect is ``auto`` and nothing in the
+    configuration decides it; its reason is added to the notes.
     """
     config = Path(config)
     spec = dataclasses.replace(spec, ports=list(spec.ports), ssh_keys=list(spec.ssh_keys))
@@ -958,9 +970,15 @@ def plan_add(
     containers = discover_modules(modules, buffers=buffers, read_container_files=True)
     matches = [c for c in containers if not c.dynamic and c.name == spec.name]
     existing = matches[0] if matches else None
-    dialect, why = choose_dialect(spec, containers, existing, declared_dialects,
-                                  container_sets(modules))
+    sets = container_sets(modules)
+    asked = None
+    if ask_dialects is not None and _undecided(spec, containers, existing, sets):
+        declared_dialects, asked = ask_dialects()
+    dialect, why = choose_dialect(spec, containers, existing, declared_dialects, sets)
     notes = [f"dialect {dialect}: {why}"]
+    if asked is not None:
+        notes.append(f"dialect question to NixOS: {asked}" if declared_dialects is not None
+                     else f"NixOS not consulted, the file-based rule decided: {asked}")
     validate_spec(spec, dialect=dialect)
     route = spec.route or (existing.route if existing and existing.route != "unknown" else "config")
     private = spec.private_network or bool(existing and existing.private_network)

@@ -9,15 +9,16 @@ resolved NixOS directory and its modification times.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nixgen.errors import NixCommandError, NixNotFoundError
-from nixgen.nix import Nix
+
+if TYPE_CHECKING:
+    from nixgen.nix import Nix
 
 DEFAULT_LOOKUPS = ("<nixpkgs/nixos>", "<nixos>")
 CACHE_FILE = "dialects.json"
@@ -141,6 +142,8 @@ def _mtimes(path: str) -> list[int]:
 
 
 def _cache_key(nix: Nix, spec: str, resolved: str) -> str:
+    import hashlib
+
     material = {
         "version": CACHE_VERSION,
         "search_path": nix.search_path,
@@ -162,6 +165,8 @@ def _read_cache(file: Path) -> dict[str, list[str]]:
 
 def _write_cache(file: Path, data: dict[str, list[str]]) -> None:
     """Write atomically; a cache that cannot be written is silently skipped."""
+    import tempfile
+
     with contextlib.suppress(OSError):
         file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".dialects.", dir=file.parent)
@@ -198,23 +203,140 @@ def declared_dialects(nix: Nix, nixos: str | None = None, *, use_cache: bool = T
     return found
 
 
-def detect_dialects(nix: Nix | None = None, nixos: str | None = None) -> tuple[set[str] | None, str]:
+DETECT_FILE = "detect.json"
+_DETECT_LIMIT = 64
+_DEFAULT_SEARCH_DIRS = (
+    "~/.nix-defexpr/channels",
+    "/nix/var/nix/profiles/per-user/root/channels",
+    "/nix/var/nix/profiles/per-user/root/channels/nixpkgs",
+)
+
+
+def _stamp(path: str) -> list[int] | None:
+    """What says a search-path entry changed: its own and its target's mtime, or None."""
+    try:
+        link = os.lstat(path).st_mtime_ns
+    except OSError:
+        return None
+    try:
+        return [link, os.stat(path).st_mtime_ns]
+    except OSError:
+        return [link]
+
+
+def _search_fingerprint(search_path: Sequence[str], options: Sequence[tuple[str, str]],
+                        environ: Mapping[str, str], nixos: str | None) -> str:
+    """A key for "what would the search path resolve to" that needs no Nix process: the
+    search path as given (``-I``, ``NIX_PATH``, options, Nix's configuration files) and the
+    modification times of every directory it names and of Nix's default channel directories.
+    The key is the JSON text itself (no hashing library to load on the fast path)."""
+    entries = list(search_path) + [e for e in environ.get("NIX_PATH", "").split(":") if e]
+    paths: list[str] = []
+    for entry in entries:
+        value = os.path.expanduser(entry.split("=", 1)[1] if "=" in entry else entry)
+        if "://" in value or value.startswith(("channel", "//")):
+            continue
+        paths += [value, os.path.join(value, "nixos"), os.path.join(value, "nixpkgs"),
+                  os.path.join(value, "nixpkgs", "nixos")]
+    paths += [os.path.expanduser(p) for p in _DEFAULT_SEARCH_DIRS]
+    conf_dir = environ.get("NIX_CONF_DIR", "/etc/nix")
+    xdg = environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    paths += [os.path.join(conf_dir, "nix.conf"), os.path.join(xdg, "nix", "nix.conf")]
+    if nixos and not _is_lookup(nixos):
+        paths.append(_spec(nixos))
+    material = {
+        "version": CACHE_VERSION,
+        "nixos": nixos,
+        "entries": entries,
+        "options": [list(o) for o in options],
+        "user_conf": environ.get("NIX_USER_CONF_FILES", ""),
+        "stamps": [(p, _stamp(p)) for p in paths],
+    }
+    return json.dumps(material, sort_keys=True, separators=(",", ":"))
+
+
+def _cached_detection(file: Path, key: str) -> tuple[set[str] | None, str] | None:
+    entry = _read_cache(file).get(key)
+    if not isinstance(entry, dict) or not isinstance(entry.get("why"), str):
+        return None
+    resolved = entry.get("resolved")
+    if isinstance(resolved, str) and entry.get("mtimes") != _mtimes(resolved):
+        return None  # the NixOS itself changed: ask again
+    found = entry.get("dialects")
+    if found is None:
+        return None, entry["why"]
+    if not isinstance(found, list):
+        return None
+    return {d for d in found if d in ("legacy", "modern")}, entry["why"]
+
+
+def _store_detection(file: Path, key: str, found: set[str] | None, why: str,
+                     resolved: str | None) -> None:
+    data = _read_cache(file)
+    data.pop(key, None)
+    data[key] = {
+        "dialects": sorted(found) if found is not None else None,
+        "why": why,
+        "resolved": resolved,
+        "mtimes": _mtimes(resolved) if resolved else None,
+    }
+    while len(data) > _DETECT_LIMIT:
+        data.pop(next(iter(data)))
+    _write_cache(file, data)  # type: ignore[arg-type]
+
+
+def _find_nixos(nix: Nix, nixos: str | None) -> tuple[str, str]:
+    """``(spec, resolved path)`` as :func:`resolve_nixos` chooses, in at most one Nix process."""
+    if nixos:
+        spec = _spec(nixos)
+        return spec, _resolved_path(nix, spec)
+    for spec, path in zip(DEFAULT_LOOKUPS, locate(nix, DEFAULT_LOOKUPS), strict=True):
+        if path is not None:
+            return spec, path
+    raise NixCommandError(_NOT_FOUND)
+
+
+def detect_dialects(nix: Nix | None = None, nixos: str | None = None, *,
+                    search_path: Sequence[str] = (),
+                    use_cache: bool = True) -> tuple[set[str] | None, str]:
     """``declared_dialects`` for ``--dialect auto``, never failing: (dialects or None, why).
 
     None when Nix is not installed, NixOS is not on the search path, or evaluating its
     options fails; the reason says which, so that a caller can fall back to its file-based
     rule and say why with ``--verbose``.
-    """
-    from nixgen.errors import NixNotFoundError
 
-    nix = nix or Nix()
+    The answer, "not found" included, is cached on disk keyed by the search path and the
+    modification times of what it names (see :func:`_search_fingerprint`), so that asking
+    again costs no Nix process until something there changes. Without ``nix``, a runner with
+    ``search_path`` is made only when the cache cannot answer (nixgen.nix is not even loaded).
+    """
+    file = cache_dir() / DETECT_FILE
+    if nix is not None:
+        key = _search_fingerprint(nix.search_path, nix.options, nix.env or os.environ, nixos)
+    else:
+        key = _search_fingerprint(search_path, (), os.environ, nixos)
+    if use_cache:
+        cached = _cached_detection(file, key)
+        if cached is not None:
+            return cached
+    if nix is None:
+        from nixgen.nix import Nix
+
+        nix = Nix(search_path=search_path)
+    resolved: str | None = None
     try:
-        spec = resolve_nixos(nix, nixos)
-        found = declared_dialects(nix, spec)
+        spec, resolved = _find_nixos(nix, nixos)
+        found = declared_dialects(nix, resolved, use_cache=use_cache)
     except NixNotFoundError:
         return None, "Nix is not installed"
     except NixCommandError as err:
-        return None, f"could not ask NixOS: {err}"
+        why = f"could not ask NixOS: {err}"
+        if use_cache and resolved is None and err.signal is None:
+            _store_detection(file, key, None, why, None)  # nothing found: same until the path changes
+        return None, why
     names = {"legacy": "systemd.containers", "modern": "containers"}
     declared = " and ".join(names[d] for d in sorted(found)) or "neither containers option"
-    return found, f"the NixOS at {spec} declares {declared}"
+    why = f"the NixOS at {spec} declares {declared}"
+    if use_cache:
+        _store_detection(file, key, found, why, resolved)
+    return found, why

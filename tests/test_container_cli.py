@@ -532,3 +532,73 @@ def test_auto_dialect_asks_the_nixos_when_given(plain: Path, tmp_path: Path,
     assert json.loads(out)["dialect"] == "modern"
     assert "note: dialect modern: the NixOS consulted declares only containers.<name>" in err
     assert "containers.foo = {" in plain.read_text()
+
+
+def modern_only_nixos(tmp_path: Path) -> Path:
+    """A copy of the stand-in NixOS that declares only the modern ``containers`` option."""
+    from conftest import STAND_IN_NIXOS
+
+    copy = tmp_path / "modern-only"
+    shutil.copytree(STAND_IN_NIXOS, copy)
+    modules = copy / "modules.nix"
+    lines = modules.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith("    systemd.containers = ")]
+    assert len(kept) == len(lines) - 1
+    modules.write_text("".join(kept))
+    return copy
+
+
+def test_auto_dialect_asks_the_nixos_on_the_search_path(plain: Path, tmp_path: Path,
+                                                        env: dict[str, str],
+                                                        nix_instantiate: str) -> None:
+    nixos = modern_only_nixos(tmp_path)
+    env = {**env, "NIXGEN_CACHE_DIR": str(tmp_path / "cache"), "NIX_PATH": f"nixos={nixos}"}
+    code, out, err = cli("add-container", "q", "-f", str(plain), "--port", "3001", "--json",
+                         "--verbose", "--dry-run", env=env)
+    assert code == 0, err
+    assert json.loads(out)["dialect"] == "modern"
+    assert "note: dialect modern: the NixOS consulted declares only containers.<name>" in err
+    assert "the NixOS at <nixos> declares containers" in err
+    # The same through -I (repeatable), with nothing on NIX_PATH.
+    env = {**env, "NIX_PATH": ""}
+    code, out, err = cli("add-container", "q", "-f", str(plain), "--port", "3001", "--verbose",
+                         "-I", "unused=/nonexistent", "-I", f"nixos={nixos}", env=env)
+    assert code == 0, err
+    assert "containers.q = {" in plain.read_text() and "systemd.containers" not in plain.read_text()
+
+
+def test_auto_dialect_falls_back_when_no_nixos_answers(plain: Path, tmp_path: Path,
+                                                       env: dict[str, str],
+                                                       nix_instantiate: str) -> None:
+    cache = tmp_path / "cache"
+    env = {**env, "NIXGEN_CACHE_DIR": str(cache), "NIX_PATH": ""}
+    for _ in range(2):  # the second answer comes from the cache, and says the same
+        code, out, err = cli("add-container", "q", "-f", str(plain), "--port", "3001", "--json",
+                             "--verbose", "--dry-run", "--nixos", str(tmp_path / "nonexistent"),
+                             env=env)
+        assert code == 0, err
+        assert json.loads(out)["dialect"] == "legacy"
+        assert "note: dialect legacy: nothing in the configuration names a dialect" in err
+        assert "NixOS not consulted, the file-based rule decided" in err
+        assert "NixOS not found at" in err
+    code, out, err = cli("add-container", "q", "-f", str(plain), "--port", "3001", "--verbose",
+                         "--dry-run", env=env)
+    assert code == 0, err
+    assert "cannot find NixOS on the Nix search path" in err
+    assert len(json.loads((cache / "detect.json").read_text())) == 2
+    # Once <nixos> resolves, the cached "not found" no longer applies.
+    nixos = modern_only_nixos(tmp_path)
+    code, out, err = cli("add-container", "q", "-f", str(plain), "--port", "3001", "--json",
+                         "--dry-run", env={**env, "NIX_PATH": f"nixos={nixos}"})
+    assert code == 0, err
+    assert json.loads(out)["dialect"] == "modern"
+
+
+def test_a_configuration_that_names_a_dialect_does_not_ask_nixos(forms: Path, tmp_path: Path,
+                                                                  env: dict[str, str]) -> None:
+    cache = tmp_path / "cache"
+    env = {**env, "NIXGEN_CACHE_DIR": str(cache), "NIX_PATH": f"nixos={tmp_path / 'none'}"}
+    code, _, err = cli("add-container", "q", "-f", str(forms), "--port", "3001", "--verbose",
+                       "--dry-run", env=env)
+    assert code == 0, err
+    assert "NixOS" not in err and not cache.exists()

@@ -237,3 +237,24 @@ def test_nixos_in_a_directory_with_an_odd_name(tmp_path: Path, nix_instantiate: 
     nixos = stand_in(tmp_path / 'n"${builtins.abort "x"}\'\';)', MODERN)
     assert declared_dialects(nix_with(), str(nixos)) == {"modern"}
     assert declared_dialects(nix_with(f"nixos={nixos}")) == {"modern"}
+
+
+def test_detect_dialects_answers_from_the_cache_without_nix(tmp_path: Path,
+                                                             nix_instantiate: str) -> None:
+    from nixgen.nixos import detect_dialects
+
+    modern = stand_in(tmp_path / "modern", MODERN)
+    assert detect_dialects(search_path=[f"nixos={modern}"])[0] == {"modern"}
+    assert detect_dialects(search_path=[])[0] is None
+    # Cached, both the answer and "not found": no Nix process is needed (none can be run here).
+    no_nix = {"PATH": str(tmp_path), "NIX_PATH": ""}
+    assert detect_dialects(Nix(search_path=[f"nixos={modern}"], env=no_nix))[0] == {"modern"}
+    found, why = detect_dialects(Nix(env=no_nix))
+    assert found is None and "cannot find NixOS" in why
+    # A changed NixOS, or a search path that now resolves, is asked again.
+    os.utime(modern / "default.nix", ns=(1, 1))
+    assert detect_dialects(Nix(search_path=[f"nixos={modern}"], env=no_nix)) == (
+        None, "Nix is not installed")
+    legacy = stand_in(tmp_path / "nixos", LEGACY)
+    assert detect_dialects(search_path=[str(tmp_path)])[0] == {"legacy"}
+    assert legacy.exists()

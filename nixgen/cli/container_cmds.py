@@ -126,7 +126,12 @@ def add_container(
     replace: bool = typer.Option(False, "--replace", help="Rewrite a conflicting definition."),
     force: bool = typer.Option(False, "--force", help="Write even when a port clashes."),
     nixos: str | None = typer.Option(
-        None, "--nixos", metavar="EXPR", help="Ask this NixOS which dialect it declares (auto dialect)."
+        None, "--nixos", metavar="EXPR",
+        help="Ask this NixOS which dialect it declares (auto dialect; default: <nixpkgs/nixos>, <nixos>).",
+    ),
+    include: list[str] = typer.Option(
+        [], "-I", "--include", metavar="NAME=PATH",
+        help="Add to the Nix search path for the dialect question (repeatable).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the diff, write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -154,16 +159,15 @@ def add_container(
         replace=replace,
         force=force,
     )
-    declared = _declared_dialects(nixos) if nixos and dialect.value == "auto" else None
-    plan = plan_add(file, spec, declared_dialects=declared)
+    plan = plan_add(file, spec, ask_dialects=lambda: _detect_dialects(nixos, include))
     _show_plan(plan, file, dry_run=dry_run, as_json=as_json, verbose=verbose)
 
 
-def _declared_dialects(nixos: str) -> set[str]:
-    from nixgen.nix import Nix
-    from nixgen.nixos import declared_dialects
+def _detect_dialects(nixos: str | None, include: list[str]) -> tuple[set[str] | None, str]:
+    """Which dialects the NixOS on the search path declares, never failing (cached on disk)."""
+    from nixgen.nixos import detect_dialects
 
-    return set(declared_dialects(Nix(), nixos))
+    return detect_dialects(None, nixos, search_path=include)
 
 
 @app.command("remove-container")
