@@ -42,6 +42,7 @@ from nixgen.plan import (
 )
 
 if TYPE_CHECKING:
+    from nixgen.containers import Container
     from nixgen.nix import Nix
 
 HELPER = Path(__file__).resolve().parent / "nixexprs" / "systems.nix"
@@ -138,16 +139,38 @@ class _System:
     profile: Path | None = None
 
 
-def _systems(opts: BuildOptions) -> tuple[list[_System], list[PlanItem]]:
-    """The host and each path-route container to evaluate, plus items that cannot be built."""
+def _containers(opts: BuildOptions) -> list[Container]:
+    """The containers the configuration declares (read from the files; no Nix runs)."""
     from nixgen.containers import discover
 
     config = Path(opts.config)
     if not config.is_file():
         raise FileError(f"configuration not found: {config}", file=config)
-    systems = [_System(HOST, config.resolve(), False)]
+    return discover(config)
+
+
+def _check_only(only: Sequence[str], containers: Sequence[Container]) -> None:
+    """Refuse an ``--only`` name that is not the host or a path-route container."""
+    path_route = {c.name for c in containers if c.route == "path" and not c.dynamic}
+    config_route = {c.name for c in containers if c.route == "config" and not c.dynamic}
+    known = {HOST} | path_route
+    for name in only:
+        if name in known:
+            continue
+        if name in config_route:
+            raise UsageError(f"--only {name}: a config-route container is built as part of "
+                             "the host; use --only host")
+        raise UsageError(f"--only {name}: not the host or a path-route container of this "
+                         f"configuration (known: {', '.join(sorted(known))})")
+
+
+def _systems(
+    opts: BuildOptions, containers: Sequence[Container]
+) -> tuple[list[_System], list[PlanItem]]:
+    """The host and each path-route container to evaluate, plus items that cannot be built."""
+    systems = [_System(HOST, Path(opts.config).resolve(), False)]
     skipped: list[PlanItem] = []
-    for c in discover(config):
+    for c in containers:
         if c.route != "path":
             continue
         if c.dynamic:
@@ -208,8 +231,10 @@ def plan(
     """
     nix = nix or make_nix(opts)
     emit = on_progress or (lambda _p: None)
+    containers = _containers(opts)
+    _check_only(opts.only, containers)
     nixos = _nixos_spec(nix, opts.nixos)
-    systems, skipped = _systems(opts)
+    systems, skipped = _systems(opts, containers)
     emit(Progress("evaluate", f"evaluating {len(systems)} system(s) with {nixos}",
                   total=len(systems)))
     argv = _eval_command(nix, nixos, systems, write=write_derivations)
@@ -247,7 +272,6 @@ def plan(
     items.extend(_config_route_items(declared_paths, host_now))
     items.extend(_undeclared_profiles(profile_dir, {s.name for s in systems[1:]}))
     select(items, opts.only)
-    _check_only(opts.only, items)
     result = BuildPlan(Path(opts.config), nixos, profile_dir, items)
     result.commands = [_eval_command(nix, nixos, systems, write=True)]
     drvs = [i.drv for i in result.to_build if i.drv]
@@ -292,16 +316,6 @@ def _undeclared_profiles(profile_dir: Path, declared: set[str]) -> list[PlanItem
                                   current=read_profile(profile),
                                   note="no longer declared; its profile is left in place"))
     return items
-
-
-def _check_only(only: Sequence[str], items: list[PlanItem]) -> None:
-    known = {HOST} | {i.name for i in items if i.route == "path" and i.status != "removed"}
-    unknown = [n for n in only if n not in known]
-    if unknown:
-        raise UsageError(
-            f"--only {unknown[0]}: not the host or a path-route container of this "
-            f"configuration (known: {', '.join(sorted(known))})"
-        )
 
 
 def build(

@@ -190,3 +190,17 @@ def test_missing_profile_error_names_the_path_once(host, command: str) -> None:
     assert proc.returncode == 1, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("nixgen: error: ")
     assert proc.stderr.count(str(profiles / "system")) == 1
+
+
+def test_only_unknown_name_is_a_usage_error_before_any_evaluation(host) -> None:
+    config, profiles = host
+    config.write_text(HOST.replace("systemd.containers.bar", "systemd.containers.baz.path = "
+                                   '"/nix/var/nix/profiles/containers/baz";\n  systemd.containers.bar'))
+    (config.parent / "containers" / "baz.nix").write_text("{ boot.isContainer = x; }\n")
+    proc = _build(config, profiles, "--only", "nope")
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "undefined variable" not in proc.stderr
+    assert "--only nope" in proc.stderr and "known: bar, baz, host" in proc.stderr
+    config_route = _build(config, profiles, "--only", "foo")
+    assert config_route.returncode == 2, config_route.stderr
+    assert len(config_route.stderr.splitlines()) == 1 and "--only host" in config_route.stderr
