@@ -204,3 +204,40 @@ def test_only_unknown_name_is_a_usage_error_before_any_evaluation(host) -> None:
     config_route = _build(config, profiles, "--only", "foo")
     assert config_route.returncode == 2, config_route.stderr
     assert len(config_route.stderr.splitlines()) == 1 and "--only host" in config_route.stderr
+
+
+MODERN = """{ ... }:
+{
+  containers.web-frontend-with-a-long-name.path =
+    "/nix/var/nix/profiles/per-container/web-frontend-with-a-long-name/system";
+  containers.api-backend-with-a-long-name.config = { services.openssh.ports = [ 2031 ]; };
+}
+"""
+
+
+def test_piped_plan_is_never_cut(tmp_path: Path, nix_tools) -> None:
+    config, profiles = tmp_path / "configuration.nix", tmp_path / "profiles"
+    web = "web-frontend-with-a-long-name"
+    (tmp_path / "containers").mkdir()
+    config.write_text(MODERN)
+    (tmp_path / "containers" / f"{web}.nix").write_text("{ networking.hostName = \"w1\"; }\n")
+    assert _build(config, profiles).returncode == 0
+    config.write_text(MODERN.replace("2031", "2041"))
+    (tmp_path / "containers" / f"{web}.nix").write_text("{ networking.hostName = \"w2\"; }\n")
+    items = {i["name"]: i for i in json.loads(_build(config, profiles, "--dry-run", "--json").stdout)["items"]}
+    # No COLUMNS: rich would lay a table out for 80 columns, as in CI or a pipe.
+    proc = run_cli("build", "-f", str(config), "--nixos", str(STAND_IN_NIXOS), "--profile-dir",
+                   str(profiles), *OFFLINE, "--dry-run", env={"COLUMNS": ""})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for name, route, profile in [
+        ("host", "host", "system"),
+        (web, "path/modern", f"per-container/{web}/system"),
+        ("api-backend-with-a-long-name", "config/modern", "(in the host)"),
+    ]:
+        item = items[name]
+        assert item["status"] == "changed"
+        change = f"{item['current'][11:19]} -> {item['new'][11:19]}"
+        row = next((ln for ln in lines if ln.split()[:1] == [name]), None)
+        assert row is not None, proc.stdout
+        assert row.split() == [name, route, "changed", *profile.split(), *change.split()], row

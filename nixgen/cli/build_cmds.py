@@ -157,32 +157,53 @@ def _profile_label(profile: Path | None, profile_dir: Path) -> str:
         return str(profile)
 
 
+PLAN_COLUMNS = ("system", "route", "status", "profile", "now -> new")
+
+
+def _plan_rows(the_plan: BuildPlan, arrow: str) -> list[tuple[str, str, str, str, str]]:
+    """One row per plan item: name, route, status, profile, now -> new."""
+    rows = []
+    for item in the_plan.items:
+        status = item.status if item.selected else f"{item.status} (not selected)"
+        change = _short(item.current) if item.status in ("unchanged", "removed") else (
+            f"{_short(item.current)} {arrow} {_short(item.new)}"
+        )
+        route = item.route if item.dialect is None else f"{item.route}/{item.dialect}"
+        rows.append((item.name, route, status, _profile_label(item.profile, the_plan.profile_dir),
+                     change))
+    return rows
+
+
 def _print_plan(the_plan: BuildPlan) -> None:
+    """The plan as a table on a terminal; as plain aligned lines, never cut, otherwise."""
+    title = f"Plan for {the_plan.config} (profiles in {the_plan.profile_dir})"
+    notes = [f"  {item.name}: {item.note}" for item in the_plan.items if item.note]
+    if not sys.stdout.isatty():
+        rows = [PLAN_COLUMNS, *_plan_rows(the_plan, "->")]
+        widths = [max(len(row[k]) for row in rows) for k in range(len(PLAN_COLUMNS) - 1)]
+        lines = [title]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("  ".join([*cells, row[-1]]).rstrip())
+        sys.stdout.write("\n".join([*lines, *notes]) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.markup import escape
     from rich.table import Table
 
     from nixgen.cli.output import console
 
-    table = Table(title=f"Plan for {the_plan.config} (profiles in {the_plan.profile_dir})",
-                  title_justify="left")
-    for column in ("system", "route", "status", "profile", "now → new"):
-        table.add_column(column, no_wrap=True)
-    for item in the_plan.items:
-        status = item.status if item.selected else f"{item.status} (not selected)"
-        change = _short(item.current) if item.status in ("unchanged", "removed") else (
-            f"{_short(item.current)} → {_short(item.new)}"
-        )
-        table.add_row(
-            item.name,
-            item.route if item.dialect is None else f"{item.route}/{item.dialect}",
-            f"[{STATUS_STYLE.get(item.status, '')}]{status}[/]",
-            _profile_label(item.profile, the_plan.profile_dir),
-            change,
-        )
+    table = Table(title=escape(title), title_justify="left")
+    for column in PLAN_COLUMNS:
+        table.add_column(column.replace("->", "→"), overflow="fold")
+    for item, row in zip(the_plan.items, _plan_rows(the_plan, "→"), strict=True):
+        cells = [escape(cell) for cell in row]
+        cells[2] = f"[{STATUS_STYLE.get(item.status, '')}]{cells[2]}[/]"
+        table.add_row(*cells)
     out = console()
     out.print(table)
-    for item in the_plan.items:
-        if item.note:
-            out.print(f"  {item.name}: {item.note}", markup=False, highlight=False)
+    for note in notes:
+        out.print(note, markup=False, highlight=False)
 
 
 def _print_commands(the_plan: BuildPlan) -> None:
