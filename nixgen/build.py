@@ -35,6 +35,7 @@ from nixgen.plan import (
     container_systems_of,
     default_profile,
     existing_container_profiles,
+    is_gone,
     map_profile,
     read_profile,
     select,
@@ -249,7 +250,7 @@ def plan(
     items = [
         PlanItem(HOST, "host", status_of(host_now, host["out"]), profile=host_profile,
                  current=host_now, new=host["out"], drv=host["drv"],
-                 config_file=systems[0].config_file)
+                 config_file=systems[0].config_file, current_gone=is_gone(host_now))
     ]
     declared_paths = {
         (dialect, name): path
@@ -261,7 +262,7 @@ def plan(
         now = read_profile(s.profile)
         item = PlanItem(s.name, "path", status_of(now, r["out"]), dialect=s.dialect,
                         profile=s.profile, current=now, new=r["out"], drv=r["drv"],
-                        config_file=s.config_file)
+                        config_file=s.config_file, current_gone=is_gone(now))
         if (s.dialect, s.name) not in declared_paths:
             item.status = "skipped"
             item.note = "not declared once evaluated (under a false mkIf?); not built"
@@ -312,8 +313,9 @@ def _undeclared_profiles(profile_dir: Path, declared: set[str]) -> list[PlanItem
     items = []
     for name, (dialect, profile) in existing_container_profiles(profile_dir).items():
         if name not in declared:
+            now = read_profile(profile)
             items.append(PlanItem(name, "path", "removed", dialect=dialect, profile=profile,
-                                  current=read_profile(profile),
+                                  current=now, current_gone=is_gone(now),
                                   note="no longer declared; its profile is left in place"))
     return items
 

@@ -43,6 +43,7 @@ class PlanItem:
     config_file: Path | None = None
     note: str = ""
     selected: bool = True
+    current_gone: bool = False  # the profile points at a path no longer in the store
 
     @property
     def builds(self) -> bool:
@@ -71,6 +72,7 @@ class PlanItem:
             "status": self.status,
             "profile": str(self.profile) if self.profile else None,
             "current": self.current,
+            "current_gone": self.current_gone,
             "new": self.new,
             "drv": self.drv,
             "config_file": str(self.config_file) if self.config_file else None,
@@ -143,14 +145,19 @@ def default_profile(name: str, dialect: str, profile_dir: Path) -> Path:
 
 
 def read_profile(profile: Path) -> str | None:
-    """The store path a profile points at now (following its generation link), or None."""
+    """The path a profile points at now (following its generation link), or None if no profile.
+
+    The path may no longer exist (garbage-collected): see :func:`is_gone`.
+    """
     try:
-        target = os.path.realpath(profile) if os.path.islink(profile) else None
+        return os.path.realpath(profile) if os.path.islink(profile) else None
     except OSError:
         return None
-    if target is None or not os.path.exists(target):
-        return None
-    return target
+
+
+def is_gone(target: str | None) -> bool:
+    """Whether a profile's target (from :func:`read_profile`) is missing from the store."""
+    return target is not None and not os.path.exists(target)
 
 
 def container_systems_of(system: str | None) -> dict[tuple[str, str], str]:
@@ -207,10 +214,13 @@ def existing_container_profiles(profile_dir: Path) -> dict[str, tuple[str, Path]
 
 
 def status_of(current: str | None, new: str | None) -> Status:
-    """``new`` when nothing is there yet, ``unchanged`` when it already points at ``new``."""
+    """``new`` when nothing is there yet, ``unchanged`` when it already points at ``new``.
+
+    A profile whose target is gone from the store is ``changed``: it is rebuilt and set anew.
+    """
     if current is None:
         return "new"
-    return "unchanged" if current == new else "changed"
+    return "unchanged" if current == new and not is_gone(current) else "changed"
 
 
 def select(items: Iterable[PlanItem], only: Iterable[str]) -> None:

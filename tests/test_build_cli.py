@@ -241,3 +241,21 @@ def test_piped_plan_is_never_cut(tmp_path: Path, nix_tools) -> None:
         row = next((ln for ln in lines if ln.split()[:1] == [name]), None)
         assert row is not None, proc.stdout
         assert row.split() == [name, route, "changed", *profile.split(), *change.split()], row
+
+
+def test_profile_pointing_at_a_collected_path_is_changed(host) -> None:
+    config, profiles = host
+    gone = "/nix/store/" + "0" * 32 + "-nixos-system-collected"
+    profiles.mkdir()
+    (profiles / "system-1-link").symlink_to(gone)
+    (profiles / "system").symlink_to("system-1-link")
+    plan = _build(config, profiles, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    row = next(ln for ln in plan.stdout.splitlines() if ln.startswith("host "))
+    assert row.split()[:3] == ["host", "host", "changed"] and "00000000 (gone) -> " in row, row
+    proc = _build(config, profiles, "--json")
+    assert proc.returncode == 0, proc.stderr
+    host_item = json.loads(proc.stdout)["items"][0]
+    assert host_item["status"] == "changed" and host_item["current"] == gone
+    assert host_item["current_gone"] is True
+    assert os.readlink(profiles / "system") == "system-2-link"

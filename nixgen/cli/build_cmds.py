@@ -165,8 +165,9 @@ def _plan_rows(the_plan: BuildPlan, arrow: str) -> list[tuple[str, str, str, str
     rows = []
     for item in the_plan.items:
         status = item.status if item.selected else f"{item.status} (not selected)"
-        change = _short(item.current) if item.status in ("unchanged", "removed") else (
-            f"{_short(item.current)} {arrow} {_short(item.new)}"
+        now = _short(item.current) + (" (gone)" if item.current_gone else "")
+        change = now if item.status in ("unchanged", "removed") else (
+            f"{now} {arrow} {_short(item.new)}"
         )
         route = item.route if item.dialect is None else f"{item.route}/{item.dialect}"
         rows.append((item.name, route, status, _profile_label(item.profile, the_plan.profile_dir),
