@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 from typer import Abort
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from nixgen.errors import NixgenError
 
     _register()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         status = app(args=args, prog_name="nixgen", standalone_mode=False)
     except NoArgsIsHelpError as exc:
@@ -51,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"nixgen: error: {_click_message(exc)}\n")
         sys.exit(exc.exit_code)
     except Abort:
-        sys.stderr.write("nixgen: interrupted\n")
-        sys.exit(130)
+        _interrupted()
     except NixgenError as err:
         if debug:
             raise
@@ -61,11 +62,32 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         if debug:
             raise
-        sys.stderr.write("nixgen: interrupted\n")
-        sys.exit(130)
+        _interrupted()
     except BrokenPipeError:
         sys.exit(1)
+    if status == 130:  # typer turns Ctrl-C into this status
+        _interrupted()
     sys.exit(status if isinstance(status, int) else 0)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that running Nix processes are stopped on the way out."""
+
+
+_terminated = False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    global _terminated
+    _terminated = True
+    raise _Terminated
+
+
+def _interrupted() -> None:
+    """Say that the command was stopped, and exit as a shell expects (130 or 143)."""
+    word = "terminated" if _terminated else "interrupted"
+    sys.stderr.write(f"nixgen: {word}\n")
+    sys.exit(128 + (signal.SIGTERM if _terminated else signal.SIGINT))
 
 
 def _click_message(exc: ClickException) -> str:
