@@ -90,6 +90,12 @@ def _line_text(data: bytes, byte_offset: int) -> str:
 
 def _next_char(data: bytes, pos: int) -> bytes:
     """The first byte at or after ``pos`` that is not whitespace or comment (b'' at the end)."""
+    pos = _next_token(data, pos)
+    return data[pos : pos + 1]
+
+
+def _next_token(data: bytes, pos: int) -> int:
+    """Offset of the first byte at or after ``pos`` that is not whitespace or comment."""
     n = len(data)
     while pos < n:
         if data[pos] in b" \t\r\n":
@@ -102,7 +108,7 @@ def _next_char(data: bytes, pos: int) -> bytes:
             pos = n if close < 0 else close + 2
         else:
             break
-    return data[pos : pos + 1]
+    return pos
 
 
 def _is_formals_gap(node: Node, data: bytes) -> bool:
@@ -132,7 +138,7 @@ def _token_text(node: Node, data: bytes) -> str:
 def _message(node: Node, data: bytes) -> str:
     if node.is_missing:
         kind = node.type
-        if kind in {"identifier", "variable_expression"}:
+        if kind in _VALUE_KINDS:
             return "expected an expression or a name here"
         return f"expected '{kind}'"
     if node.parent is not None and node.parent.type == "let_attrset_expression":
@@ -143,6 +149,26 @@ def _message(node: Node, data: bytes) -> str:
     if not token:
         return "unexpected end of file"
     return f"unexpected '{token}'"
+
+
+def _error_start(node: Node, data: bytes) -> int:
+    """Where to report ``node``'s error.
+
+    A missing value or name (or an empty ERROR) has no extent: Nix reports it at the token
+    that came instead (``y = ;`` at the ``;``), not on the blank before it; at the end of the
+    file, where the input stopped. A missing ``;`` or bracket stays where it belongs, right
+    after what precedes it.
+    """
+    start = node.start_byte
+    if node.end_byte != start:
+        return start
+    if not (node.type == "ERROR" or node.type in _VALUE_KINDS):
+        return start
+    following = _next_token(data, start)
+    return following if following < len(data) else start
+
+
+_VALUE_KINDS = frozenset({"identifier", "variable_expression"})
 
 
 def _error(node_start: int, message: str, data: bytes, file: str | None) -> NixSyntaxError:
@@ -173,10 +199,11 @@ def syntax_errors(tree: Tree, data: bytes, file: str | None = None) -> list[NixS
                 nested = True
                 break
             anc = anc.parent
-        if nested or node.start_byte in seen:
+        start = _error_start(node, data)
+        if nested or start in seen:
             continue
-        seen.add(node.start_byte)
-        errors.append((node.start_byte, _error(node.start_byte, _message(node, data), data, file)))
+        seen.add(start)
+        errors.append((start, _error(start, _message(node, data), data, file)))
     errors.sort(key=lambda item: item[0])
     return [e for _, e in errors]
 

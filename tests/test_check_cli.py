@@ -202,3 +202,27 @@ def test_unreadable_path_is_an_io_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "nixgen: error:" in proc.stderr
     proc = run_cli("check", str(tmp_path))
     assert proc.returncode == 2 and "nixgen: error:" in proc.stderr
+
+
+def test_missing_value_is_located_alike_by_check_check_syntax_and_editors(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    text = "{ x = 1; y = ; }\n"
+    path = tmp_path / "s.nix"
+    path.write_text(text)
+    check = run_cli("check", str(path))
+    assert f"{path}:1:14: NG001 expected an expression or a name here" in check.stdout
+    syntax = run_cli("check-syntax", str(path))
+    assert f"{path}:1:14: " in syntax.stdout + syntax.stderr
+    edit = run_cli("edit", "--json", input=json.dumps(
+        {"text": text, "operation": "set", "args": {"path": "z", "value": "1"}}))
+    assert json.loads(edit.stdout)["error"]["col"] == 14
+    from test_lsp_client import LspClient
+
+    client = LspClient()
+    try:
+        client.initialize()
+        published = client.open(path.as_uri(), text)
+    finally:
+        client.close()
+    assert [d["range"] for d in published["diagnostics"] if d.get("code") == "NG001"] == [
+        {"start": {"line": 0, "character": 13}, "end": {"line": 0, "character": 14}}]

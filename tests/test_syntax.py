@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 from conftest import nix_parse_ok
 
@@ -155,3 +158,19 @@ def test_line_col_crlf() -> None:
     data = b"a\r\nbc"
     assert syntax.line_col(data, 3) == (2, 1)
     assert syntax.line_col(data, 4) == (2, 2)
+
+
+@pytest.mark.parametrize(("src", "where"), [
+    ("{ x = 1; y = ; }\n", (1, 14)),
+    ("{\n  y =\n    # nothing yet\n    ;\n}\n", (4, 5)),
+    ("let a = 1; in\n", (1, 14)),  # at the end of the input, where it stopped
+])
+def test_missing_value_is_reported_at_the_next_token_as_nix_does(
+        src: str, where: tuple[int, int], tmp_path: Path, nix_instantiate: str) -> None:
+    err = first_error(src)
+    assert err.message == "expected an expression or a name here"
+    assert (err.line, err.col) == where
+    path = tmp_path / "f.nix"
+    path.write_text(src)
+    proc = subprocess.run([nix_instantiate, "--parse", str(path)], capture_output=True, text=True)
+    assert f"at {path}:{where[0]}:{where[1]}:" in proc.stderr
