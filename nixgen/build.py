@@ -32,6 +32,7 @@ from nixgen.plan import (
     HOST,
     BuildPlan,
     PlanItem,
+    change_note,
     container_systems_of,
     default_profile,
     existing_container_profiles,
@@ -266,13 +267,14 @@ def plan(
         if (s.dialect, s.name) not in declared_paths:
             item.status = "skipped"
             item.note = "not declared once evaluated (under a false mkIf?); not built"
-        elif item.status == "changed":
-            item.note = f"restart {item.unit} to run the new system"
         items.append(item)
     items.extend(skipped)
     items.extend(_config_route_items(declared_paths, host_now))
     items.extend(_undeclared_profiles(profile_dir, {s.name for s in systems[1:]}))
     select(items, opts.only)
+    host_selected = any(i.route == "host" and i.selected for i in items)
+    for i in items:
+        i.note = change_note(i, host_selected) or i.note
     result = BuildPlan(Path(opts.config), nixos, profile_dir, items)
     result.commands = [_eval_command(nix, nixos, systems, write=True)]
     drvs = [i.drv for i in result.to_build if i.drv]
@@ -295,17 +297,10 @@ def _config_route_items(
             continue
         old = before.get((dialect, name))
         status = "new" if old is None else ("unchanged" if old == path else "changed")
-        item = PlanItem(name, "config", status, dialect=dialect, current=old, new=path)
-        if status == "changed":
-            item.note = f"switching the host restarts {item.unit}"
-        elif status == "new":
-            item.note = f"switching the host starts {item.unit}"
-        items.append(item)
+        items.append(PlanItem(name, "config", status, dialect=dialect, current=old, new=path))
     for (dialect, name), old in sorted(before.items()):
         if (dialect, name) not in declared and old.startswith("/nix/store/"):
-            item = PlanItem(name, "config", "removed", dialect=dialect, current=old)
-            item.note = f"no longer declared: switching the host stops {item.unit}"
-            items.append(item)
+            items.append(PlanItem(name, "config", "removed", dialect=dialect, current=old))
     return items
 
 

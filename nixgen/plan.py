@@ -224,9 +224,35 @@ def status_of(current: str | None, new: str | None) -> Status:
 
 
 def select(items: Iterable[PlanItem], only: Iterable[str]) -> None:
-    """Mark the items named in ``only`` (all when empty) as selected."""
+    """Mark the items named in ``only`` (all when empty) as selected.
+
+    Config-route containers are part of the host system: they follow the host.
+    """
     wanted = set(only)
     for item in items:
-        item.selected = not wanted or item.name in wanted or (
-            item.route == "host" and HOST in wanted
-        )
+        if item.route in ("host", "config"):
+            item.selected = not wanted or HOST in wanted
+        else:
+            item.selected = not wanted or item.name in wanted
+
+
+_CONFIG_VERBS = {"new": "starts", "changed": "restarts", "removed": "stops"}
+
+
+def change_note(item: PlanItem, host_selected: bool) -> str:
+    """What a user must know about a container's change, given what this build selects.
+
+    A config-route container changes when the host is switched; a path-route container
+    runs its new system once its unit is restarted. Empty when there is nothing to say.
+    """
+    if item.route == "config" and item.status in _CONFIG_VERBS:
+        verb = _CONFIG_VERBS[item.status]
+        prefix = "no longer declared: " if item.status == "removed" else ""
+        if host_selected:
+            return f"{prefix}switching the host {verb} {item.unit}"
+        return f"{prefix}when the host is next built, switching it {verb} {item.unit}"
+    if item.route == "path" and item.status == "changed":
+        if item.selected:
+            return f"restart {item.unit} to run the new system"
+        return f"once built, restart {item.unit} to run the new system"
+    return ""

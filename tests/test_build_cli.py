@@ -259,3 +259,21 @@ def test_profile_pointing_at_a_collected_path_is_changed(host) -> None:
     assert host_item["status"] == "changed" and host_item["current"] == gone
     assert host_item["current_gone"] is True
     assert os.readlink(profiles / "system") == "system-2-link"
+
+
+def test_restart_note_is_qualified_when_the_host_is_not_selected(host) -> None:
+    config, profiles = host
+    assert _build(config, profiles).returncode == 0
+    config.write_text(HOST.replace("openssh.enable = true;", "openssh.enable = true; a = 1;"))
+    (config.parent / "containers" / "bar.nix").write_text("{ networking.hostName = \"b2\"; }\n")
+    only_bar = _build(config, profiles, "--only", "bar", "--dry-run")
+    assert only_bar.returncode == 0, only_bar.stderr
+    assert "foo: when the host is next built, switching it restarts container-foo.service" in (
+        only_bar.stdout)
+    assert "switching the host restarts" not in only_bar.stdout
+    only_host = _build(config, profiles, "--only", "host", "--dry-run")
+    assert only_host.returncode == 0, only_host.stderr
+    foo = next(ln for ln in only_host.stdout.splitlines() if ln.startswith("foo "))
+    assert foo.split()[:3] == ["foo", "config/legacy", "changed"], foo
+    assert "foo: switching the host restarts container-foo.service" in only_host.stdout
+    assert "bar: once built, restart container-bar.service" in only_host.stdout
