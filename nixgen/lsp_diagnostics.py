@@ -117,9 +117,11 @@ def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path |
                        document: Callable[[], Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     """Diagnostics for a buffer and the check findings behind them (for quick fixes)."""
     problems = syntax_problems(tree, data)
-    out = [diagnostic(index, p.start, p.end, p.message, code="NG001") for p in problems]
+    bom = byte_order_mark_findings(data, tree, path)
+    out = [finding_diagnostic(index, f) for f in bom]
+    out += [diagnostic(index, p.start, p.end, p.message, code="NG001") for p in problems]
     if problems:
-        return out, []
+        return out, bom
     findings: list[Any] = []
     try:
         doc = document()
@@ -127,6 +129,17 @@ def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path |
                     if _same(getattr(f, "file", None), path) and getattr(f, "code", "") != "NG001"]
     except Exception as exc:  # a broken check must not hide the rest
         out.append(diagnostic(index, 0, 0, f"nixgen check failed: {exc}", severity=4))
-        return out, []
+        return out, bom
     out.extend(finding_diagnostic(index, f) for f in findings)
-    return out, findings
+    return out, bom + findings
+
+
+def byte_order_mark_findings(data: bytes, tree: Any, path: Path | None) -> list[Any]:
+    """``nixgen check``'s NG001 for a buffer starting with a UTF-8 byte order mark (which Nix
+    rejects and tree-sitter skips), with its fix; [] for any other buffer."""
+    if not data.startswith(b"\xef\xbb\xbf"):
+        return []
+    from nixgen.checks.runner import check_source
+
+    return [f for f in check_source(data, path, tree=tree, select=["NG001"])
+            if f.start_byte == 0 and f.fix is not None]

@@ -189,3 +189,31 @@ def test_convert_form_chooses_the_direction() -> None:
     code, out = edit_json({"text": text, "operation": "convert-form",
                            "args": {"line": 1, "character": 4, "form": "sideways"}})
     assert code != 0 and "nested" in out["error"]["message"]
+
+
+def test_a_byte_order_mark_gets_the_ng001_of_check_in_editors(tmp_path: Path) -> None:
+    text = "\ufeff{ }\n"
+    path = tmp_path / "bom.nix"
+    path.write_bytes(text.encode())
+    check = run_cli("check", str(path))
+    assert f"{path}:1:1: NG001 the file starts with a UTF-8 byte order mark" in check.stdout
+    message = check.stdout.split(" NG001 ", 1)[1].split(" [fixable]")[0].strip()
+    expected = {"range": {"start": {"line": 0, "character": 0},
+                          "end": {"line": 0, "character": 1}},
+                "severity": 1, "source": "nixgen", "message": message, "code": "NG001"}
+    code, out = edit_json({"text": text, "operation": "set", "path": str(path),
+                           "args": {"path": "a", "value": "1"}})
+    assert code == 0 and out["diagnostics"] == [expected]
+    client = LspClient()
+    try:
+        client.initialize()
+        published = client.open(path.as_uri(), text)
+        actions = client.code_actions(path.as_uri(), 0, 0, published["diagnostics"])
+        # Beside a syntax error too (nothing else is checked then).
+        broken = client.open((tmp_path / "broken.nix").as_uri(), "\ufeff{ x = 1 }\n")
+    finally:
+        client.close()
+    assert published["diagnostics"] == [expected]
+    assert [d["code"] for d in broken["diagnostics"]] == ["NG001", "NG001"]
+    assert broken["diagnostics"][0]["message"] == message
+    assert any("byte order mark" in a["title"] for a in actions)
