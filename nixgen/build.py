@@ -147,7 +147,7 @@ def _containers(opts: BuildOptions) -> list[Container]:
 
     config = Path(opts.config)
     if not config.is_file():
-        raise FileError(f"configuration not found: {config}", file=config)
+        raise FileError("configuration not found (give it with -f FILE)", file=config)
     return discover(config)
 
 

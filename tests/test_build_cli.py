@@ -277,3 +277,11 @@ def test_restart_note_is_qualified_when_the_host_is_not_selected(host) -> None:
     assert foo.split()[:3] == ["foo", "config/legacy", "changed"], foo
     assert "foo: switching the host restarts container-foo.service" in only_host.stdout
     assert "bar: once built, restart container-bar.service" in only_host.stdout
+
+
+def test_missing_configuration_is_named_once(tmp_path: Path) -> None:
+    missing = tmp_path / "configuration.nix"
+    proc = run_cli("build", "-f", str(missing), "--profile-dir", str(tmp_path / "p"), *OFFLINE)
+    assert proc.returncode == 1, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.count(str(missing)) == 1
+    assert "-f FILE" in proc.stderr
