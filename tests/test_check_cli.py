@@ -226,3 +226,22 @@ def test_missing_value_is_located_alike_by_check_check_syntax_and_editors(
         client.close()
     assert [d["range"] for d in published["diagnostics"] if d.get("code") == "NG001"] == [
         {"start": {"line": 0, "character": 13}, "end": {"line": 0, "character": 14}}]
+
+
+def test_fix_counts_findings_like_the_fixable_count_and_names_new_findings(
+        tmp_path: Path) -> None:
+    # Two NG201 findings share the edit adding `lib`; the NG501 rename brings NG401 notes.
+    path = tmp_path / "c.nix"
+    path.write_text(
+        "{ config, pkgs, ... }:\nwith pkgs.lib;\n{\n  x = [ pkgs.lib.foo ];\n"
+        "  systemd.containers.a.config = { };\n  systemd.containers.b.config = { };\n"
+        "  containers.c.config = { };\n}\n")
+    check = run_cli("check", str(path))
+    assert check.stderr.strip() == "8 findings (3 fixable with --fix)"
+    diff = run_cli("check", str(path), "--diff")
+    assert diff.stderr.strip().splitlines()[-1] == (
+        "--fix would fix 3; the fixes would bring 2 new findings; 6 findings")
+    fixed = run_cli("check", str(path), "--fix")
+    assert fixed.stderr.strip().splitlines()[-1] == (
+        "fixed 3; the fixes brought 2 new findings; 6 findings")
+    assert "[fixable]" not in fixed.stdout and len(fixed.stdout.splitlines()) == 6

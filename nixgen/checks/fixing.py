@@ -9,6 +9,7 @@ changed files as one transaction).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,10 @@ class FixResult:
     changed: dict[Path, bytes] = field(default_factory=dict)
     remaining: list[Finding] = field(default_factory=list)
     fixed: int = 0
+    """Findings that had a fix and are gone: the unit of "N fixable with --fix"."""
+    introduced: int = 0
+    """Findings the fixes brought that were not there before (e.g. a renamed container's
+    dialect has notes of its own)."""
 
 
 def fix_paths(
@@ -95,7 +100,7 @@ def fix_paths(
     roots = [Path(p) for p in paths]
     ws = Workspace(buffers)
     result = FixResult(ws)
-    before = len(check_paths(roots, select=select, ignore=ignore, workspace=ws))
+    before = check_paths(roots, select=select, ignore=ignore, workspace=ws)
     for _ in range(rounds):
         findings = check_paths(roots, select=select, ignore=ignore, workspace=ws)
         by_file: dict[Path, list[Finding]] = {}
@@ -116,5 +121,24 @@ def fix_paths(
         if not progressed:
             break
     result.remaining = check_paths(roots, select=select, ignore=ignore, workspace=ws)
-    result.fixed = max(0, before - len(result.remaining))
+    result.fixed, result.introduced = _compare(before, result.remaining)
     return result
+
+
+def _identity(f: Finding) -> tuple[str, str | None, str]:
+    """What makes two findings the same one across fixes (lines may move; the file, code and
+    message stay)."""
+    return f.code, os.path.realpath(f.file) if f.file is not None else None, f.message
+
+
+def _compare(before: Sequence[Finding], after: Sequence[Finding]) -> tuple[int, int]:
+    """(fixable findings of ``before`` gone from ``after``, findings of ``after`` that are new)."""
+    left = Counter(_identity(f) for f in after)
+    fixed = 0
+    for f in before:
+        key = _identity(f)
+        if left[key] > 0:
+            left[key] -= 1
+        elif f.fix is not None:
+            fixed += 1
+    return fixed, sum(left.values())

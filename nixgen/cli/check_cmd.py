@@ -50,13 +50,18 @@ def _print_text(findings: list[Finding]) -> None:
         out.print(line)
 
 
-def _summary(findings: list[Finding], fixed: int | None, *, would: bool = False) -> None:
+def _summary(findings: list[Finding], fixed: int | None, *, would: bool = False,
+             introduced: int = 0) -> None:
+    """``fixed N`` / ``--fix would fix N`` counts findings, like "(N fixable with --fix)"."""
     from nixgen.cli.output import err_console
 
     fixable = sum(1 for f in findings if f.fix is not None)
     parts = []
     if fixed:
         parts.append(f"{'--fix would fix' if would else 'fixed'} {fixed}")
+    if introduced:
+        new = f"{introduced} new finding{'s' if introduced != 1 else ''}"
+        parts.append(f"the fixes {'would bring' if would else 'brought'} {new}")
     if findings:
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         parts.append(count + (f" ({fixable} fixable with --fix)" if fixable else ""))
@@ -65,7 +70,8 @@ def _summary(findings: list[Finding], fixed: int | None, *, would: bool = False)
     err_console().print("; ".join(parts))
 
 
-def _emit(findings: list[Finding], fmt: str, fixed: int | None = None) -> None:
+def _emit(findings: list[Finding], fmt: str, fixed: int | None = None,
+          introduced: int = 0) -> None:
     if fmt == "json":
         from nixgen.cli.output import print_json
 
@@ -76,7 +82,7 @@ def _emit(findings: list[Finding], fmt: str, fixed: int | None = None) -> None:
         sys.stdout.flush()
     else:
         _print_text(findings)
-        _summary(findings, fixed)
+        _summary(findings, fixed, introduced=introduced)
 
 
 def _io_error(err: Any) -> None:
@@ -140,7 +146,7 @@ def check(
             snap = ws.snapshot(path)
             print_diff(snap.data if snap is not None else b"", new, str(path).lstrip("/"))
         _print_text(result.remaining)
-        _summary(result.remaining, result.fixed, would=True)
+        _summary(result.remaining, result.fixed, would=True, introduced=result.introduced)
         raise typer.Exit(1 if result.changed or result.remaining else 0)
     from nixgen.files import FileChange, commit
 
@@ -157,5 +163,5 @@ def check(
 
         for c in changes:
             err_console().print(f"fixed {c.display_name}")
-    _emit(result.remaining, fmt, fixed=result.fixed)
+    _emit(result.remaining, fmt, fixed=result.fixed, introduced=result.introduced)
     raise typer.Exit(1 if result.remaining else 0)
