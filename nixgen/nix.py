@@ -416,6 +416,7 @@ class Nix:
         strict: bool = True,
         read_write: bool = False,
         timeout: float | None = None,
+        functions: bool = False,
     ) -> object:
         """Evaluate Nix code (a ``str``) or a file (a ``Path``) to a Python value (via JSON).
 
@@ -423,7 +424,8 @@ class Nix:
         the way is called so that it can be selected from. ``args`` (JSON data) are passed to
         those functions and to the final value when it is a function (``args={}``: call it
         with its defaults). ``read_write`` lets the evaluation write ``.drv`` files; ``timeout``
-        overrides the runner's own for this call.
+        overrides the runner's own for this call. ``functions``: a function in the value comes
+        back as :data:`LAMBDA` instead of failing (JSON cannot hold one).
         """
         mode = ["--eval", "--json"]
         if strict:
@@ -433,7 +435,7 @@ class Nix:
         path_list = (split_attr_path(attr) if isinstance(attr, str) else list(attr or []))
         path_list = [str(_jsonable(str(name))) for name in path_list]
         plain = isinstance(expr_or_file, str) and not expr_or_file.startswith("-")
-        if plain and not path_list and args is None:
+        if plain and not path_list and args is None and not functions:
             # Nix has no end-of-options marker here: code starting with "-" goes via --arg.
             argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
             return _json(self.run(argv, timeout=timeout))
@@ -441,13 +443,16 @@ class Nix:
         data_args = ["--argstr", "attrPath", json.dumps(path_list),
                      "--argstr", "args", json.dumps(_jsonable(args or {})),
                      "--argstr", "hasArgs", json.dumps(args is not None)]
+        if functions:
+            data_args += ["--argstr", "printable", "true"]
         if isinstance(expr_or_file, str):
             # The user's own code, parsed by Nix as an expression of its own.
             source = ["--arg", "value", expr_or_file]
         else:
             source = ["--argstr", "file", json.dumps(_abs(expr_or_file))]
         argv = self.command("nix-instantiate", *mode, helper, *source, *data_args)
-        return _json(self.run(argv, timeout=timeout))
+        value = _json(self.run(argv, timeout=timeout))
+        return decode_printable(value) if functions else value
 
     def eval_helper(self, helper: str, attr: str | None = None, *, read_write: bool = False,
                     **json_args: object) -> object:
@@ -609,6 +614,34 @@ def _signame(signum: int) -> str:
         return signal_module.Signals(signum).name
     except ValueError:
         return "unknown signal"
+
+
+class NixFunction:
+    """A function inside an evaluated value; Nix prints it as ``<LAMBDA>``."""
+
+    __slots__ = ()
+    text = "<LAMBDA>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+LAMBDA = NixFunction()
+
+
+def decode_printable(value: object) -> object:
+    """A value from ``nixexprs/values.nix``'s ``printable`` with its markers decoded:
+    functions become :data:`LAMBDA`, wrapped attribute sets their plain selves."""
+    if isinstance(value, list):
+        return [decode_printable(v) for v in value]
+    if isinstance(value, dict):
+        marker = value.get("__nixgen")
+        if marker == "lambda" and len(value) == 1:
+            return LAMBDA
+        if marker == "attrs" and isinstance(value.get("attrs"), dict):
+            value = value["attrs"]
+        return {k: decode_printable(v) for k, v in value.items()}
+    return value
 
 
 def _json(proc: subprocess.CompletedProcess[bytes]) -> object:

@@ -89,16 +89,18 @@ def option_value(
     """The evaluated value of option ``path`` of the configuration in ``config``.
 
     ``config.PATH`` of NixOS with ``nixos-config = config``: values from other modules,
-    defaults and ``mkIf`` are all resolved by Nix. Functions come back as ``"<function>"``,
-    derivations as their output path.
+    defaults and ``mkIf`` are all resolved by Nix. Functions come back as
+    ``nixgen.nix.LAMBDA``, derivations as their output path.
     """
     spec = resolve_nixos(nix, nixos)
     config_path = os.path.abspath(os.fspath(config))
     if not os.path.exists(config_path):
         raise NixCommandError(f"configuration not found: {config_path}", file=config_path)
     try:
-        return nix.eval_helper("nixos-option", nixos=spec, configuration=config_path,
-                               path=list(path))
+        from nixgen.nix import decode_printable
+
+        return decode_printable(nix.eval_helper("nixos-option", nixos=spec,
+                                                configuration=config_path, path=list(path)))
     except NixNotFoundError:
         raise
     except NixCommandError as err:

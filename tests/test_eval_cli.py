@@ -304,3 +304,39 @@ def test_eval_highlights_on_a_terminal(nix_instantiate: str) -> None:
     assert "\x1b[" in text  # colours
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
     assert '{ a = "x"; }' in plain
+
+
+# -- functions in values -------------------------------------------------------------------
+
+
+def test_eval_shows_functions_as_nix_does(nix_instantiate: str) -> None:
+    import subprocess
+
+    proc = run_cli("eval", "x: x", *OFF)
+    bare = subprocess.run([nix_instantiate, "--eval", "-E", "x: x"], capture_output=True,
+                          text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, bare.stdout, "")
+    assert proc.stdout == "<LAMBDA>\n"
+    expr = ('{ f = x: x; l = [ (a: a) 1 ]; '
+            'fake = { __nixgen = "lambda"; }; s = "<LAMBDA>"; }')
+    proc = run_cli("eval", expr, *OFF)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ('{\n  f = <LAMBDA>;\n  fake = { __nixgen = "lambda"; };\n'
+                           '  l = [ <LAMBDA> 1 ];\n  s = "<LAMBDA>";\n}\n')
+    proc = run_cli("eval", "--json", expr, *OFF)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"f": "<LAMBDA>", "fake": {"__nixgen": "lambda"},
+                                       "l": ["<LAMBDA>", 1], "s": "<LAMBDA>"}
+
+
+def test_get_eval_shows_functions_unquoted(tmp_path: Path, nix_instantiate: str) -> None:
+    from conftest import STAND_IN_NIXOS
+
+    config = tmp_path / "configuration.nix"
+    config.write_text("{ ... }:\n{\n  systemd.containers.f.config = { pkgs, ... }: { };\n}\n")
+    args = ["get", "systemd.containers.f.config", "--eval", "-f", str(config),
+            "--nixos", str(STAND_IN_NIXOS)]
+    proc = run_cli(*args)
+    assert (proc.returncode, proc.stdout) == (0, "{ imports = [ <LAMBDA> ]; }\n"), proc.stderr
+    proc = run_cli(*args, "--json")
+    assert json.loads(proc.stdout) == {"imports": ["<LAMBDA>"]}

@@ -97,6 +97,19 @@ def test_eval_expressions(nix: Nix) -> None:
         nix.eval("{ x ? 3 }: x * 2")  # as Nix: a function is not called unasked
 
 
+def test_eval_with_functions_marks_them(nix: Nix, tmp_path: Path) -> None:
+    from nixgen.nix import LAMBDA
+
+    assert nix.eval("{ x ? 3 }: x * 2", functions=True) is LAMBDA
+    assert nix.eval("{ x ? 3 }: x * 2", args={}, functions=True) == 6
+    code = '{ f = a: a; l = [ (b: b) ]; s = { __nixgen = "attrs"; attrs = x: x; }; }'
+    assert nix.eval(code, functions=True) == {
+        "f": LAMBDA, "l": [LAMBDA], "s": {"__nixgen": "attrs", "attrs": LAMBDA}}
+    file = tmp_path / "f.nix"
+    file.write_text("{ a = { b = x: x; }; }")
+    assert nix.eval(file, attr="a", functions=True) == {"b": LAMBDA}
+
+
 def test_eval_file_attr_and_args(nix: Nix, tmp_path: Path) -> None:
     f = write(tmp_path / "f.nix", '{ port ? 22, names ? [ ] }: { a.b = [ 10 20 ]; "x.y" = port; '
               'n = names; inner = { z }: z + port; }')

@@ -181,17 +181,14 @@ def get_cmd(
     if evaluate:
         from pathlib import Path
 
-        from nixgen.emit import to_nix
+        from nixgen.cli.eval_cmds import show_value
         from nixgen.files import read_snapshot
         from nixgen.nix import Nix
         from nixgen.nixos import option_value
 
         read_snapshot(Path(file))  # a clear error for a missing or unreadable file
         value = option_value(Path(file), segments, nix=Nix(search_path=include or ()), nixos=nixos)
-        if as_json:
-            print_json(value)
-        else:
-            sys.stdout.write(to_nix(value) + "\n")
+        show_value(value, as_json=as_json)  # a function as <LAMBDA> ("<LAMBDA>" in JSON)
         return
 
     _, doc = _load(file)

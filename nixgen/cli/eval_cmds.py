@@ -85,6 +85,36 @@ def _arguments(arg: list[tuple[str, str]], argstr: list[tuple[str, str]]) -> dic
     return values or None
 
 
+FUNCTION_MARKER = "<LAMBDA>"
+
+
+def _functions_as(value: Any, marker: Any) -> Any:
+    """``value`` with each function (``nixgen.nix.LAMBDA``) replaced by ``marker``."""
+    from nixgen.nix import NixFunction
+
+    if isinstance(value, NixFunction):
+        return marker
+    if isinstance(value, list):
+        return [_functions_as(v, marker) for v in value]
+    if isinstance(value, dict):
+        return {k: _functions_as(v, marker) for k, v in value.items()}
+    return value
+
+
+def show_value(value: Any, *, as_json: bool) -> None:
+    """Print an evaluated value: as Nix, where a function shows as ``<LAMBDA>`` (as
+    ``nix-instantiate --eval`` prints it), or as JSON, where a function is the string
+    ``"<LAMBDA>"`` (JSON has no functions)."""
+    if as_json:
+        from nixgen.cli.output import print_json
+
+        print_json(_functions_as(value, FUNCTION_MARKER))
+        return
+    from nixgen.emit import Expr
+
+    _print_nix(_functions_as(value, Expr(FUNCTION_MARKER)))
+
+
 def _print_nix(value: Any) -> None:
     from nixgen.emit import to_nix
 
@@ -121,10 +151,13 @@ def eval_cmd(
     timeout: float | None = typer.Option(
         None, "--timeout", metavar="SECONDS", callback=_positive_seconds,
         help="Stop Nix after this many seconds."),
-    json_out: bool = typer.Option(False, "--json", help="Print the value as JSON."),
+    json_out: bool = typer.Option(
+        False, "--json", help='Print the value as JSON (a function as the string "<LAMBDA>").'),
     show_trace: bool = typer.Option(False, "--show-trace", help="Show Nix's trace on errors."),
 ) -> None:
     """Evaluate a Nix expression or file with the real Nix and print its value.
+
+    Functions are shown as <LAMBDA>, as nix-instantiate --eval does ("<LAMBDA>" with --json).
 
     \b
     nixgen eval EXPR [OPTIONS]
@@ -146,15 +179,10 @@ def eval_cmd(
     if file is not None:
         if not Path(file).exists():
             raise FileError("no such file", file=file)
-        value = nix.eval(Path(file), attr=attr, args=args)
+        value = nix.eval(Path(file), attr=attr, args=args, functions=True)
     else:
-        value = nix.eval(words[0], attr=attr, args=args)
-    if json_out:
-        from nixgen.cli.output import print_json
-
-        print_json(value)
-    else:
-        _print_nix(value)
+        value = nix.eval(words[0], attr=attr, args=args, functions=True)
+    show_value(value, as_json=json_out)
 
 
 def _expand(files: list[str]) -> list[str]:

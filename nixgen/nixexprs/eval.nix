@@ -1,6 +1,7 @@
 # Evaluate a file (or a value given with --arg value EXPR), apply arguments, select an attribute path.
 # Every input but `value` is JSON text passed with --argstr and decoded here; none is ever code.
-{ value ? null, file ? "null", attrPath ? "[]", args ? "{}", hasArgs ? "false" }:
+# printable ("true"/"false"): functions inside the value become markers (see values.nix).
+{ value ? null, file ? "null", attrPath ? "[]", args ? "{}", hasArgs ? "false", printable ? "false" }:
 let
   fileName = builtins.fromJSON file;
   path = builtins.fromJSON attrPath;
@@ -32,5 +33,6 @@ let
   # A function met along the path is called (with the arguments, defaults filling the rest) so
   # that it can be selected from; the final value is called only when arguments were given.
   result = (builtins.foldl' step { where = ""; value = root; } path).value;
+  final = if giveArgs && builtins.isFunction result then apply result else result;
 in
-if giveArgs && builtins.isFunction result then apply result else result
+if builtins.fromJSON printable then (import ./values.nix).printable final else final

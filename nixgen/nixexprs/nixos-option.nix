@@ -1,7 +1,7 @@
 # The evaluated value of one option of a configuration: `config.PATH` of NixOS with that configuration.
 # Arguments (JSON texts passed with --argstr): nixos ("<nixos>" or an absolute path),
 # configuration (absolute path of the configuration file), path (list of attribute names).
-# Functions inside the value become the string "<function>", so any option can be shown as JSON.
+# Functions inside the value become markers (values.nix), so any option can be shown as JSON.
 { nixos, configuration, path }:
 let
   common = import ./nixos-common.nix;
@@ -18,12 +18,5 @@ let
           throw "option '${if where == "" then name else "${where}.${name}"}' does not exist in this configuration"
         else throw "cannot look inside '${where}': its value is a ${builtins.typeOf v}";
     };
-  plain = v:
-    if builtins.isFunction v then "<function>"
-    else if builtins.isAttrs v then
-      (if v.type or null == "derivation" && v ? outPath then v.outPath
-       else builtins.mapAttrs (_: plain) v)
-    else if builtins.isList v then map plain v
-    else v;
 in
-plain (builtins.foldl' step { where = ""; value = system.config; } names).value
+(import ./values.nix).printable (builtins.foldl' step { where = ""; value = system.config; } names).value
