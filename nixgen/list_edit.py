@@ -1,7 +1,9 @@
 """``Document.append`` / ``Document.remove``: idempotent edits of a list literal's elements.
 
 An element counts as already there when it has the same literal value or the same source
-text (whitespace aside). A one-line list stays on one line while it fits in 80 columns and is
+text (whitespace aside). In a list under ``with pkgs;`` the item ``pkgs.htop`` is the element
+``htop`` (and is written so), unless ``htop`` is bound by a function, ``let`` or ``rec`` around
+the list, or is one of Nix's global names, which a ``with`` never overrides. A one-line list stays on one line while it fits in 80 columns and is
 then rewritten one element per line, nixfmt style; a multi-line list gets the new element on
 its own line with the elements' indentation.
 """
@@ -31,6 +33,7 @@ def append_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     binding, lst = _list_of(doc, want)
     if binding is None or lst is None:
         return set_value(doc, want, [item])
+    item = _short_form(doc.data, lst, item)
     elements = [c for c in lst.named_children if c.type != "comment"]
     at = elements[-1].start_byte if elements else binding.key_start
     ind = layout.line_indent(doc.data, at)
@@ -52,6 +55,7 @@ def remove_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     binding, lst = _list_of(doc, want)
     if binding is None or lst is None:
         return Change((), doc)
+    item = _short_form(doc.data, lst, item)
     elements = [c for c in lst.named_children if c.type != "comment"]
     ind = layout.line_indent(doc.data, binding.key_start)
     text = render(doc, item, ind, doc.newline, element=True)
@@ -78,6 +82,71 @@ def _list_of(doc: Document, want: tuple[Segment, ...]) -> tuple[Binding | None, 
             b.key_start,
         )
     return b, node
+
+
+# Names Nix binds before any ``with`` is consulted.
+_GLOBAL_NAMES = frozenset({
+    "abort", "baseNameOf", "break", "builtins", "derivation", "derivationStrict", "dirOf",
+    "false", "fetchGit", "fetchMercurial", "fetchTarball", "fetchTree", "fromTOML", "import",
+    "isNull", "map", "null", "placeholder", "removeAttrs", "scopedImport", "throw", "toString",
+    "true",
+})
+_ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
+
+
+def _short_form(data: bytes, lst: Node, item: object) -> object:
+    """``pkgs.x`` as ``x`` when the list sits under ``with pkgs;`` and ``x`` means the same."""
+    import re
+
+    from nixgen.emit import Expr
+
+    if not isinstance(item, Expr):
+        return item
+    node = lst.parent
+    while node is not None and node.type in ("with_expression", "parenthesized_expression"):
+        env = node.child_by_field_name("environment") if node.type == "with_expression" else None
+        if env is not None and env.type == "variable_expression":
+            name = data[env.start_byte : env.end_byte].decode("utf-8")
+            m = re.fullmatch(rf"\s*{re.escape(name)}\.({_ATTR}(?:\.{_ATTR})*)\s*", item.code)
+            if m:
+                first = m.group(1).split(".", 1)[0]
+                if first not in _GLOBAL_NAMES and first not in _bound_names(data, lst):
+                    return Expr(m.group(1))
+        node = node.parent
+    return item
+
+
+def _bound_names(data: bytes, node: Node) -> set[str]:
+    """Names bound lexically around ``node``: function arguments, ``let`` and ``rec`` names."""
+    names: set[str] = set()
+
+    def text(n: Node) -> str:
+        return data[n.start_byte : n.end_byte].decode("utf-8")
+
+    scope = node.parent
+    while scope is not None:
+        if scope.type == "function_expression":
+            universal = scope.child_by_field_name("universal")
+            if universal is not None:
+                names.add(text(universal))
+            formals = scope.child_by_field_name("formals")
+            for formal in formals.named_children if formals is not None else ():
+                name = formal.child_by_field_name("name")
+                if formal.type == "formal" and name is not None:
+                    names.add(text(name))
+        elif scope.type in ("let_expression", "rec_attrset_expression"):
+            for bset in (c for c in scope.named_children if c.type == "binding_set"):
+                for b in bset.named_children:
+                    if b.type == "binding":
+                        path = b.child_by_field_name("attrpath")
+                        if path is not None and path.named_children:
+                            names.add(text(path.named_children[0]).strip('"'))
+                    elif b.type in ("inherit", "inherit_from"):
+                        attrs = b.child_by_field_name("attrs")
+                        for a in attrs.named_children if attrs is not None else ():
+                            names.add(text(a).strip('"'))
+        scope = scope.parent
+    return names
 
 
 def _matches(data: bytes, element: Node, item: object, item_text: str) -> bool:
