@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import CONFIGS, nix_parse_ok
+from engine_helpers import meaning
 
 from nixgen.attrpath import Dynamic
 from nixgen.document import Binding, Change, Document
@@ -40,17 +41,6 @@ def assert_delete_undoes(before: Document, change: Change, path: object) -> None
         assert back.data == before.data
     else:
         assert meaning(back) == meaning(before)
-
-
-def meaning(doc: Document) -> list[tuple[object, object]]:
-    """Every binding's path and value, whitespace in unevaluated values ignored."""
-    out: list[tuple[object, object]] = []
-    for b in doc.bindings():
-        value = b.value
-        if isinstance(value, Unevaluated):
-            value = (value.kind, " ".join(value.text.split()))
-        out.append((b.path, value))
-    return out
 
 
 def expect_set_new(before: str, path: str, value: object, after: str, nix: str) -> None:

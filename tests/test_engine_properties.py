@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import NIX_OFFLINE
+from engine_helpers import meaning
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,6 @@ from nixgen.attrpath import is_identifier
 from nixgen.document import Change, Document
 from nixgen.emit import nix_attr_name, to_nix
 from nixgen.errors import EditError
-from nixgen.literal import Unevaluated
 
 NAMES = ["a", "b", "svc", "foo-bar", "x.y", "enable"]
 HEADERS = [
@@ -237,17 +237,6 @@ def test_engine_properties(nix_instantiate: str, tmp_path: Path) -> None:
     run()
     # (c) every output accepted by the real Nix parser
     nix_parse_many(nix_instantiate, outputs, tmp_path)
-
-
-def meaning(doc: Document) -> list[tuple[object, object]]:
-    """Every binding's path and value, whitespace in unevaluated values ignored."""
-    out: list[tuple[object, object]] = []
-    for b in doc.bindings():
-        value = b.value
-        if isinstance(value, Unevaluated):
-            value = (value.kind, " ".join(value.text.split()))
-        out.append((b.path, value))
-    return out
 
 
 def _place_under_wrapper(model: dict[str, Any], info: Layout, path: tuple[str, ...]) -> bool:
