@@ -335,17 +335,15 @@ def check_document(
 
     With a path, configuration rules also run, reading the modules it imports from disk.
     """
-    p = Path(path) if path is not None else getattr(doc, "path", None)
-    p = Path(p) if p is not None else None
+    p = Path(path) if path is not None else doc.path
     data: bytes = doc.data
-    tree = getattr(doc, "tree", None)
+    tree = doc.tree
     findings = check_source(data, p, tree=tree, select=select, ignore=ignore)
     sel, ign = normalise_codes(select), normalise_codes(ignore)
     if configuration and p is not None and _wanted(CONFIG_CODES, sel, ign):
         ws = Workspace({p: data})
         parsed: dict[str, _Parsed] = {}
-        _read_modules(p, ws, parsed, root_tree=tree,
-                      root_document=doc if hasattr(doc, "bindings") else None)
+        _read_modules(p, ws, parsed, root_tree=tree, root_document=doc)
         real_p = os.path.realpath(p)
         for f in _configuration_findings(p, parsed, ws):
             if (f.file is not None and os.path.realpath(f.file) == real_p
