@@ -10,11 +10,7 @@
 # ({ legacy = { NAME = PATH; }; modern = { NAME = PATH; }; }, from the `path` NixOS computes).
 { nixos, systems }:
 let
-  nixosSpec = builtins.fromJSON nixos;
-  isLookup = builtins.substring 0 1 nixosSpec == "<";
-  lookupName = builtins.substring 1 (builtins.stringLength nixosSpec - 2) nixosSpec;
-  nixosFile = if isLookup then builtins.findFile builtins.nixPath lookupName else /. + nixosSpec;
-  nixosFn = import nixosFile;
+  nixosFn = (import ./nixos-common.nix).nixosFunction (builtins.fromJSON nixos);
 
   mkDefault = content: {
     _type = "override";
