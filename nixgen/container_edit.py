@@ -40,7 +40,6 @@ from nixgen.containers import (
     container_file_for,
     container_sets,
     discover_modules,
-    file_exists,
     function_body,
     host_ssh_ports_of,
     host_state_version,
@@ -1068,11 +1067,6 @@ def plan_remove(
             hint = f" (names built at evaluation time are not matched: {dynamic[0].location})"
         return Plan([], f"no container named {name} is declared; nothing to change{hint}",
                     True, "", "", [], name)
-    for c in matches:
-        if c.route == "path" and c.container_file is None:
-            candidate = container_file_for(c.path_file or c.file, c.name)
-            if file_exists(candidate, buffers):
-                c.container_file = candidate
     ws = _Workspace(buffers, modules)
     _remove(ws, matches, delete_file=delete_file)
     changes = ws.changes()
