@@ -8,7 +8,6 @@ file. The text of the buffer wins over what is on disk for its path.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -165,24 +164,21 @@ def container_spec(args: Mapping[str, Any], base: Path | None = None) -> Any:
         raise ValidationError(
             f"argument 'dialect': expected 'auto', 'legacy' or 'modern', got {dialect!r}"
         )
-    values: dict[str, Any] = {
-        "name": _one(args, "name", str, required=True),
-        "ports": _as_list(args.get("port"), "port", int),
-        "ssh_keys": keys,
-        "route": route,
-        "dialect": dialect,
-        "auto_start": _one(args, "auto_start", bool, False),
-        "private_network": _one(args, "private_network", bool, False),
-        "host_address": _one(args, "host_address", str),
-        "local_address": _one(args, "local_address", str),
-        "forward_ports": _as_list(args.get("forward_port"), "forward_port", str),
-        "bind_mounts": _as_list(args.get("bind_mount"), "bind_mount", str),
-        "replace": _one(args, "replace", bool, False),
-        "force": _one(args, "force", bool, False),
-    }
-    spec_cls = container_specs.ContainerSpec
-    names = {f.name for f in dataclasses.fields(spec_cls)}
-    return spec_cls(**{k: v for k, v in values.items() if k in names})
+    return container_specs.ContainerSpec(
+        name=_one(args, "name", str, required=True),
+        ports=_as_list(args.get("port"), "port", int),
+        ssh_keys=keys,
+        route=route,
+        dialect=dialect,
+        auto_start=_one(args, "auto_start", bool, False),
+        private_network=_one(args, "private_network", bool, False),
+        host_address=_one(args, "host_address", str),
+        local_address=_one(args, "local_address", str),
+        forward_ports=_as_list(args.get("forward_port"), "forward_port", str),
+        bind_mounts=_as_list(args.get("bind_mount"), "bind_mount", str),
+        replace=_one(args, "replace", bool, False),
+        force=_one(args, "force", bool, False),
+    )
 
 
 # --- operations ---------------------------------------------------------------------------
@@ -190,7 +186,7 @@ def container_spec(args: Mapping[str, Any], base: Path | None = None) -> Any:
 
 def _plan_result(plan: Any, path: Path, data: bytes,
                  buffers: Mapping[Path, bytes]) -> OperationResult:
-    result = OperationResult(summary=getattr(plan, "summary", "") or "")
+    result = OperationResult(summary=plan.summary)
     seen_buffer = False
     for change in plan.changes:
         target = Path(change.path)
@@ -306,8 +302,7 @@ def _run_operation(
         if not value.strip():
             raise ValidationError("argument 'value': empty Nix expression")
         _check_value(value)
-        method = {"set": "set", "append": "append", "remove": "remove"}[operation]
-        change = getattr(doc(), method)(attr, Expr(value))
+        change = getattr(doc(), operation)(attr, Expr(value))
         return _doc_result(file_path, data, change, f"{operation} {attr}")
     if operation == "delete":
         _check_known(operation, args, ("path",))
