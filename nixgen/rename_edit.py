@@ -24,7 +24,7 @@ def rename_path(doc: Document, old: tuple[Segment, ...], new: tuple[Segment, ...
     """Rename ``old`` to ``new`` (see :meth:`nixgen.document.Document.rename`)."""
     if same(old, new) and len(old) == len(new):
         return Change((), doc)
-    if doc.get(new) or doc.find_prefix(new):
+    if doc.find_prefix(new):  # holds every definition of new itself too
         raise edit_error(doc, f"cannot rename to {format_path(new)}: it is already defined")
     edits: list[Edit] = []
     last = len(old) - 1
