@@ -191,11 +191,12 @@ def _plan_result(plan: Any, path: Path, data: bytes,
     for change in plan.changes:
         target = Path(change.path)
         is_buffer = _same_path(target, path)
+        buffered = None if is_buffer else _lookup(buffers, target)
         if is_buffer:
             old = data
             seen_buffer = True
-        elif _lookup(buffers, target) is not None:
-            old = _lookup(buffers, target) or b""
+        elif buffered is not None:
+            old = buffered
         elif change.snapshot is not None:
             old = change.snapshot.data
         else:
@@ -205,7 +206,7 @@ def _plan_result(plan: Any, path: Path, data: bytes,
                 raise ValidationError(f"refusing to delete the open file {target}")
             result.files.append(FileEdits(target, old, [], delete=True))
             continue
-        create = change.snapshot is None and _lookup(buffers, target) is None and not is_buffer
+        create = change.snapshot is None and buffered is None and not is_buffer
         result.files.append(FileEdits(target, old, diff_edits(old, change.new_data),
                                       create=create, is_buffer=is_buffer))
     if not seen_buffer:
