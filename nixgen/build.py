@@ -210,15 +210,6 @@ def _eval_command(nix: Nix, nixos: str, systems: list[_System], *, write: bool) 
     return nix.command("nix-instantiate", *args)
 
 
-def _realise_command(nix: Nix, drvs: Sequence[str], opts: BuildOptions) -> list[str]:
-    args = ["--realise", *drvs]
-    if opts.jobs is not None:
-        args += ["--max-jobs", str(opts.jobs)]
-    if opts.keep_going:
-        args.append("--keep-going")
-    return nix.command("nix-store", *args)
-
-
 def plan(
     opts: BuildOptions,
     *,
@@ -279,7 +270,8 @@ def plan(
     result.commands = [_eval_command(nix, nixos, systems, write=True)]
     drvs = [i.drv for i in result.to_build if i.drv]
     if drvs:
-        result.commands.append(_realise_command(nix, drvs, opts))
+        result.commands.append(nix.realise_command(drvs, jobs=opts.jobs,
+                                                   keep_going=opts.keep_going))
     for i in result.to_build:
         assert i.profile is not None and i.new is not None
         result.commands.append(nix.command("nix-env", "-p", str(i.profile), "--set", i.new))

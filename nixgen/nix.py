@@ -503,13 +503,19 @@ class Nix:
         """``nix-store --realise DRVS``: build them (in parallel), return the output paths."""
         if not drvs:
             return []
+        argv = self.realise_command(drvs, jobs=jobs, keep_going=keep_going)
+        return _lines(self.run(argv, on_stderr_line=on_line).stdout)
+
+    def realise_command(
+        self, drvs: Sequence[str], *, jobs: int | None = None, keep_going: bool = False
+    ) -> list[str]:
+        """The argv :meth:`realise` runs."""
         args = ["--realise", *drvs]
         if jobs is not None:
             args += ["--max-jobs", str(jobs)]
         if keep_going:
             args.append("--keep-going")
-        proc = self.run(self.command("nix-store", *args), on_stderr_line=on_line)
-        return _lines(proc.stdout)
+        return self.command("nix-store", *args)
 
     # -- profiles ---------------------------------------------------------------------------
 
