@@ -35,6 +35,7 @@ from nixgen.containers import (
     SSH_PORTS,
     Container,
     Module,
+    _buffer_for,
     body_document,
     config_root,
     container_file_for,
@@ -43,6 +44,7 @@ from nixgen.containers import (
     function_body,
     host_ssh_ports_of,
     host_state_version,
+    literal_of,
     load_modules,
     prefix_of,
     profile_path,
@@ -290,7 +292,6 @@ def _inserted_span(change: Any) -> tuple[int, int]:
 
 
 def _snapshot(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | None:
-    from nixgen.containers import _buffer_for
     from nixgen.files import Snapshot, read_snapshot, read_snapshot_or_none
 
     data = _buffer_for(path, buffers)
@@ -353,8 +354,6 @@ class _Workspace:
 
 
 def _snapshot_or_none(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | None:
-    from nixgen.containers import _buffer_for
-
     if _buffer_for(path, buffers) is None and not os.path.lexists(path):
         return None
     return _snapshot(path, buffers)
@@ -606,8 +605,6 @@ def _create(
 
 
 def _new_container_file(ws: _Workspace, file: Path, text: bytes, spec: ContainerSpec) -> None:
-    from nixgen.containers import _buffer_for
-
     current = _buffer_for(file, ws.buffers)
     if current is None and os.path.lexists(file):
         try:
@@ -654,12 +651,10 @@ def _find_literal(
     c: Container, rel: tuple[str, ...], ws: _Workspace
 ) -> tuple[Any, Path, int, int] | None:
     """The Python value of ``<prefix>.NAME.<rel>`` and where (file, line, col) it is defined."""
-    from nixgen.containers import literal_of
-
     for file in dict.fromkeys(c.definition_files):
         doc = ws.doc(file)
         for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, *rel)):
-            return literal_of(b, doc.data), file, b.line, b.col
+            return literal_of(b), file, b.line, b.col
     return None
 
 
@@ -768,15 +763,13 @@ def _add_guest(
     line_offset: int = 0,
 ) -> Document:
     """Enable sshd, add ``ports`` and ``keys`` to the guest configuration at ``guest_root``."""
-    from nixgen.containers import literal_of
-
     doc = open_one_line_set(doc, guest_root)
     enable_path = (*guest_root, *SSH_ENABLE)
     defs = doc.get(enable_path)
     if not defs:
         doc = doc.set(enable_path, True).document
         done.append("enabled sshd")
-    elif literal_of(defs[0], doc.data) is False:
+    elif literal_of(defs[0]) is False:
         col = None if line_offset else defs[0].col  # columns of a dedented body are shifted
         raise _conflict(f"container {c.name} disables sshd", file, defs[0].line + line_offset, col)
     for port in ports:

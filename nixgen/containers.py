@@ -376,7 +376,7 @@ def reindent(data: bytes, base: str) -> bytes:
     )
 
 
-def literal_of(binding: Binding, data: bytes | None = None) -> Any:
+def literal_of(binding: Binding) -> Any:
     """The Python value of a binding's value (its own mkIf/mkForce/… looked through), or None."""
     from nixgen.literal import Unevaluated
 
@@ -527,17 +527,16 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
     for binding, rel, module in entry.bindings:
         if not rel:
             continue
-        data = module.document.data
         head = rel[0]
         if head == "config":
             routes.add("config")
         elif head == "path":
             routes.add("path")
-            value = literal_of(binding, data) if len(rel) == 1 else None
+            value = literal_of(binding) if len(rel) == 1 else None
             if value is not None:
                 c.profile = str(value)
                 c.path_file = module.path
-        _read_field(c, binding, rel, data)
+        _read_field(c, binding, rel, module.document.data)
     if routes == {"config"}:
         c.route = "config"
     elif routes == {"path"}:
@@ -556,18 +555,18 @@ def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: byte
         if opened is not None:
             sub = opened[0]
             for inner in sub.bindings():
-                _read_guest_field(c, inner, tuple(inner.path), sub.data)
+                _read_guest_field(c, inner, tuple(inner.path))
             return
     if rel[:1] == ("config",):
-        _read_guest_field(c, binding, rel[1:], data)
+        _read_guest_field(c, binding, rel[1:])
         return
     if len(rel) != 1:
         if rel[:1] == ("bindMounts",) and len(rel) == 2 and isinstance(rel[1], str):
-            value = literal_of(binding, data)
+            value = literal_of(binding)
             if isinstance(value, dict):
                 c.bind_mounts[rel[1]] = value
         return
-    value = literal_of(binding, data)
+    value = literal_of(binding)
     head = rel[0]
     if head == "autoStart" and isinstance(value, bool):
         c.auto_start = value
@@ -583,14 +582,14 @@ def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: byte
         c.bind_mounts.update(value)
 
 
-def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: bytes) -> None:
+def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...]) -> None:
     """Fields of the container's own NixOS configuration (relative to ``config``)."""
     if rel == SSH_PORTS:
-        value = literal_of(binding, data)
+        value = literal_of(binding)
         if isinstance(value, list):
             c.ports.extend(p for p in value if isinstance(p, int) and p not in c.ports)
     elif rel in (SSH_ENABLE, SSH_ENABLE_OLD):
-        value = literal_of(binding, data)
+        value = literal_of(binding)
         if isinstance(value, bool):
             c.ssh_enabled = value
     elif (
@@ -599,7 +598,7 @@ def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...], data
         and rel[2] == "root"
         and rel[3:] == ("openssh", "authorizedKeys", "keys")
     ):
-        value = literal_of(binding, data)
+        value = literal_of(binding)
         if isinstance(value, list):
             c.ssh_keys.extend(k for k in value if isinstance(k, str))
 
@@ -615,7 +614,7 @@ def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = Non
     for binding in doc.bindings():
         path = settings_path(binding, config_root(doc))
         if path:
-            _read_guest_field(c, binding, path, doc.data)
+            _read_guest_field(c, binding, path)
 
 
 def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:
@@ -645,13 +644,13 @@ def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
     disabled = False
     for module, binding, path in _scan(modules):
         if path == SSH_PORTS:
-            value = literal_of(binding, module.document.data)
+            value = literal_of(binding)
             if isinstance(value, list):
                 for p in value:
                     if isinstance(p, int) and p not in [q for q, _, _ in ports]:
                         ports.append((p, module.path, binding.line))
         elif path in (SSH_ENABLE, SSH_ENABLE_OLD):
-            value = literal_of(binding, module.document.data)
+            value = literal_of(binding)
             if value is True:
                 enabled = enabled or (module.path, binding.line)
             elif value is False:
@@ -672,9 +671,9 @@ def host_ssh_ports(config: Path, *, buffers: Mapping[Path, bytes] | None = None)
 
 def host_state_version(modules: list[Module]) -> str | None:
     """The host's ``system.stateVersion`` when it is a literal string."""
-    for module, binding, path in _scan(modules):
+    for _, binding, path in _scan(modules):
         if path == STATE_VERSION:
-            value = literal_of(binding, module.document.data)
+            value = literal_of(binding)
             if isinstance(value, str):
                 return value
     return None
@@ -693,4 +692,3 @@ __all__ = [
     "plan_remove",
     "read_container_file",
 ]
-_read_container_file = read_container_file
