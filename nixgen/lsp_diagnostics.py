@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nixgen.lsp_positions import LineIndex
 from nixgen.offsets import byte_offset
+
+if TYPE_CHECKING:
+    from nixgen.checks.model import Finding
 
 SEVERITY = {"error": 1, "warning": 2, "info": 3, "information": 3, "note": 3, "hint": 4}
 SOURCE = "nixgen"
@@ -87,27 +90,21 @@ def _same(a: Path | None, b: Path | None) -> bool:
         return False
 
 
-def finding_diagnostic(index: LineIndex, finding: Any) -> dict[str, Any]:
-    start = getattr(finding, "start_byte", 0)
-    end = getattr(finding, "end_byte", start)
-    out = diagnostic(index, start, end, finding.message,
-                     severity=SEVERITY.get(str(finding.severity).lower(), 2),
-                     code=getattr(finding, "code", None))
-    related = []
-    for item in getattr(finding, "related", ()) or ():
-        try:
-            file, line, col = item
-        except (TypeError, ValueError):
-            continue
-        related.append({
+def finding_diagnostic(index: LineIndex, finding: Finding) -> dict[str, Any]:
+    out = diagnostic(index, finding.start_byte, finding.end_byte, finding.message,
+                     severity=SEVERITY.get(finding.severity.lower(), 2), code=finding.code)
+    related = [
+        {
             "location": {
-                "uri": Path(file).absolute().as_uri() if file and file != "<input>" else "",
+                "uri": Path(file).absolute().as_uri(),
                 "range": {"start": {"line": max(line - 1, 0), "character": max(col - 1, 0)},
                           "end": {"line": max(line - 1, 0), "character": max(col - 1, 0)}},
             },
             "message": "defined here",
-        })
-    related = [r for r in related if r["location"]["uri"]]
+        }
+        for file, line, col in finding.related
+        if file and file != "<input>"
+    ]
     if related:
         out["relatedInformation"] = related
     return out
@@ -126,7 +123,7 @@ def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path |
     try:
         doc = document()
         findings = [f for f in check_findings(doc, path)
-                    if _same(getattr(f, "file", None), path) and getattr(f, "code", "") != "NG001"]
+                    if _same(f.file, path) and f.code != "NG001"]
     except Exception as exc:  # a broken check must not hide the rest
         out.append(diagnostic(index, 0, 0, f"nixgen check failed: {exc}", severity=4))
         return out, bom
