@@ -129,12 +129,7 @@ class _Replay:
         expr = item.child_by_field_name("expression")
         if expr is None:
             return None
-        node = expr
-        while node.type == "parenthesized_expression":
-            inner = node.child_by_field_name("expression")
-            if inner is None:
-                break
-            node = inner
+        node = scope.unparen(expr)
         if node.type in scope.ATTRSET_TYPES:
             return self.build(node, prefix)
         for sub, _ in scope.attrset_sources(expr, self.data):

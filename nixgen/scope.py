@@ -24,6 +24,7 @@ __all__ = [
     "opaque_parts",
     "strip_value",
     "top_attrset",
+    "unparen",
     "wrapper_call",
 ]
 
@@ -113,7 +114,8 @@ def module_args(root: Node, data: bytes) -> list[str] | None:
     return found
 
 
-def _unparen(node: Node) -> Node:
+def unparen(node: Node) -> Node:
+    """``node`` with the parentheses around it taken off."""
     while node.type == "parenthesized_expression":
         inner = node.child_by_field_name("expression")
         if inner is None:
@@ -136,7 +138,7 @@ def wrapper_call(node: Node, data: bytes) -> tuple[str, list[Node]] | None:
         args.append(arg)
         head = fn
     args.reverse()
-    head = _unparen(head)
+    head = unparen(head)
     name_node: Node | None = None
     if head.type == "variable_expression":
         name_node = head.child_by_field_name("name")
@@ -156,7 +158,7 @@ def strip_value(node: Node, data: bytes) -> tuple[Node, tuple[str, ...]]:
     """Look through parentheses and single-value wrappers (all but mkMerge) of a value."""
     wrappers: list[str] = []
     while True:
-        node = _unparen(node)
+        node = unparen(node)
         call = wrapper_call(node, data)
         if call is None or call[0] == "mkMerge":
             return node, tuple(wrappers)
@@ -175,7 +177,7 @@ def attrset_sources(node: Node, data: bytes) -> list[tuple[Node, tuple[str, ...]
         return [(inner, wrappers)]
     call = wrapper_call(inner, data)
     if call is not None and call[0] == "mkMerge":
-        lst = _unparen(call[1][0])
+        lst = unparen(call[1][0])
         if lst.type != "list_expression":
             return []
         out: list[tuple[Node, tuple[str, ...]]] = []
@@ -228,7 +230,7 @@ def opaque_parts(node: Node, data: bytes) -> list[Node]:
         return []
     call = wrapper_call(inner, data)
     if call is not None and call[0] == "mkMerge":
-        lst = _unparen(call[1][0])
+        lst = unparen(call[1][0])
         if lst.type != "list_expression":
             return [inner]
         return [p for e in lst.named_children if e.type != "comment" for p in opaque_parts(e, data)]
