@@ -32,14 +32,11 @@ from collections.abc import Mapping
 from pathlib import PurePath, PureWindowsPath
 from typing import Any
 
-from nixgen.literal import INT_MAX, INT_MIN, decode_indented_string
+from nixgen.attrpath import KEYWORDS
+from nixgen.literal import _MIN_NORMAL, INT_MAX, INT_MIN, decode_indented_string
 
-KEYWORDS = frozenset(
-    {"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"}
-)
 _IDENT_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_'-]*\Z")
 _PATH_SEGMENT_RE = re.compile(r"[a-zA-Z0-9._+-]+\Z")
-_MIN_NORMAL = 2.2250738585072014e-308
 _SCALE = 2.0**600
 
 
