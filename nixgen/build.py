@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from nixgen.containers import Container
     from nixgen.nix import Nix
 
-HELPER = Path(__file__).resolve().parent / "nixexprs" / "systems.nix"
 LOG_LINES = 15
 
 _BUILDING = re.compile(r"^building '(/nix/store/[^']+\.drv)'")
@@ -199,15 +198,7 @@ def _eval_command(nix: Nix, nixos: str, systems: list[_System], *, write: bool) 
         {"name": s.name, "configFile": str(s.config_file), "isContainer": s.is_container}
         for s in systems
     ]
-    args = ["--eval", "--strict", "--json"]
-    if write:
-        args.append("--read-write-mode")
-    args += [
-        str(HELPER),
-        "--argstr", "nixos", json.dumps(nixos),
-        "--argstr", "systems", json.dumps(payload),
-    ]
-    return nix.command("nix-instantiate", *args)
+    return nix.helper_command("systems", read_write=write, nixos=nixos, systems=payload)
 
 
 def plan(

@@ -457,6 +457,12 @@ class Nix:
     def eval_helper(self, helper: str, attr: str | None = None, *, read_write: bool = False,
                     **json_args: object) -> object:
         """Evaluate ``nixgen/nixexprs/<helper>.nix`` with ``json_args`` as JSON ``--argstr``s."""
+        argv = self.helper_command(helper, attr, read_write=read_write, **json_args)
+        return _json(self.run(argv))
+
+    def helper_command(self, helper: str, attr: str | None = None, *, read_write: bool = False,
+                       **json_args: object) -> list[str]:
+        """The argv :meth:`eval_helper` runs."""
         path = NIXEXPRS / (helper if helper.endswith(".nix") else helper + ".nix")
         if not path.is_file():
             raise NixCommandError(f"no such nixgen helper: {path.name}")
@@ -468,7 +474,7 @@ class Nix:
             args += ["-A", attr]
         for name, value in json_args.items():
             args += ["--argstr", name, json.dumps(_jsonable(value))]
-        return _json(self.run(self.command("nix-instantiate", *args)))
+        return self.command("nix-instantiate", *args)
 
     # -- building ---------------------------------------------------------------------------
 
