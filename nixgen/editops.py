@@ -190,7 +190,7 @@ def _plan_result(plan: Any, path: Path, data: bytes,
     seen_buffer = False
     for change in plan.changes:
         target = Path(change.path)
-        is_buffer = _same_path(target, path)
+        is_buffer = same_path(target, path)
         buffered = None if is_buffer else _lookup(buffers, target)
         if is_buffer:
             old = data
@@ -214,7 +214,7 @@ def _plan_result(plan: Any, path: Path, data: bytes,
     return result
 
 
-def _same_path(a: Path, b: Path) -> bool:
+def same_path(a: Path, b: Path) -> bool:
     if a == b:
         return True
     try:
@@ -225,7 +225,7 @@ def _same_path(a: Path, b: Path) -> bool:
 
 def _lookup(buffers: Mapping[Path, bytes], target: Path) -> bytes | None:
     for key, value in buffers.items():
-        if _same_path(key, target):
+        if same_path(key, target):
             return value
     return None
 

@@ -25,7 +25,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from nixgen import __version__
-from nixgen.editops import OperationResult, run_operation
+from nixgen.editops import OperationResult, run_operation, same_path
 from nixgen.errors import NixgenError, NixSyntaxError, UsageError, ValidationError
 from nixgen.lsp_buffer import Buffer
 from nixgen.lsp_diagnostics import buffer_diagnostics
@@ -228,7 +228,7 @@ class NixgenServer(LanguageServer):
             else:
                 uri = f.path.absolute().as_uri()
                 other = self.buffers.get(uri) or next(
-                    (b for b in self.buffers.values() if b.path and _same(b.path, f.path)), None)
+                    (b for b in self.buffers.values() if b.path and same_path(b.path, f.path)), None)
                 if other is not None:
                     uri = other.uri
             index = other.index if other is not None and other.data == f.old else LineIndex(
@@ -308,17 +308,10 @@ def _syntax_message(err: NixgenError, buf: Buffer) -> str:
     where = ""
     if err.line is not None:
         where = f"line {err.line}" + (f":{err.col}" if err.col is not None else "") + ": "
-    if err.file is not None and buf.path is not None and not _same(Path(err.file), buf.path):
+    if err.file is not None and buf.path is not None and not same_path(Path(err.file), buf.path):
         return (f"cannot edit: {err.file} (used by this file) has a syntax error at "
                 f"{where}{err.message}")
     return f"cannot edit while the buffer has a syntax error: {where}{err.message}"
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a == b or a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 def _buffer_file(buf: Buffer, edits: list[Any]) -> Any:

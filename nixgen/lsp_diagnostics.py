@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nixgen.editops import same_path
 from nixgen.lsp_positions import LineIndex
 from nixgen.offsets import byte_offset
 
@@ -80,14 +81,7 @@ def check_findings(document: Any, path: Path | None) -> list[Any]:
 
 
 def _same(a: Path | None, b: Path | None) -> bool:
-    if a is None or b is None:
-        return True
-    if a == b:
-        return True
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
+    return a is None or b is None or same_path(a, b)
 
 
 def finding_diagnostic(index: LineIndex, finding: Finding) -> dict[str, Any]:

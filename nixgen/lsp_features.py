@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from nixgen.editops import same_path
 from nixgen.lsp_outline import (
     buffer_containers,
     container_at,
@@ -239,19 +240,9 @@ def _definitions_elsewhere(ls: NixgenServer, buf: Buffer, item: Any) -> list[str
         if c.name != item.name or c.dialect != item.dialect:
             continue
         for b in c.definitions:
-            file = getattr(b, "file", None)
-            if file is not None and not _same_file(file, buf.path):
-                out.append(f"{file}:{b.line}")
+            if b.file is not None and not same_path(b.file, buf.path):
+                out.append(f"{b.file}:{b.line}")
     return out
-
-
-def _same_file(a: Any, b: Any) -> bool:
-    from pathlib import Path
-
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
 
 
 def document_symbol(ls: NixgenServer,
