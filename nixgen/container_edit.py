@@ -497,18 +497,23 @@ def _guest_entries(spec: ContainerSpec, dialect: str, state_version: str | None,
     return entries
 
 
+def _address_options(spec: ContainerSpec) -> list[tuple[str, str]]:
+    """The addresses given, under their option names (``hostAddress6`` for an IPv6 one)."""
+    out = []
+    for option, address in (("hostAddress", spec.host_address),
+                            ("localAddress", spec.local_address)):
+        if address:
+            out.append((f"{option}6" if is_ipv6(address) else option, address))
+    return out
+
+
 def _host_options(spec: ContainerSpec) -> list[tuple[tuple[str, ...], Any]]:
     entries: list[tuple[tuple[str, ...], Any]] = []
     if spec.auto_start:
         entries.append((("autoStart",), True))
     if spec.private_network:
         entries.append((("privateNetwork",), True))
-    if spec.host_address:
-        key = "hostAddress6" if is_ipv6(spec.host_address) else "hostAddress"
-        entries.append(((key,), spec.host_address))
-    if spec.local_address:
-        key = "localAddress6" if is_ipv6(spec.local_address) else "localAddress"
-        entries.append(((key,), spec.local_address))
+    entries.extend(((key,), address) for key, address in _address_options(spec))
     if spec.forward_ports:
         entries.append((("forwardPorts",), [parse_forward_port(f) for f in spec.forward_ports]))
     if spec.bind_mounts:
@@ -812,19 +817,11 @@ def _extend(
     done: list[str] = []
     root = (*prefix_of(dialect), c.name)
     # options of the host side (modern dialect)
-    scalar_options = [
+    scalar_options: list[tuple[str, Any]] = [
         ("autoStart", True if spec.auto_start else None),
         ("privateNetwork", True if spec.private_network else None),
+        *_address_options(spec),
     ]
-    if spec.host_address:
-        scalar_options.append(
-            ("hostAddress6" if is_ipv6(spec.host_address) else "hostAddress", spec.host_address)
-        )
-    if spec.local_address:
-        scalar_options.append(
-            ("localAddress6" if is_ipv6(spec.local_address) else "localAddress",
-             spec.local_address)
-        )
     host_sets: list[tuple[tuple[str, ...], Any]] = []
     for key, wanted in scalar_options:
         if wanted is None:
