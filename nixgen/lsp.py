@@ -328,15 +328,8 @@ def _path_of(uri: str) -> Path | None:
 
 
 def text_edits(index: LineIndex, edits: Any) -> list[types.TextEdit]:
-    out = []
-    for e in sorted(edits):
-        s = index.position(e.start)
-        t = index.position(e.end)
-        out.append(types.TextEdit(
-            range=types.Range(types.Position(s.line, s.character),
-                              types.Position(t.line, t.character)),
-            new_text=e.text))
-    return out
+    return [types.TextEdit(range=_lsp_range(index, e.start, e.end), new_text=e.text)
+            for e in sorted(edits)]
 
 
 def _lsp_range(index: LineIndex, start: int, end: int) -> types.Range:
