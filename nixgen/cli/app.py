@@ -14,7 +14,3 @@ app = typer.Typer(
 )
 
 DEFAULT_CONFIG = "/etc/nixos/configuration.nix"
-
-FileOption = typer.Option(
-    DEFAULT_CONFIG, "-f", "--file", help="The configuration file to read and edit."
-)
