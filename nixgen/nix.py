@@ -684,12 +684,6 @@ def _lines(data: bytes) -> list[str]:
     return [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
 
 
-
-
-
-
-
-
 def _store_target(link: Path) -> str | None:
     """Follow symlinks from ``link`` until they reach the Nix store; None if absent."""
     store = os.environ.get("NIX_STORE_DIR", "/nix/store").rstrip("/") + "/"
