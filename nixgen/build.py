@@ -184,13 +184,16 @@ def _systems(
                 f"{c.container_file or 'containers/' + c.name + '.nix'} does not exist",
                 file=c.file, line=c.line, col=c.col,
             )
-        profile = (
-            map_profile(c.profile, opts.profile_dir)
-            if c.profile
-            else default_profile(c.name, c.dialect, opts.profile_dir)
-        )
-        systems.append(_System(c.name, Path(c.container_file).resolve(), True, c.dialect, profile))
+        systems.append(_System(c.name, Path(c.container_file).resolve(), True, c.dialect,
+                               _container_profile(c, opts.profile_dir)))
     return systems, skipped
+
+
+def _container_profile(c: Container, profile_dir: Path) -> Path:
+    """A path-route container's profile: its literal ``path`` under ``profile_dir``, else the default."""
+    if c.profile:
+        return map_profile(c.profile, profile_dir)
+    return default_profile(c.name, c.dialect, profile_dir)
 
 
 def _eval_command(nix: Nix, nixos: str, systems: list[_System], *, write: bool) -> list[str]:
@@ -428,9 +431,7 @@ def profile_of(name: str, opts: BuildOptions) -> Path:
     if config.is_file():
         for c in discover(config):
             if c.name == name and not c.dynamic and c.route == "path":
-                if c.profile:
-                    return map_profile(c.profile, profile_dir)
-                return default_profile(c.name, c.dialect, profile_dir)
+                return _container_profile(c, profile_dir)
     existing = existing_container_profiles(profile_dir)
     if name in existing:
         return existing[name][1]
