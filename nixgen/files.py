@@ -543,11 +543,21 @@ def _prune(root: Path) -> None:
 def last_transaction(path: str | os.PathLike[str]) -> list[Path] | None:
     """The files of the last transaction that touched ``path`` or was made for it (None if
     there is none)."""
-    real = _resolve(Path(path))
-    for rec in _records():
-        if rec.concerns(real):
-            return rec.paths()
-    return None
+    record = _last_record(_resolve(Path(path)))
+    return None if record is None else record.paths()
+
+
+def _last_record(real: Path) -> _Record | None:
+    """The newest sealed transaction that touched ``real`` or was made for it."""
+    return next((r for r in _records() if r.concerns(real)), None)
+
+
+def _record_to_undo(given: Path) -> _Record:
+    """:func:`_last_record` of ``given``; FileError when there is none."""
+    record = _last_record(_resolve(given))
+    if record is None:
+        raise FileError("no nixgen change to undo for this file", file=given)
+    return record
 
 
 def undo(path: str | os.PathLike[str]) -> list[Path]:
@@ -559,11 +569,7 @@ def undo(path: str | os.PathLike[str]) -> list[Path]:
     file it deleted is recreated. Returns the
     restored paths (as they were named when written).
     """
-    given = Path(path)
-    real = _resolve(given)
-    record = next((r for r in _records() if r.concerns(real)), None)
-    if record is None:
-        raise FileError("no nixgen change to undo for this file", file=given)
+    record = _record_to_undo(Path(path))
     with _locked(record.paths()):
         ops = _undo_ops(record)
         for op in ops:
@@ -590,10 +596,7 @@ def plan_undo(path: str | os.PathLike[str]) -> list[FileChange]:
 
     Raises like :func:`undo` when there is nothing to undo or a file was edited since.
     """
-    given = Path(path)
-    record = next((r for r in _records() if r.concerns(_resolve(given))), None)
-    if record is None:
-        raise FileError("no nixgen change to undo for this file", file=given)
+    record = _record_to_undo(Path(path))
     changes = []
     for op in _undo_ops(record):
         snapshot = read_snapshot_or_none(op.real)
