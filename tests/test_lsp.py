@@ -73,6 +73,20 @@ def _cli_result(path: Path, *args: str) -> str:
     return path.read_bytes().decode()
 
 
+def _matches_cli(client: LspClient, tmp_path: Path, nix_instantiate: str, newline: str,
+                 command: str, args: dict[str, Any], *cli_args: str) -> str:
+    """``command`` on CONFIG written with ``newline`` gives the bytes ``nixgen <cli_args>``
+    writes, keeps the line endings and parses; returns the edited text."""
+    path, uri = _file(tmp_path, CONFIG, newline=newline)
+    text = path.read_bytes().decode()
+    client.open(uri, text)
+    got = _run(client, command, {"uri": uri, **args}, uri, text)
+    assert got.encode() == _cli_result(path, *cli_args).encode()
+    assert ("\r\n" in got) == (newline == "\r\n")
+    assert nix_parse_ok(got, nix_instantiate)[0]
+    return got
+
+
 def test_initialize_advertises_features() -> None:
     c = LspClient(timeout=60)
     try:
@@ -90,16 +104,9 @@ def test_initialize_advertises_features() -> None:
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 def test_set_option_matches_cli(client: LspClient, tmp_path: Path, nix_instantiate: str,
                                 newline: str) -> None:
-    path, uri = _file(tmp_path, CONFIG, newline=newline)
-    text = path.read_bytes().decode()
-    client.open(uri, text)
-    got = _run(client, "nixgen.setOption",
-               {"uri": uri, "path": "networking.firewall.allowedTCPPorts",
-                "value": "[ 22 80 ]"}, uri, text)
-    expected = _cli_result(path, "set", "networking.firewall.allowedTCPPorts", "[ 22 80 ]")
-    assert got.encode() == expected.encode()
-    assert ("\r\n" in got) == (newline == "\r\n")
-    assert nix_parse_ok(got, nix_instantiate)[0]
+    _matches_cli(client, tmp_path, nix_instantiate, newline, "nixgen.setOption",
+                 {"path": "networking.firewall.allowedTCPPorts", "value": "[ 22 80 ]"},
+                 "set", "networking.firewall.allowedTCPPorts", "[ 22 80 ]")
 
 
 def test_set_replaces_value_after_non_ascii(client: LspClient, tmp_path: Path) -> None:
@@ -124,15 +131,10 @@ def test_delete_option_matches_cli(client: LspClient, tmp_path: Path) -> None:
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 def test_add_container_matches_cli(client: LspClient, tmp_path: Path, nix_instantiate: str,
                                    newline: str) -> None:
-    path, uri = _file(tmp_path, CONFIG, newline=newline)
-    text = path.read_bytes().decode()
-    client.open(uri, text)
-    got = _run(client, "nixgen.addContainer",
-               {"uri": uri, "name": "foo", "port": [2022], "route": "config"}, uri, text)
-    expected = _cli_result(path, "add-container", "foo", "--port", "2022", "--route", "config")
-    assert got.encode() == expected.encode()
+    got = _matches_cli(client, tmp_path, nix_instantiate, newline, "nixgen.addContainer",
+                       {"name": "foo", "port": [2022], "route": "config"},
+                       "add-container", "foo", "--port", "2022", "--route", "config")
     assert "systemd.containers.foo" in got
-    assert nix_parse_ok(got, nix_instantiate)[0]
 
 
 def test_remove_container_matches_cli(client: LspClient, tmp_path: Path) -> None:
