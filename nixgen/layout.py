@@ -159,6 +159,7 @@ def removal_span(
     and the spaces before it. This is the exact inverse of the insertion layout used by
     :mod:`nixgen.document`.
     """
+    closer_bytes = tuple(bytes([c]) for c in closers)
     trivia, after = rest_of_line_is_trivia(data, end)
     if starts_line(data, start):
         s = line_start(data, start)
@@ -168,20 +169,18 @@ def removal_span(
                 prev = line_start(data, s - 1)
                 if prev < lower or not is_comment_line(data, prev) or not starts_line(data, prev):
                     break
-                if prev < lower:
-                    break
                 s = prev
             e = next_line_start(data, after)
             # avoid leaving a blank line stacked on another blank line or before a closer
             follow_blank = e >= len(data) or is_blank_line(data, e)
-            follow_close = data[e:].lstrip(b" \t")[:1] in (b"", *[bytes([c]) for c in closers])
+            follow_close = data[e:].lstrip(b" \t")[:1] in (b"", *closer_bytes)
             if first and data[lower:s].strip(b" \t\r\n") == b"" and follow_blank and e < len(data):
                 # first item of its set: do not leave a blank line right after the opener,
                 # unless that blank line is all the set still holds
                 e2 = e
                 while e2 < len(data) and is_blank_line(data, e2):
                     e2 = next_line_start(data, e2)
-                if data[e2:].lstrip(b" \t")[:1] not in [bytes([c]) for c in closers]:
+                if data[e2:].lstrip(b" \t")[:1] not in closer_bytes:
                     e = e2
             elif follow_blank or follow_close:
                 # avoid leaving a blank line stacked on another blank line or before a closer
@@ -194,7 +193,7 @@ def removal_span(
                 # last line without a final newline: take the line break before it instead
                 s = s - 2 if data[s - 2 : s] == b"\r\n" else s - 1
             return s, e
-        if data[after : after + 1] in [bytes([c]) for c in closers]:
+        if data[after : after + 1] in closer_bytes:
             # `item }` on its own line after a line break: remove from the previous line's end
             nl = s - 2 if data[s - 2 : s] == b"\r\n" else s - 1
             return max(nl, lower), end
