@@ -61,10 +61,7 @@ def resolve_nixos(nix: Nix, nixos: str | None = None) -> str:
     """
     if nixos:
         return _spec(nixos)
-    for spec, path in zip(DEFAULT_LOOKUPS, locate(nix, DEFAULT_LOOKUPS), strict=True):
-        if path is not None:
-            return spec
-    raise NixCommandError(_NOT_FOUND)
+    return _find_nixos(nix, None)[0]
 
 
 def _resolved_path(nix: Nix, spec: str) -> str:
@@ -77,6 +74,17 @@ def _resolved_path(nix: Nix, spec: str) -> str:
         raise NixCommandError(f"NixOS not found at {spec}: no such file or directory",
                               file=spec)
     return path
+
+
+def _find_nixos(nix: Nix, nixos: str | None) -> tuple[str, str]:
+    """``(spec, resolved path)`` as :func:`resolve_nixos` chooses, in at most one Nix process."""
+    if nixos:
+        spec = _spec(nixos)
+        return spec, _resolved_path(nix, spec)
+    for spec, path in zip(DEFAULT_LOOKUPS, locate(nix, DEFAULT_LOOKUPS), strict=True):
+        if path is not None:
+            return spec, path
+    raise NixCommandError(_NOT_FOUND)
 
 
 def option_value(
@@ -285,17 +293,6 @@ def _store_detection(file: Path, key: str, found: set[str] | None, why: str,
     while len(data) > _DETECT_LIMIT:
         data.pop(next(iter(data)))
     _write_cache(file, data)  # type: ignore[arg-type]
-
-
-def _find_nixos(nix: Nix, nixos: str | None) -> tuple[str, str]:
-    """``(spec, resolved path)`` as :func:`resolve_nixos` chooses, in at most one Nix process."""
-    if nixos:
-        spec = _spec(nixos)
-        return spec, _resolved_path(nix, spec)
-    for spec, path in zip(DEFAULT_LOOKUPS, locate(nix, DEFAULT_LOOKUPS), strict=True):
-        if path is not None:
-            return spec, path
-    raise NixCommandError(_NOT_FOUND)
 
 
 def detect_dialects(nix: Nix | None = None, nixos: str | None = None, *,
