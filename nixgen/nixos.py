@@ -195,8 +195,7 @@ def declared_dialects(nix: Nix, nixos: str | None = None, *, use_cache: bool = T
     ``legacy`` when it declares ``systemd.containers``, ``modern`` when it declares
     ``containers``. Raises NixCommandError when Nix or NixOS cannot be found.
     """
-    spec = resolve_nixos(nix, nixos)
-    resolved = _resolved_path(nix, spec)
+    spec, resolved = _find_nixos(nix, nixos)
     file = cache_dir() / CACHE_FILE
     key = _cache_key(nix, spec, resolved)
     if use_cache:
