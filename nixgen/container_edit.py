@@ -323,15 +323,12 @@ class _Workspace:
         if real not in self.docs:
             loaded = self.loaded.get(real)
             snap = getattr(loaded, "snapshot", None)
-            if loaded is not None and snap is not None and snap.data == loaded.data:
-                self.docs[real] = (path, snap, loaded)
-            else:
-                snap = _snapshot(path, self.buffers)
+            if loaded is None or snap is None or snap.data != loaded.data:
+                snap = _snapshot(path, self.buffers)  # the buffer, or the file read again
                 assert snap is not None
-                if loaded is not None and loaded.data == snap.data:
-                    self.docs[real] = (path, snap, loaded)
-                else:
-                    self.docs[real] = (path, snap, Document.from_text(snap.data, path=path))
+            if loaded is None or loaded.data != snap.data:
+                loaded = Document.from_text(snap.data, path=path)
+            self.docs[real] = (path, snap, loaded)
         return self.docs[real][2]
 
     def update(self, path: Path, doc: Document) -> None:
