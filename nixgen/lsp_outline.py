@@ -11,10 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("systemd", "containers"), "legacy"),
-    (("containers",), "modern"),
-)
+from nixgen.containers import PREFIXES
 
 
 @dataclass
@@ -69,9 +66,8 @@ def buffer_containers(document: Any) -> list[BufferContainer]:
                 item.route = "config"
             if rest == ("config", "services", "openssh", "ports"):
                 item.ports.extend(int_list(b))
-            if getattr(b, "wrappers", ()):
-                item.conditional = item.conditional or any(
-                    w in ("mkIf", "optionalAttrs") for w in b.wrappers)
+            item.conditional = item.conditional or any(
+                w in ("mkIf", "optionalAttrs") for w in b.wrappers)
         out.append(item)
     out.sort(key=lambda c: c.definitions[0].node.start_byte if c.definitions else 0)
     return out
