@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nixgen import syntax
 from nixgen.editops import run_operation
 from nixgen.errors import NixgenError, ValidationError
 from nixgen.lsp_diagnostics import buffer_diagnostics
@@ -51,18 +52,16 @@ def handle(request: Any) -> dict[str, Any]:
     text, operation, args, path = _request_fields(request)
     data = text.encode("utf-8")
     index = LineIndex(data)
+    tree = syntax.parse(data)
     document_cache: list[Any] = []
 
     def document() -> Any:
         if not document_cache:
             from nixgen.document import Document
 
-            document_cache.append(Document.from_text(data, path=path))
+            document_cache.append(Document.from_text(data, path=path, tree=tree))
         return document_cache[0]
 
-    from nixgen import syntax
-
-    tree = syntax.parse(data)
     diagnostics, _findings = buffer_diagnostics(data, tree, index, path=path, document=document)
     result = run_operation(operation, args, data=data, path=path, document=document)
     files = []
