@@ -298,9 +298,7 @@ def generations_cmd(
     for column in ("generation", "date", "current"):
         table.add_column(column)
     for g in gens:
-        data = _generation_json(g)
-        table.add_row(str(data.get("number")), str(data.get("date") or ""),
-                      "current" if data.get("current") else "")
+        table.add_row(str(g.number), str(g.date), "current" if g.current else "")
     console().print(table)
 
 
