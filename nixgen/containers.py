@@ -81,9 +81,7 @@ def container_file_for(config_file: Path, name: str) -> Path:
     A symlinked configuration counts from its target's folder, as Nix resolves the file's
     relative paths there (``/etc/nixos/configuration.nix`` linked into a repository keeps its
     containers in the repository)."""
-    config_file = Path(config_file)
-    folder = _real(config_file).parent if config_file.is_symlink() else config_file.parent
-    return folder / "containers" / f"{name}.nix"
+    return _folder_of(Path(config_file)) / "containers" / f"{name}.nix"
 
 
 @dataclass
@@ -203,6 +201,11 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def _folder_of(path: Path) -> Path:
+    """The folder Nix resolves ``path``'s relative paths from (a symlink's target's folder)."""
+    return _real(path).parent if path.is_symlink() else path.parent
+
+
 def _buffer_for(path: Path, buffers: Mapping[Path, bytes] | None) -> bytes | None:
     if not buffers:
         return None
@@ -242,7 +245,7 @@ def _unquote_path(text: str) -> str | None:
 
 def import_paths(doc: Document, path: Path) -> list[Path]:
     """Files imported by a literal relative (or absolute) path in ``imports = [ … ];``."""
-    base = _real(path).parent if path.is_symlink() else path.parent
+    base = _folder_of(path)
     found: list[Path] = []
     for binding in doc.get(("imports",)):
         node = _strip_parens(binding.value_node)
