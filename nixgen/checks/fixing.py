@@ -100,9 +100,8 @@ def fix_paths(
     roots = [Path(p) for p in paths]
     ws = Workspace(buffers)
     result = FixResult(ws)
-    before = check_paths(roots, select=select, ignore=ignore, workspace=ws)
+    before = findings = check_paths(roots, select=select, ignore=ignore, workspace=ws)
     for _ in range(rounds):
-        findings = check_paths(roots, select=select, ignore=ignore, workspace=ws)
         by_file: dict[Path, list[Finding]] = {}
         for f in findings:
             if f.fix is not None and f.file is not None:
@@ -120,7 +119,8 @@ def fix_paths(
                 progressed = True
         if not progressed:
             break
-    result.remaining = check_paths(roots, select=select, ignore=ignore, workspace=ws)
+        findings = check_paths(roots, select=select, ignore=ignore, workspace=ws)
+    result.remaining = findings
     result.fixed, result.introduced = _compare(before, result.remaining)
     return result
 
