@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import CONFIGS, nix_parse_ok
-from engine_helpers import meaning
+from engine_helpers import assert_delete_undoes
 
 from nixgen.attrpath import Dynamic
 from nixgen.document import Binding, Change, Document
@@ -31,16 +31,6 @@ def expect(before: str, op: str, args: tuple[object, ...], after: str, nix: str)
     ok, err = nix_parse_ok(after, nix)
     assert ok, err
     return change
-
-
-def assert_delete_undoes(before: Document, change: Change, path: object) -> None:
-    """Deleting what ``set`` added gives back the original bytes; where ``set`` opened up a
-    one-line set (replacing more than whitespace), the same bindings and values."""
-    back = change.document.delete(path).document
-    if all(before.data[e.start : e.end].strip() == b"" for e in change.edits):
-        assert back.data == before.data
-    else:
-        assert meaning(back) == meaning(before)
 
 
 def expect_set_new(before: str, path: str, value: object, after: str, nix: str) -> None:
