@@ -192,12 +192,6 @@ def conversions_at(document: Any, offset: int) -> list[Conversion]:
     return out
 
 
-def conversion_at(document: Any, offset: int) -> Conversion | None:
-    """The first conversion offered at ``offset``, or None."""
-    found = conversions_at(document, offset)
-    return found[0] if found else None
-
-
 def _parses(document: Any, edit: Edit, binding: Any) -> bool:
     """Whether the converted file parses and Nix would not reject more definitions than before."""
     try:
