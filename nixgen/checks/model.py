@@ -105,9 +105,6 @@ class Finding:
             "related": [{"file": f, "line": ln, "col": c} for f, ln, c in self.related],
         }
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.display_file, self.line, self.col, self.code)
-
 
 def normalise_codes(values: Iterable[str] | None) -> tuple[str, ...]:
     """Split comma-separated codes, upper-case them, and refuse ones that match no rule."""
