@@ -36,6 +36,7 @@ from nixgen.containers import (
     Container,
     Module,
     _buffer_for,
+    _real,
     body_document,
     config_root,
     container_file_for,
@@ -299,7 +300,7 @@ def _snapshot(path: Path, buffers: Mapping[Path, bytes] | None) -> Snapshot | No
         return read_snapshot(path)
     snap = read_snapshot_or_none(path)
     if snap is None:
-        real = Path(os.path.realpath(path))
+        real = _real(path)
         return Snapshot(path, real, data, 0, len(data), 0, 0o644, os.getuid(), os.getgid())
     return dataclasses.replace(snap, data=data)
 
@@ -319,7 +320,7 @@ class _Workspace:
     def doc(self, path: Path) -> Document:
         from nixgen.document import Document
 
-        real = Path(os.path.realpath(path))
+        real = _real(path)
         if real not in self.docs:
             loaded = self.loaded.get(real)
             snap = getattr(loaded, "snapshot", None)
@@ -332,7 +333,7 @@ class _Workspace:
         return self.docs[real][2]
 
     def update(self, path: Path, doc: Document) -> None:
-        real = Path(os.path.realpath(path))
+        real = _real(path)
         given, snap, _ = self.docs[real]
         self.docs[real] = (given, snap, doc)
 
@@ -619,7 +620,7 @@ def _new_container_file(ws: _Workspace, file: Path, text: bytes, spec: Container
             file=file,
             line=1,
         )
-    ws.new_files[Path(os.path.realpath(file))] = (file, text)
+    ws.new_files[_real(file)] = (file, text)
 
 
 def _describe(spec: ContainerSpec) -> list[str]:
@@ -1029,7 +1030,7 @@ def _remove(ws: _Workspace, matches: Sequence[Container], *, delete_file: bool) 
         if delete_file and c.container_file is not None:
             from nixgen.files import read_snapshot
 
-            real = Path(os.path.realpath(c.container_file))
+            real = _real(c.container_file)
             ws.deleted[real] = (c.container_file, read_snapshot(c.container_file))
             done.append(f"deleted {c.container_file}")
     return done
