@@ -170,8 +170,7 @@ def to_dotted(data: bytes, binding: Any, unit: str | None = None) -> Edit | None
 def conversions_at(document: Any, offset: int) -> list[Conversion]:
     """The conversions offered for the binding under ``offset`` (verified by re-parsing)."""
     data: bytes = document.data
-    unit = getattr(document, "indent_unit", None)
-    unit = unit if isinstance(unit, str) and unit else None
+    unit = document.indent_unit or None
     binding = binding_at(document.tree, offset)
     out: list[Conversion] = []
     while binding is not None:
