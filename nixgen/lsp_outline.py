@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nixgen.containers import PREFIXES
+from nixgen.convert_form import binding_at
 
 
 @dataclass
@@ -88,13 +89,6 @@ def int_list(binding: Any) -> list[int]:
     return out
 
 
-def binding_node_at(tree: Any, offset: int) -> Any | None:
-    node = tree.root_node.descendant_for_byte_range(offset, offset)
-    while node is not None and node.type != "binding":
-        node = node.parent
-    return node
-
-
 def binding_for_node(document: Any, node: Any) -> Any | None:
     """The document's Binding for a tree-sitter ``binding`` node (None if unreachable)."""
     for binding in document.bindings():
@@ -109,7 +103,7 @@ def logical_path_at(document: Any, offset: int) -> tuple[tuple[Any, ...], Any] |
     On ``systemd.containers.foo.config = …`` with the cursor on ``foo`` that is
     ``("systemd", "containers", "foo")``; in the value it is the binding's whole path.
     """
-    node = binding_node_at(document.tree, offset)
+    node = binding_at(document.tree, offset)
     while node is not None:
         binding = binding_for_node(document, node)
         if binding is not None:
