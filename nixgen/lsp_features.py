@@ -136,7 +136,7 @@ def _quick_fixes(ls: NixgenServer, buf: Buffer, start: int, end: int,
     if buf.findings_data is not buf.data:
         return out  # findings of an older text: their spans no longer fit
     for finding in buf.findings:
-        fix = getattr(finding, "fix", None)
+        fix = finding.fix
         if fix is None:
             continue
         f_start, f_end = finding.start_byte, finding.end_byte
@@ -185,7 +185,7 @@ def _refactors(ls: NixgenServer, buf: Buffer, document: Any,
         _cursor_path, binding = found
         path = tuple(binding.path)
         if all(isinstance(p, str) for p in path):
-            dotted = attrpath.format_path(tuple(path))
+            dotted = attrpath.format_path(path)
             out.append(types.CodeAction(
                 title=f"Set option {dotted}…", kind=types.CodeActionKind.Refactor,
                 command=types.Command(title=f"Set option {dotted}…",
