@@ -53,10 +53,6 @@ class Buffer:
             self._index = LineIndex(self.data, self.encoding)
         return self._index
 
-    @property
-    def text(self) -> str:
-        return self.data.decode("utf-8", "replace")
-
     def replace_all(self, data: bytes) -> None:
         self.data = data
         self.tree = parse(data)
