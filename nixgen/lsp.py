@@ -25,7 +25,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from nixgen import __version__
-from nixgen.editops import OperationResult, run_operation, same_path
+from nixgen.editops import FileEdits, OperationResult, run_operation, same_path
 from nixgen.errors import NixgenError, NixSyntaxError, UsageError, ValidationError
 from nixgen.lsp_buffer import Buffer
 from nixgen.lsp_diagnostics import buffer_diagnostics
@@ -260,8 +260,8 @@ class NixgenServer(LanguageServer):
         return types.WorkspaceEdit(changes=changes)
 
     def buffer_edit(self, buf: Buffer, edits: Any) -> types.WorkspaceEdit:
-        result = OperationResult([_buffer_file(buf, list(edits))])
-        return self.workspace_edit(result, buf)
+        file = FileEdits(buf.path or Path("buffer.nix"), buf.data, list(edits), is_buffer=True)
+        return self.workspace_edit(OperationResult([file]), buf)
 
     async def run_command(self, operation: str, arguments: tuple[Any, ...]) -> dict[str, Any]:
         if len(arguments) != 1 or not isinstance(arguments[0], Mapping):
@@ -312,12 +312,6 @@ def _syntax_message(err: NixgenError, buf: Buffer) -> str:
         return (f"cannot edit: {err.file} (used by this file) has a syntax error at "
                 f"{where}{err.message}")
     return f"cannot edit while the buffer has a syntax error: {where}{err.message}"
-
-
-def _buffer_file(buf: Buffer, edits: list[Any]) -> Any:
-    from nixgen.editops import FileEdits
-
-    return FileEdits(buf.path or Path("buffer.nix"), buf.data, edits, is_buffer=True)
 
 
 def _path_of(uri: str) -> Path | None:
