@@ -25,9 +25,8 @@ Container routes and profiles:
   sets ``containers.NAME.path = "/nix/var/nix/profiles/per-container/NAME/system"``;
   :attr:`Container.profile` is the profile a build must set, whatever the dialect.
 
-Adding and removing (:func:`plan_add`, :func:`plan_remove`) live in
-:mod:`nixgen.container_edit` and are re-exported here; :class:`ContainerSpec` comes from
-:mod:`nixgen.container_specs`.
+Adding and removing (``plan_add``, ``plan_remove``) live in :mod:`nixgen.container_edit`,
+which builds on this module; ``ContainerSpec`` comes from :mod:`nixgen.container_specs`.
 """
 
 from __future__ import annotations
@@ -682,16 +681,9 @@ def host_state_version(modules: list[Module]) -> str | None:
     return None
 
 
-from nixgen.container_edit import Plan, plan_add, plan_remove  # noqa: E402
-from nixgen.container_specs import ContainerSpec  # noqa: E402
-
 __all__ = [
     "Container",
-    "ContainerSpec",
-    "Plan",
     "discover",
     "host_ssh_ports",
-    "plan_add",
-    "plan_remove",
     "read_container_file",
 ]

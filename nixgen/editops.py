@@ -280,19 +280,19 @@ def _run_operation(
         return Document.from_text(data, path=file_path)
 
     if operation == "add-container":
-        from nixgen import containers
+        from nixgen import container_edit
 
         spec = container_spec(args, base=file_path.parent)
-        plan = containers.plan_add(file_path, spec, buffers=all_buffers)
+        plan = container_edit.plan_add(file_path, spec, buffers=all_buffers)
         return _plan_result(plan, file_path, data, all_buffers)
     if operation == "remove-container":
-        from nixgen import containers
+        from nixgen import container_edit
 
         _check_known(operation, args, ("name", "delete_file"))
         name = _one(args, "name", str, required=True)
         delete_file = _one(args, "delete_file", bool, False)
-        plan = containers.plan_remove(file_path, name, delete_file=delete_file,
-                                      buffers=all_buffers)
+        plan = container_edit.plan_remove(file_path, name, delete_file=delete_file,
+                                          buffers=all_buffers)
         return _plan_result(plan, file_path, data, all_buffers)
     if operation in ("set", "append", "remove"):
         from nixgen.emit import Expr

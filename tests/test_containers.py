@@ -10,6 +10,7 @@ import pytest
 from conftest import nix_parse_ok
 from container_helpers import CONTAINER_FIXTURES, copy_configuration, ssh_key
 
+from nixgen.container_edit import plan_add, plan_remove
 from nixgen.container_specs import (
     ContainerSpec,
     parse_bind_mount,
@@ -18,7 +19,7 @@ from nixgen.container_specs import (
     validate_ports,
     validate_ssh_key,
 )
-from nixgen.containers import Container, discover, host_ssh_ports, plan_add, plan_remove
+from nixgen.containers import Container, discover, host_ssh_ports
 from nixgen.errors import ConflictError, FileError, NixSyntaxError, UsageError, ValidationError
 
 

@@ -8,8 +8,9 @@ import pytest
 from conftest import nix_parse_ok
 from container_helpers import ssh_key
 
+from nixgen.container_edit import plan_add, plan_remove
 from nixgen.container_specs import ContainerSpec
-from nixgen.containers import discover, plan_add, plan_remove
+from nixgen.containers import discover
 from nixgen.errors import ValidationError
 from nixgen.files import commit
 

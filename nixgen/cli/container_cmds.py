@@ -138,8 +138,8 @@ def add_container(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Say which rule chose the dialect."),
 ) -> None:
     """Add a NixOS container (or add ports/keys/options to an existing one)."""
+    from nixgen.container_edit import plan_add
     from nixgen.container_specs import ContainerSpec, read_ssh_key_file
-    from nixgen.containers import plan_add
 
     keys = list(ssh_key)
     for key_file in ssh_key_file:
@@ -181,7 +181,7 @@ def remove_container(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Remove every definition of a container."""
-    from nixgen.containers import plan_remove
+    from nixgen.container_edit import plan_remove
 
     plan = plan_remove(file, name, delete_file=delete_file)
     _show_plan(plan, file, dry_run=dry_run, as_json=as_json, verbose=False)
