@@ -455,3 +455,13 @@ def test_whole_container_sets_built_by_expressions_are_dynamic(tmp_path: Path) -
     cfg.write_text("let mine = { a.config = { }; }; in\n{ containers = mine // { b.config = { }; }; }\n")
     [only] = discover(cfg)
     assert only.dynamic and only.name == "mine // { b.config = { }; }" and only.line == 2
+
+
+@pytest.mark.parametrize("module", ["nixgen.container_edit", "nixgen.containers",
+                                    "nixgen.container_specs", "nixgen.editops"])
+def test_each_container_module_imports_on_its_own(module: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
