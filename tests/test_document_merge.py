@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from conftest import NIX_OFFLINE
+from conftest import nix_parse_ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,12 +30,9 @@ def _bindings(depth: int) -> st.SearchStrategy[list[str]]:
 
 def nix_verdict(src: str, nix: str) -> bool:
     """True when Nix reports 'already defined' for ``src``."""
-    proc = subprocess.run(
-        [nix, *NIX_OFFLINE, "--parse", "-"], input=src.encode(), capture_output=True, timeout=60
-    )
-    err = proc.stderr.decode(errors="replace")
-    assert proc.returncode == 0 or "already defined" in err, err
-    return proc.returncode != 0
+    ok, err = nix_parse_ok(src, nix)
+    assert ok or "already defined" in err, err
+    return not ok
 
 
 @settings(max_examples=min(settings().max_examples, 80))
