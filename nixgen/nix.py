@@ -23,12 +23,11 @@ from datetime import datetime
 from pathlib import Path
 
 from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
+from nixgen.nix_process import command_argv, kill_group, spawn, take_early
 
 NIXEXPRS = Path(__file__).resolve().parent / "nixexprs"
 INSTALL_HINT = "apt-get install -y nix-bin"
-EVAL_TOOLS = frozenset({"nix-instantiate", "nix-env", "nix-build", "nix-shell"})
 MAX_MESSAGE_LINES = 25
-KILL_GRACE = 1.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 # "at /path/file.nix:12:5:" (2.4+), "at /path/file.nix:12:5" and ", at /path:12:5" (older).
@@ -181,16 +180,8 @@ class Nix:
 
     def command(self, tool: str, *args: str) -> list[str]:
         """The argv for ``tool args…`` with this runner's ``-I`` entries and ``--option`` pairs."""
-        argv = [tool]
-        if tool in EVAL_TOOLS:
-            for entry in self.search_path:
-                argv += ["-I", entry]
-        for name, value in self.options:
-            argv += ["--option", name, value]
-        if self.show_trace:
-            argv.append("--show-trace")
-        argv.extend(str(a) for a in args)
-        return argv
+        return command_argv(tool, args, search_path=self.search_path, options=self.options,
+                            show_trace=self.show_trace)
 
     def _environ(self) -> dict[str, str] | None:
         if self.env is None:
@@ -217,15 +208,9 @@ class Nix:
             raise TypeError("argv must be a list, never a shell string")
         argv = [os.fspath(a) for a in argv]
         limit = self.timeout if timeout is None else timeout
+        early = take_early(argv, capture_stdout) if input is None and self.env is None else None
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=self._environ(),
-                start_new_session=True,
-            )
+            proc = early or spawn(argv, input is not None, capture_stdout, self._environ())
         except FileNotFoundError as exc:
             raise NixNotFoundError(
                 f"Nix is not installed: {INSTALL_HINT} ({argv[0]} not found on PATH)",
@@ -269,9 +254,9 @@ class Nix:
                 proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill(proc)
+                kill_group(proc)
         except BaseException:
-            _kill(proc)
+            kill_group(proc)
             raise
         finally:
             for t in readers:
@@ -329,6 +314,10 @@ class Nix:
                 raise
             raise _syntax_error(err, None, None) from err
 
+    def parse_command(self, paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """The argv with which Nix's parser judges the files ``paths`` (made absolute)."""
+        return self.command("nix-instantiate", "--parse", *(_abs(p) for p in paths))
+
     def parse_check_many(
         self,
         paths: Sequence[str | os.PathLike[str]],
@@ -378,7 +367,7 @@ class Nix:
         while pending:
             batch = [files[i] for i in pending]
             try:
-                self.run(self.command("nix-instantiate", "--parse", *batch), capture_stdout=False)
+                self.run(self.parse_command(batch), capture_stdout=False)
                 return []
             except NixCommandError as err:
                 if not _rejected(err):
@@ -599,20 +588,6 @@ class Nix:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the process group: SIGTERM, then SIGKILL (Nix ignores SIGTERM while evaluating)."""
-    if proc.poll() is not None:
-        return
-    for sig in (signal_module.SIGTERM, signal_module.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=KILL_GRACE if sig == signal_module.SIGTERM else None)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _seconds(limit: float | None) -> str:

@@ -185,21 +185,6 @@ def eval_cmd(
     show_value(value, as_json=json_out)
 
 
-def _expand(files: list[str]) -> list[str]:
-    """Files as given; directories become the ``*.nix`` files below them, sorted."""
-    import os
-
-    result: list[str] = []
-    for name in files:
-        if os.path.isdir(name):
-            for root, dirs, names in os.walk(name):
-                dirs.sort()
-                result.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(".nix"))
-        else:
-            result.append(name)
-    return result
-
-
 def _tree_sitter_errors(name: str) -> list[Any]:
     """tree-sitter's syntax errors for one file (an unreadable file is one error)."""
     from nixgen import syntax
@@ -232,12 +217,13 @@ def check_syntax_cmd(
     With Nix installed, Nix's own parser judges every file (one process when all are
     valid); without it, tree-sitter does.
     """
+    from nixgen.cli.early_nix import expand_paths
     from nixgen.errors import UsageError
     from nixgen.nix import Nix, nix_available
 
     if not paths:
         raise UsageError("give one or more files (or directories) to check")
-    files = _expand(paths)
+    files = expand_paths(paths)
     problems: dict[str, list[Any]] = {}
     if nix_available() if use_nix is None else use_nix:
         nix = Nix(search_path=include or (), options=option or ())
