@@ -1,99 +1,52 @@
-"""The ``nixgen`` command line: registers every command module and turns errors into one line.
+"""The ``nixgen`` console script's entry point.
 
-No traceback reaches the terminal unless ``--debug`` is given.
+It imports almost nothing before starting the one Nix process a command line is known to need
+(:mod:`nixgen.cli.early_nix`); typer, the commands (loaded on demand, see
+:mod:`nixgen.cli.app`) and the error handling (:mod:`nixgen.cli.frame`) come after.
+
+Python's cyclic garbage collector is paused while all that loads: loading creates many
+long-lived objects and next to no garbage. Once the command is known, the objects created so
+far are frozen out of every later collection (:func:`gc.freeze`), so neither the command's own
+collections nor the final one at exit walk them again, and collection resumes.
 """
 
 from __future__ import annotations
 
-import importlib
+import gc
 import os
-import signal
 import sys
 
-from typer import Abort
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
-from nixgen.cli.app import app
-
-COMMAND_MODULES = (
-    "nixgen.cli.edit_cmds",
-    "nixgen.cli.container_cmds",
-    "nixgen.cli.build_cmds",
-    "nixgen.cli.eval_cmds",
-    "nixgen.cli.check_cmd",
-    "nixgen.cli.editor_cmds",
-    "nixgen.cli.gen_cmd",
-)
+_gc_paused = False
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command group not written yet
-            if exc.name != name:
-                raise
+def resume_gc() -> None:
+    """End the pause of :func:`main`: freeze what loading created and collect again."""
+    global _gc_paused
+    if _gc_paused:
+        _gc_paused = False
+        gc.freeze()
+        gc.enable()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``nixgen`` console script."""
+    global _gc_paused
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused = True
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("NIXGEN_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
-    from nixgen.errors import NixgenError
+    from nixgen.cli import early_nix
 
-    _register()
-    signal.signal(signal.SIGTERM, _terminate)
+    started = early_nix.start(args)
     try:
-        status = app(args=args, prog_name="nixgen", standalone_mode=False)
-    except NoArgsIsHelpError as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ClickException as exc:
-        sys.stderr.write(f"nixgen: error: {_click_message(exc)}\n")
-        sys.exit(exc.exit_code)
-    except Abort:
-        _interrupted()
-    except NixgenError as err:
-        if debug:
-            raise
-        sys.stderr.write(f"nixgen: error: {err}\n")
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        _interrupted()
-    except BrokenPipeError:
-        sys.exit(1)
-    if status == 130:  # typer turns Ctrl-C into this status
-        _interrupted()
-    sys.exit(status if isinstance(status, int) else 0)
+        from nixgen.cli.frame import run
 
+        run(args, debug)
+    finally:
+        resume_gc()
+        if started:
+            from nixgen.nix_process import discard_early
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that running Nix processes are stopped on the way out."""
-
-
-_terminated = False
-
-
-def _terminate(signum: int, frame: object) -> None:
-    global _terminated
-    _terminated = True
-    raise _Terminated
-
-
-def _interrupted() -> None:
-    """Say that the command was stopped, and exit as a shell expects (130 or 143)."""
-    word = "terminated" if _terminated else "interrupted"
-    sys.stderr.write(f"nixgen: {word}\n")
-    sys.exit(128 + (signal.SIGTERM if _terminated else signal.SIGINT))
-
-
-def _click_message(exc: ClickException) -> str:
-    """One line for a command-line mistake, pointing at the command's --help."""
-    message = " ".join(exc.format_message().split())
-    ctx = getattr(exc, "ctx", None)
-    if isinstance(exc, UsageError) and ctx is not None:
-        message += f" (see {ctx.command_path} --help)"
-    return message
+            discard_early()

@@ -1,0 +1,88 @@
+"""The frame around every command: SIGTERM and Ctrl-C handling, and each error as one line.
+
+No traceback reaches the terminal unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typer._click.exceptions import ClickException
+
+
+def run(args: list[str], debug: bool) -> None:
+    """Run the command ``nixgen ARGS`` and exit with its status."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _run(args, debug)
+    except KeyboardInterrupt:  # while typer and the command were still loading
+        if debug:
+            raise
+        _interrupted()
+
+
+def _run(args: list[str], debug: bool) -> None:
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+    from nixgen.cli.app import app
+    from nixgen.errors import NixgenError
+
+    try:
+        status = app(args=args, prog_name="nixgen", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        sys.stderr.write(f"nixgen: error: {_click_message(exc)}\n")
+        sys.exit(exc.exit_code)
+    except Abort:
+        _interrupted()
+    except NixgenError as err:
+        if debug:
+            raise
+        sys.stderr.write(f"nixgen: error: {err}\n")
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _interrupted()
+    except BrokenPipeError:
+        sys.exit(1)
+    if status == 130:  # typer turns Ctrl-C into this status
+        _interrupted()
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that running Nix processes are stopped on the way out."""
+
+
+_terminated = False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    global _terminated
+    _terminated = True
+    raise _Terminated
+
+
+def _interrupted() -> None:
+    """Say that the command was stopped, and exit as a shell expects (130 or 143)."""
+    word = "terminated" if _terminated else "interrupted"
+    sys.stderr.write(f"nixgen: {word}\n")
+    sys.exit(128 + (signal.SIGTERM if _terminated else signal.SIGINT))
+
+
+def _click_message(exc: ClickException) -> str:
+    """One line for a command-line mistake, pointing at the command's --help."""
+    from typer._click.exceptions import UsageError
+
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, UsageError) and ctx is not None:
+        message += f" (see {ctx.command_path} --help)"
+    return message
