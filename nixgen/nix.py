@@ -208,7 +208,8 @@ class Nix:
             raise TypeError("argv must be a list, never a shell string")
         argv = [os.fspath(a) for a in argv]
         limit = self.timeout if timeout is None else timeout
-        early = take_early(argv, capture_stdout) if input is None and self.env is None else None
+        adoptable = input is None and not capture_stdout and self.env is None
+        early = take_early(argv) if adoptable else None
         try:
             proc = early or spawn(argv, input is not None, capture_stdout, self._environ())
         except FileNotFoundError as exc:
@@ -333,13 +334,13 @@ class Nix:
         judged in parallel, each resuming after any file Nix rejects. Errors come back in the
         order of ``paths``, naming the files as given.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         names = [os.fspath(p) for p in paths]
         files = [_abs(p) for p in names]
         found: dict[int, NixSyntaxError] = {}
         rest = self._parse_batch(files, list(range(len(files))), found, stop_after_first=True)
         if rest:
+            from concurrent.futures import ThreadPoolExecutor
+
             doubtful = list(rest) if isinstance(rest, _Unattributed) else [
                 i for i in rest if suspect is not None and suspect(names[i])]
             chosen = set(doubtful)

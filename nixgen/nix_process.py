@@ -1,32 +1,34 @@
 """Starting and stopping Nix processes: how nixgen spells a Nix command line, and commands
 started early.
 
-Kept free of heavy imports, so that the command line can start a Nix process within a few
-milliseconds of Python's start (see :mod:`nixgen.cli.early_nix`). Everything else about
-running Nix (errors, output, timeouts) is :class:`nixgen.nix.Nix`'s.
+Everything else about running Nix (errors, output, timeouts) is :class:`nixgen.nix.Nix`'s.
 
 Commands started early: the command line knows some Nix commands it will run before Python
 has loaded the code that runs them (``check-syntax`` parses the files it is given). It starts
-such a command at once, so that Nix works while the rest of nixgen loads, and
-:meth:`nixgen.nix.Nix.run` with the same argv adopts the running process instead of starting
-another. Only commands without side effects are started this way; one that no run adopts is
-stopped by :func:`discard_early`.
+such a command at once (:func:`start_early`), so that Nix works while the rest of nixgen
+loads, and :meth:`nixgen.nix.Nix.run` with the same argv adopts the running process
+(:func:`take_early`) instead of starting another. Only commands without side effects are
+started this way; one that no run adopts is stopped by :func:`discard_early`.
+
+An early start must not wait for :mod:`subprocess` (and the modules it loads) to import, so
+it uses :func:`os.posix_spawnp` and an :class:`EarlyProcess`, which offers the part of
+:class:`subprocess.Popen` that :meth:`~nixgen.nix.Nix.run` and :func:`kill_group` use. This
+module therefore imports nothing heavy at its top.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
+
+TYPE_CHECKING = False  # typing's own would import typing, which an early start must not wait for
+if TYPE_CHECKING:
+    import subprocess
 
 #: The tools that take ``-I`` search path entries.
 EVAL_TOOLS = frozenset({"nix-instantiate", "nix-env", "nix-build", "nix-shell"})
 #: Seconds a Nix process gets to stop after SIGTERM before it is killed.
 KILL_GRACE = 1.0
-
-_early: dict[tuple[tuple[str, ...], bool], subprocess.Popen[bytes]] = {}
 
 
 def command_argv(
@@ -60,6 +62,8 @@ def parse_argv(paths: Iterable[str | os.PathLike[str]], *, search_path: Sequence
 def spawn(argv: list[str], with_input: bool, capture_stdout: bool,
           env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a session of its own (so that it can be stopped with its children)."""
+    import subprocess
+
     return subprocess.Popen(
         argv,
         stdin=subprocess.PIPE if with_input else subprocess.DEVNULL,
@@ -70,10 +74,14 @@ def spawn(argv: list[str], with_input: bool, capture_stdout: bool,
     )
 
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: subprocess.Popen[bytes] | EarlyProcess) -> None:
     """Stop the process group: SIGTERM, then SIGKILL (Nix ignores SIGTERM while evaluating)."""
     if proc.poll() is not None:
         return
+    import contextlib
+    import signal
+    import subprocess
+
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
@@ -84,36 +92,104 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def start_early(argv: Sequence[str], *, capture_stdout: bool = True) -> bool:
+class EarlyProcess:
+    """A process started by :func:`start_early`: stdin and stdout are ``/dev/null``, stderr a
+    pipe (:attr:`stderr`), in a session of its own, as :func:`spawn` would start it."""
+
+    stdin = None
+    stdout = None
+
+    def __init__(self, argv: list[str]) -> None:
+        import signal
+
+        self.args = argv
+        self.returncode: int | None = None
+        read_end, write_end = os.pipe()  # both close on exec; the child's fd 2 is a copy
+        try:
+            self.pid = os.posix_spawnp(
+                argv[0], argv, os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, write_end, 2),
+                ],
+                setsid=True,
+                # Python ignores these; the child gets the defaults back, as with Popen
+                setsigdef=[signal.SIGPIPE, signal.SIGXFSZ],
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self.stderr = os.fdopen(read_end, "rb")
+
+    def _reaped(self, status: int) -> int:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        """The exit code (negative: the signal) if the process has ended, else None."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._reaped(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the end; :class:`subprocess.TimeoutExpired` after ``timeout`` seconds."""
+        if self.returncode is not None:
+            return self.returncode
+        if timeout is None:
+            return self._reaped(os.waitpid(self.pid, 0)[1])
+        import time
+
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
+        return self.returncode  # type: ignore[return-value]
+
+
+_early: dict[tuple[str, ...], EarlyProcess] = {}
+
+
+def start_early(argv: Sequence[str | os.PathLike[str]]) -> bool:
     """Start a side-effect-free Nix command now, for a later ``Nix.run`` of the same argv.
 
-    Adopted only by a runner without an environment of its own, with no input, and with the
-    same ``capture_stdout``. Returns False when the command could not be started (the later
-    run then starts it itself and reports the error).
+    Its output is discarded; only a run without an environment of its own, without input
+    and with ``capture_stdout=False`` adopts it. Returns False when the command could not be
+    started (the later run then starts it itself and reports the error).
     """
-    key = (tuple(os.fspath(a) for a in argv), capture_stdout)  # type: ignore[arg-type]
+    key = tuple(os.fspath(a) for a in argv)
     if key in _early:
         return True
     try:
-        _early[key] = spawn(list(key[0]), False, capture_stdout, None)
-    except (OSError, ValueError):
+        _early[key] = EarlyProcess(list(key))
+    except (OSError, ValueError, TypeError, NotImplementedError):
         return False
     return True
 
 
-def take_early(argv: list[str], capture_stdout: bool) -> subprocess.Popen[bytes] | None:
-    """The process started early for exactly this command, now owned by the caller."""
+def take_early(argv: Sequence[str]) -> EarlyProcess | None:
+    """The process started early for exactly ``argv``, now owned by the caller."""
     if not _early:
         return None
-    return _early.pop((tuple(argv), capture_stdout), None)
+    return _early.pop(tuple(argv), None)
 
 
 def discard_early() -> None:
     """Stop every command started early that no run adopted."""
+    import contextlib
+
     while _early:
         _, proc = _early.popitem()
         kill_group(proc)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        with contextlib.suppress(OSError):
+            proc.stderr.close()

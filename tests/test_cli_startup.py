@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -207,7 +209,7 @@ def test_a_different_command_is_not_adopted_and_the_early_one_is_stopped(
 
 
 def test_an_early_command_never_adopted_is_stopped_on_the_way_out() -> None:
-    assert nix_process.start_early(["sleep", "30"], capture_stdout=False) is True
+    assert nix_process.start_early(["sleep", "30"]) is True
     (_, proc), = nix_process._early.items()
     nix_process.discard_early()
     assert proc.returncode is not None and proc.returncode < 0  # killed by a signal
@@ -232,3 +234,52 @@ def test_check_syntax_through_the_early_start_reports_like_before(
     assert early.returncode == late.returncode == 1
     assert early.stdout == late.stdout
     assert [line.split(":")[0] for line in early.stdout.splitlines()] == [files[4], files[17]]
+
+
+def test_an_early_process_reports_exit_code_and_stderr_like_popen() -> None:
+    proc = nix_process.EarlyProcess(["sh", "-c", "echo oops >&2; cat; exit 3"])
+    try:
+        assert proc.wait() == 3  # stdin is /dev/null: cat ends at once
+        assert proc.stderr.read() == b"oops\n"
+        assert proc.poll() == 3 and proc.returncode == 3
+    finally:
+        proc.stderr.close()
+
+
+def test_an_early_process_times_out_and_is_stopped_with_its_group() -> None:
+    proc = nix_process.EarlyProcess(["sh", "-c", "sleep 30 & wait"])
+    try:
+        assert proc.poll() is None
+        assert os.getsid(proc.pid) == proc.pid  # a session of its own
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)
+        nix_process.kill_group(proc)
+        assert proc.returncode is not None and proc.returncode < 0
+    finally:
+        proc.stderr.close()
+
+
+def test_an_early_process_gets_sigpipe_back() -> None:
+    # Python ignores SIGPIPE; like Popen, the early start gives the child the default back,
+    # so a writer into a closed pipe is stopped by the signal instead of seeing EPIPE.
+    proc = nix_process.EarlyProcess(["sh", "-c", "sleep 0.2; exec yes >&2"])
+    proc.stderr.close()
+    assert proc.wait(timeout=30) == -signal.SIGPIPE
+
+
+def test_a_directory_named_like_a_nix_file_is_still_expanded(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    odd = tmp_path / "modules.nix"  # a directory: the early start takes it for a file
+    odd.mkdir()
+    (odd / "good.nix").write_text("{ a = 1; }\n")
+    (odd / "bad.nix").write_text("{ a = ; }\n")
+    assert early_nix.start(["check-syntax", *NIX_OFFLINE, str(odd)]) is True
+    try:
+        errors = Nix(options=OFFLINE_OPTION).parse_check_many(early_nix.expand_paths([str(odd)]))
+        assert len(nix_process._early) == 1  # not adopted: the command's argv differs
+    finally:
+        nix_process.discard_early()
+    assert [e.file for e in errors] == [str(odd / "bad.nix")]
+    proc = run_cli("check-syntax", str(odd), *NIX_OFFLINE)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(f"{odd / 'bad.nix'}:1:")

@@ -74,5 +74,8 @@ def start(args: Sequence[str]) -> bool:
         return False
     from nixgen.nix_process import parse_argv, start_early
 
-    argv = parse_argv(expand_paths(paths), search_path=include, options=options)
-    return start_early(argv, capture_stdout=False)
+    # A name ending in .nix is taken for a file without asking the file system (a thousand
+    # stat calls would delay the start); should it be a directory after all, the command's
+    # own argv differs from this one, and the process started here is simply not adopted.
+    files = paths if all(p.endswith(".nix") for p in paths) else expand_paths(paths)
+    return start_early(parse_argv(files, search_path=include, options=options))
