@@ -23,7 +23,14 @@ from datetime import datetime
 from pathlib import Path
 
 from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
-from nixgen.nix_process import command_argv, kill_group, spawn, take_early
+from nixgen.nix_process import (
+    argv_room,
+    argv_size,
+    command_argv,
+    kill_group,
+    spawn,
+    take_early,
+)
 
 NIXEXPRS = Path(__file__).resolve().parent / "nixexprs"
 INSTALL_HINT = "apt-get install -y nix-bin"
@@ -221,6 +228,9 @@ class Nix:
             raise NixCommandError(f"cannot run {argv[0]}: {exc}", argv=argv) from exc
         except ValueError as exc:  # a NUL byte in an argument
             raise ValidationError(f"cannot pass this to Nix: {exc}") from exc
+        except OSError as exc:  # e.g. "Argument list too long"
+            raise NixCommandError(f"cannot run {argv[0]}: {exc.strerror or exc}",
+                                  argv=argv) from exc
         if on_start is not None:
             on_start(proc.pid)
         out_chunks: list[bytes] = []
@@ -326,7 +336,8 @@ class Nix:
         suspect: Callable[[str], bool] | None = None,
         workers: int = 4,
     ) -> list[NixSyntaxError]:
-        """Parse many files with as few Nix processes as possible (one when all are valid).
+        """Parse many files with as few Nix processes as possible (one when all are valid and
+        their names fit one command line; otherwise one per part, in parallel).
 
         Nix stops at the first file it rejects. After a first rejection, ``suspect(name)``
         (e.g. a quick tree-sitter check) picks the files likely to fail among the rest: each
@@ -337,17 +348,33 @@ class Nix:
         names = [os.fspath(p) for p in paths]
         files = [_abs(p) for p in names]
         found: dict[int, NixSyntaxError] = {}
-        rest = self._parse_batch(files, list(range(len(files))), found, stop_after_first=True)
-        if rest:
+        workers = max(1, workers)
+        parts = self._fitting(files, list(range(len(files))))
+        if len(parts) <= 1:
+            rests = [self._parse_batch(files, part, found, stop_after_first=True)
+                     for part in parts]
+        else:  # more files than one command line holds: several processes from the start
             from concurrent.futures import ThreadPoolExecutor
 
-            doubtful = list(rest) if isinstance(rest, _Unattributed) else [
-                i for i in rest if suspect is not None and suspect(names[i])]
-            chosen = set(doubtful)
-            others = [i for i in rest if i not in chosen]
-            size = max(1, -(-len(others) // max(1, workers)))
-            chunks = [others[k:k + size] for k in range(0, len(others), size)]
-            with ThreadPoolExecutor(max(1, workers)) as pool:
+            with ThreadPoolExecutor(min(workers, len(parts))) as pool:
+                rests = list(pool.map(
+                    lambda part: self._parse_batch(files, part, found, stop_after_first=True),
+                    parts))
+        doubtful: list[int] = []
+        others: list[int] = []
+        for rest in rests:
+            if isinstance(rest, _Unattributed):
+                doubtful += rest
+                continue
+            for i in rest:
+                (doubtful if suspect is not None and suspect(names[i]) else others).append(i)
+        if doubtful or others:
+            from concurrent.futures import ThreadPoolExecutor
+
+            size = max(1, -(-len(others) // workers))
+            chunks = [chunk for k in range(0, len(others), size)
+                      for chunk in self._fitting(files, others[k:k + size])]
+            with ThreadPoolExecutor(workers) as pool:
                 singles = [(i, pool.submit(self._parse_one, files[i])) for i in doubtful]
                 batches = [pool.submit(self._parse_batch, files, chunk, found) for chunk in chunks]
                 for i, future in singles:
@@ -357,6 +384,20 @@ class Nix:
                 for future in batches:
                     future.result()
         return [_renamed(found[i], names[i]) for i in sorted(found)]
+
+    def _fitting(self, files: list[str], indices: list[int]) -> list[list[int]]:
+        """``indices`` in order, cut into parts whose parse command fits one command line."""
+        room = argv_room() - argv_size(self.parse_command([]))
+        parts: list[list[int]] = []
+        used = 0
+        for i in indices:
+            size = argv_size([files[i]])
+            if not parts or used + size > room:
+                parts.append([])
+                used = 0
+            parts[-1].append(i)
+            used += size
+        return parts
 
     def _parse_batch(self, files: list[str], pending: list[int], found: dict[int, NixSyntaxError],
                      *, stop_after_first: bool = False) -> list[int]:

@@ -59,6 +59,23 @@ def parse_argv(paths: Iterable[str | os.PathLike[str]], *, search_path: Sequence
                         search_path=search_path, options=options)
 
 
+def argv_size(args: Iterable[str]) -> int:
+    """Bytes ``args`` take of the system's limit on a command line (each string and pointer)."""
+    return sum(len(a.encode("utf-8", "surrogateescape")) + 9 for a in args)
+
+
+def argv_room() -> int:
+    """Bytes of command line one Nix process is given at most: half the system's limit, less
+    the environment (a longer command line fails with "Argument list too long")."""
+    try:
+        limit = os.sysconf("SC_ARG_MAX")
+    except (ValueError, OSError):
+        limit = -1
+    if limit <= 0:
+        limit = 1 << 17
+    return max(limit // 2 - argv_size(f"{k}={v}" for k, v in os.environ.items()), 1 << 14)
+
+
 def spawn(argv: list[str], with_input: bool, capture_stdout: bool,
           env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a session of its own (so that it can be stopped with its children)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -340,3 +342,24 @@ def test_get_eval_shows_functions_unquoted(tmp_path: Path, nix_instantiate: str)
     assert (proc.returncode, proc.stdout) == (0, "{ imports = [ <LAMBDA> ]; }\n"), proc.stderr
     proc = run_cli(*args, "--json")
     assert json.loads(proc.stdout) == {"imports": ["<LAMBDA>"]}
+
+
+def test_check_syntax_more_files_than_one_command_line_holds(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    # A small stack limit makes the system's command-line limit its minimum (128 KiB); these
+    # 1,500 long names need about twice that, which one nix-instantiate cannot be given.
+    folder = tmp_path / ("x" * 120)
+    folder.mkdir()
+    for i in range(1500):
+        (folder / f"module-{i:04}.nix").write_text("{ a = ; }\n" if i == 1234 else f"{i}\n")
+
+    def small_stack() -> None:
+        resource.setrlimit(resource.RLIMIT_STACK, (512 * 1024, resource.RLIM_INFINITY))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "nixgen", "check-syntax", str(tmp_path), *NIX_OFFLINE],
+        preexec_fn=small_stack, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{folder}/module-1234.nix:1:")

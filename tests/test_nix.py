@@ -14,6 +14,7 @@ from conftest import NIX_OFFLINE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nixgen.nix
 from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
 from nixgen.nix import (
     NIXEXPRS,
@@ -629,3 +630,28 @@ def test_columns_count_characters_not_bytes(tmp_path: Path, nix_tools: dict[str,
     with pytest.raises(NixCommandError) as cmd_info:
         nix.eval(g)
     assert (cmd_info.value.file, cmd_info.value.line, cmd_info.value.col) == (str(g), 1, 17)
+
+
+def test_parse_check_many_splits_what_one_command_line_cannot_hold(
+        nix: Nix, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [write(tmp_path / f"module-{i:02}.nix", "{ a = ; }" if i in (3, 11) else f"{i}")
+             for i in range(16)]
+    expected = [(e.file, e.line, e.col, e.message) for e in nix.parse_check_many(names)]
+    started: list[list[str]] = []
+    real_spawn = nixgen.nix.spawn
+
+    def counting_spawn(argv: list[str], *args: object) -> object:
+        started.append(argv)
+        return real_spawn(argv, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nixgen.nix, "spawn", counting_spawn)
+    base = nixgen.nix.argv_size(nix.parse_command([]))
+    monkeypatch.setattr(nixgen.nix, "argv_room", lambda: base + 4 * nixgen.nix.argv_size(
+        [str(names[0])]))  # four files per command line
+    errors = nix.parse_check_many(names)
+    assert [(e.file, e.line, e.col, e.message) for e in errors] == expected
+    assert [Path(e.file or "") for e in errors] == [names[3], names[11]]
+    first_round = [a for a in started if len(a) > len(nix.parse_command([]))]
+    assert first_round and all(len(a) - len(nix.parse_command([])) <= 4 for a in first_round)
+    judged = {f for argv in started for f in argv if f.endswith(".nix")}
+    assert judged == {str(n) for n in names}

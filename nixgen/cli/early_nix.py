@@ -72,10 +72,13 @@ def start(args: Sequence[str]) -> bool:
         paths, include, options = _check_syntax_words(args[1:])
     except ValueError:
         return False
-    from nixgen.nix_process import parse_argv, start_early
+    from nixgen.nix_process import argv_room, argv_size, parse_argv, start_early
 
     # A name ending in .nix is taken for a file without asking the file system (a thousand
     # stat calls would delay the start); should it be a directory after all, the command's
     # own argv differs from this one, and the process started here is simply not adopted.
     files = paths if all(p.endswith(".nix") for p in paths) else expand_paths(paths)
-    return start_early(parse_argv(files, search_path=include, options=options))
+    argv = parse_argv(files, search_path=include, options=options)
+    if argv_size(argv) > argv_room():  # the command will split the files among processes
+        return False
+    return start_early(argv)
