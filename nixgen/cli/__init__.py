@@ -37,16 +37,21 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("NIXGEN_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
-    from nixgen.cli import early_nix
-
-    started = early_nix.start(args)
     try:
+        from nixgen.cli import early_nix
+
+        early_nix.start(args)
         from nixgen.cli.frame import run
 
-        run(args, debug)
+        run(args, debug)  # handles Ctrl-C from here on
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        from nixgen.cli.frame import interrupted
+
+        interrupted()
     finally:
         resume_gc()
-        if started:
-            from nixgen.nix_process import discard_early
-
-            discard_early()
+        started = sys.modules.get("nixgen.nix_process")
+        if started is not None:
+            started.discard_early()

@@ -21,7 +21,7 @@ def run(args: list[str], debug: bool) -> None:
     except KeyboardInterrupt:  # while typer and the command were still loading
         if debug:
             raise
-        _interrupted()
+        interrupted()
 
 
 def _run(args: list[str], debug: bool) -> None:
@@ -40,7 +40,7 @@ def _run(args: list[str], debug: bool) -> None:
         sys.stderr.write(f"nixgen: error: {_click_message(exc)}\n")
         sys.exit(exc.exit_code)
     except Abort:
-        _interrupted()
+        interrupted()
     except NixgenError as err:
         if debug:
             raise
@@ -49,11 +49,11 @@ def _run(args: list[str], debug: bool) -> None:
     except KeyboardInterrupt:
         if debug:
             raise
-        _interrupted()
+        interrupted()
     except BrokenPipeError:
         sys.exit(1)
     if status == 130:  # typer turns Ctrl-C into this status
-        _interrupted()
+        interrupted()
     sys.exit(status if isinstance(status, int) else 0)
 
 
@@ -70,7 +70,7 @@ def _terminate(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _interrupted() -> None:
+def interrupted() -> None:
     """Say that the command was stopped, and exit as a shell expects (130 or 143)."""
     word = "terminated" if _terminated else "interrupted"
     sys.stderr.write(f"nixgen: {word}\n")
