@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
 from nixgen.nix_process import (
@@ -456,7 +456,9 @@ class Nix:
         those functions and to the final value when it is a function (``args={}``: call it
         with its defaults). ``read_write`` lets the evaluation write ``.drv`` files; ``timeout``
         overrides the runner's own for this call. ``functions``: a function in the value comes
-        back as :data:`LAMBDA` instead of failing (JSON cannot hold one).
+        back as :data:`LAMBDA` instead of failing (JSON cannot hold one), and a path as a
+        :class:`~pathlib.PurePosixPath` of itself (without it, Nix's JSON copies the path to
+        the store and gives the store path).
         """
         mode = ["--eval", "--json"]
         if strict:
@@ -660,13 +662,16 @@ LAMBDA = NixFunction()
 
 def decode_printable(value: object) -> object:
     """A value from ``nixexprs/values.nix``'s ``printable`` with its markers decoded:
-    functions become :data:`LAMBDA`, wrapped attribute sets their plain selves."""
+    functions become :data:`LAMBDA`, paths :class:`~pathlib.PurePosixPath`, wrapped attribute
+    sets their plain selves."""
     if isinstance(value, list):
         return [decode_printable(v) for v in value]
     if isinstance(value, dict):
         marker = value.get("__nixgen")
         if marker == "lambda" and len(value) == 1:
             return LAMBDA
+        if marker == "path" and len(value) == 2 and isinstance(value.get("path"), str):
+            return PurePosixPath(value["path"])
         if marker == "attrs" and isinstance(value.get("attrs"), dict):
             value = value["attrs"]
         return {k: decode_printable(v) for k, v in value.items()}

@@ -331,6 +331,26 @@ def test_eval_shows_functions_as_nix_does(nix_instantiate: str) -> None:
                                        "l": ["<LAMBDA>", 1], "s": "<LAMBDA>"}
 
 
+def test_eval_shows_paths_as_nix_does_without_copying_them(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    import subprocess
+
+    # ./missing does not exist: printing it must neither copy it to the store nor fail
+    bare = subprocess.run([nix_instantiate, *OFF, "--eval", "-E", "./missing"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    proc = run_cli("eval", "./missing", *OFF, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, bare.stdout) == (0, f"{tmp_path}/missing\n")
+    expr = '{ p = ./x; l = [ ./y /etc ]; fake = { __nixgen = "path"; path = "/z"; }; }'
+    proc = run_cli("eval", expr, *OFF, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (f'{{\n  fake = {{ __nixgen = "path"; path = "/z"; }};\n'
+                           f"  l = [ {tmp_path}/y /etc ];\n  p = {tmp_path}/x;\n}}\n")
+    proc = run_cli("eval", "--json", expr, *OFF, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"fake": {"__nixgen": "path", "path": "/z"},
+                                       "l": [f"{tmp_path}/y", "/etc"], "p": f"{tmp_path}/x"}
+
+
 def test_get_eval_shows_functions_unquoted(tmp_path: Path, nix_instantiate: str) -> None:
     from conftest import STAND_IN_NIXOS
 

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import NIX_OFFLINE
@@ -109,6 +109,10 @@ def test_eval_with_functions_marks_them(nix: Nix, tmp_path: Path) -> None:
     file = tmp_path / "f.nix"
     file.write_text("{ a = { b = x: x; }; }")
     assert nix.eval(file, attr="a", functions=True) == {"b": LAMBDA}
+    paths = tmp_path / "paths.nix"
+    paths.write_text("{ here = ./missing; there = [ /etc ]; }")
+    assert nix.eval(paths, functions=True) == {
+        "here": PurePosixPath(tmp_path / "missing"), "there": [PurePosixPath("/etc")]}
 
 
 def test_eval_file_attr_and_args(nix: Nix, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ exit code 2, like the usage errors the commands raise themselves.
 from __future__ import annotations
 
 import sys
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -94,6 +95,8 @@ def _functions_as(value: Any, marker: Any) -> Any:
 
     if isinstance(value, NixFunction):
         return marker
+    if isinstance(value, PurePath) and isinstance(marker, str):  # JSON: the path as a string
+        return str(value)
     if isinstance(value, list):
         return [_functions_as(v, marker) for v in value]
     if isinstance(value, dict):
@@ -158,6 +161,7 @@ def eval_cmd(
     """Evaluate a Nix expression or file with the real Nix and print its value.
 
     Functions are shown as <LAMBDA>, as nix-instantiate --eval does ("<LAMBDA>" with --json).
+    Paths print as themselves (a string with --json), never copied to the store.
 
     \b
     nixgen eval EXPR [OPTIONS]
