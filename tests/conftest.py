@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,23 @@ STAND_IN_NIXOS = FIXTURES / "nixos"
 
 # Nix has no network here: never wait on a binary cache.
 NIX_OFFLINE = ["--option", "substituters", ""]
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep undo records of the whole run (every process it starts) out of the user's own
+    state folder: a temporary one, removed at the end."""
+    if "NIXGEN_STATE_DIR" not in os.environ:
+        os.environ["NIXGEN_STATE_DIR"] = tempfile.mkdtemp(prefix="nixgen-test-state-")
+        config.stash[_STATE_KEY] = os.environ["NIXGEN_STATE_DIR"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE_KEY, None)
+    if state is not None:
+        shutil.rmtree(state, ignore_errors=True)
+        os.environ.pop("NIXGEN_STATE_DIR", None)
+
+
+_STATE_KEY = pytest.StashKey[str]()
 
 settings.register_profile(
     "ci",
