@@ -31,7 +31,6 @@ which builds on this module; ``ContainerSpec`` comes from :mod:`nixgen.container
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nixgen.errors import NixgenError, ValidationError
+from nixgen.module_form import config_root
 
 if TYPE_CHECKING:
     from nixgen.document import Binding, Document
@@ -172,20 +172,6 @@ class Module:
     def root(self) -> tuple[str, ...]:
         """``("config",)`` for a module in full form (``options``/``config``), else ``()``."""
         return config_root(self.document)
-
-
-def config_root(doc: Document) -> tuple[str, ...]:
-    """Where a module's settings live: under ``config`` when the module declares ``options``
-    or ``config`` at its top level (NixOS's full module form), else at the top level."""
-    cached = getattr(doc, "_nixgen_config_root", None)
-    if cached is None:
-        full = any(
-            b.path and b.path[0] in ("config", "options") for b in doc.bindings()
-        )
-        cached = ("config",) if full else ()
-        with contextlib.suppress(AttributeError):
-            doc._nixgen_config_root = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def settings_path(binding: Binding, root: tuple[str, ...]) -> tuple[Any, ...] | None:
