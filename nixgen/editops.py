@@ -303,17 +303,22 @@ def _run_operation(
         if not value.strip():
             raise ValidationError("argument 'value': empty Nix expression")
         _check_value(value)
-        change = getattr(doc(), operation)(attr, Expr(value))
+        document_ = doc()
+        change = getattr(document_, operation)(_in_module(document_, attr), Expr(value))
         return _doc_result(file_path, data, change, f"{operation} {attr}")
     if operation == "delete":
         _check_known(operation, args, ("path",))
         attr = _attr_path(args)
-        return _doc_result(file_path, data, doc().delete(attr), f"delete {attr}")
+        document_ = doc()
+        return _doc_result(file_path, data, document_.delete(_in_module(document_, attr)),
+                           f"delete {attr}")
     if operation == "rename":
         _check_known(operation, args, ("path", "new_path"))
         attr = _attr_path(args)
         new = _one(args, "new_path", str, required=True)
-        return _doc_result(file_path, data, doc().rename(attr, new), f"rename {attr} to {new}")
+        document_ = doc()
+        change = document_.rename(_in_module(document_, attr), _in_module(document_, new))
+        return _doc_result(file_path, data, change, f"rename {attr} to {new}")
     if operation == "convert-form":
         from nixgen import convert_form
         from nixgen.lsp_positions import LineIndex
@@ -340,6 +345,14 @@ def _run_operation(
     raise ValidationError(
         f"unknown operation {operation!r}; expected one of: {', '.join(OPERATIONS)}"
     )
+
+
+def _in_module(document: Any, attr: str) -> tuple[Any, ...]:
+    """The path that sets option ``attr`` in this module (under ``config`` in the full form)."""
+    from nixgen.attrpath import parse_path
+    from nixgen.module_form import option_path
+
+    return option_path(document, parse_path(attr))
 
 
 def _attr_path(args: Mapping[str, Any]) -> str:

@@ -281,7 +281,7 @@ def test_set_on_trailing_comma_header(cli, tmp_path: Path, nix_instantiate: str)
 
 
 @pytest.mark.parametrize("name", [
-    "basic-server.nix", "let-in.nix", "with-lib-header.nix", "comments-everywhere.nix",
+    "basic-server.nix", "let-in.nix", "comments-everywhere.nix",
     "plain-attrset.nix", "rec-attrset.nix", "four-space-indent.nix", "no-final-newline.nix",
     "trailing-whitespace.nix", "curried-header.nix", "parenthesized-body.nix", "empty-module.nix",
     "containers-modern.nix", "generated-inventory-large.nix",
@@ -544,3 +544,62 @@ def test_a_byte_order_mark_is_kept_and_warned_about(cli, tmp_path: Path) -> None
     assert len(warnings) == 1 and "byte order mark" in warnings[0] and f"{conf}:1:1" in warnings[0]
     assert conf.read_bytes().startswith(b"\xef\xbb\xbf{ a = 1;")
     assert b"b = 2;" in conf.read_bytes()
+
+
+# --- modules in the full form (top-level options/config) ---------------------------------
+
+FULL_FORM = """{ lib, pkgs, ... }:
+{
+  imports = [ ];
+  options.foo = lib.mkOption { default = 1; };
+  config = {
+    networking.hostName = "a"; # the name
+  };
+}
+"""
+
+
+def test_full_form_module_is_edited_inside_config(cli, tmp_path: Path,
+                                                  nix_instantiate: str) -> None:
+    file = tmp_path / "module.nix"
+    file.write_text(FULL_FORM)
+    assert get_json(cli, "networking.hostName", file) == "a"
+    ok(cli("set", "networking.hostName", '"b"', "-f", file))
+    ok(cli("set", "services.openssh.enable", "true", "-f", file))
+    ok(cli("append", "environment.systemPackages", "pkgs.htop", "-f", file))
+    assert file.read_text() == FULL_FORM.replace(
+        '    networking.hostName = "a"; # the name\n',
+        '    networking.hostName = "b"; # the name\n'
+        "    services.openssh.enable = true;\n"
+        "    environment.systemPackages = [ pkgs.htop ];\n")
+    assert_valid_nix(file, nix_instantiate)
+    # the full form's own top-level names stay where they are
+    ok(cli("append", "imports", "./hardware.nix", "-f", file))
+    assert "  imports = [ ./hardware.nix ];\n" in file.read_text()
+    ok(cli("delete", "networking.hostName", "-f", file))
+    assert "hostName" not in file.read_text() and get_json(cli, "services.openssh.enable",
+                                                          file) is True
+
+
+def test_full_form_result_is_accepted_by_the_module_system(cli, tmp_path: Path,
+                                                           nix_instantiate: str) -> None:
+    file = tmp_path / "configuration.nix"
+    file.write_text(FULL_FORM)
+    ok(cli("set", "networking.domain", '"example.org"', "-f", file))
+    proc = run_cli("get", "networking.domain", "--eval", "--json", "-f", str(file),
+                   "--nixos", str(STAND_IN_NIXOS))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == "example.org"
+
+
+def test_full_form_with_a_conditional_config_is_refused_not_broken(cli, tmp_path: Path) -> None:
+    file = copy(tmp_path, "with-lib-header.nix")
+    before = file.read_bytes()
+    proc = cli("set", "services.openssh.ports", "[ 2022 ]", "-f", file)
+    assert proc.returncode == 1
+    line = proc.stderr.strip()
+    assert line.startswith(f"nixgen: error: {file}:") and "config is defined as `mkIf" in line
+    assert file.read_bytes() == before
+    # what the conditional set already holds can still be changed in place
+    ok(cli("set", "systemd.services.backup.description", '"Backups"', "-f", file))
+    assert file.read_bytes() == before.replace(b'"Nightly backup"', b'"Backups"')

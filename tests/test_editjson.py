@@ -217,3 +217,33 @@ def test_a_byte_order_mark_gets_the_ng001_of_check_in_editors(tmp_path: Path) ->
     assert [d["code"] for d in broken["diagnostics"]] == ["NG001", "NG001"]
     assert broken["diagnostics"][0]["message"] == message
     assert any("byte order mark" in a["title"] for a in actions)
+
+
+FULL_FORM = """{ lib, ... }:
+{
+  options.foo = lib.mkOption { default = 1; };
+  config = {
+    networking.hostName = "a";
+  };
+}
+"""
+
+
+@pytest.mark.parametrize(("operation", "args", "expected"), [
+    ("set", {"path": "networking.hostName", "value": '"b"'},
+     FULL_FORM.replace('"a"', '"b"')),
+    ("set", {"path": "boot.loader.timeout", "value": "5"},
+     FULL_FORM.replace('"a";\n', '"a";\n    boot.loader.timeout = 5;\n')),
+    ("delete", {"path": "networking.hostName"},
+     FULL_FORM.replace('    networking.hostName = "a";\n', "")),
+    ("rename", {"path": "networking.hostName", "new_path": "networking.domain"},
+     FULL_FORM.replace("hostName", "domain")),
+])
+def test_full_form_modules_are_edited_inside_config(
+        tmp_path: Path, operation: str, args: dict[str, str], expected: str) -> None:
+    path = tmp_path / "module.nix"
+    path.write_text(FULL_FORM)
+    code, out = edit_json({"text": FULL_FORM, "operation": operation, "path": str(path),
+                           "args": args})
+    assert code == 0, out
+    assert apply_text_edits(FULL_FORM, out["edits"]) == expected

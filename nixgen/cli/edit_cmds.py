@@ -113,7 +113,15 @@ def _edit_with_value(
     segments = _path(path)
     parsed = _value(value, json_value)
     snapshot, doc = _load(file)
-    _finish(snapshot, getattr(doc, verb)(segments, parsed), dry_run, file)
+    _finish(snapshot, getattr(doc, verb)(_in_module(doc, segments), parsed), dry_run, file)
+
+
+def _in_module(doc: Any, segments: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The path that sets option ``segments`` here: under ``config`` in a module of the full
+    form (one with top-level ``options``/``config``), as given otherwise."""
+    from nixgen.module_form import option_path
+
+    return option_path(doc, segments)
 
 
 def _jsonable(
@@ -192,6 +200,7 @@ def get_cmd(
         return
 
     _, doc = _load(file)
+    segments = _in_module(doc, segments)
     if as_json:
         try:
             value = doc.value(segments)
@@ -250,8 +259,8 @@ def delete_cmd(
     dry_run: bool = DRY_RUN_OPTION,
 ) -> None:
     """Delete every definition of PATH, with the comments it owns."""
-    segments = _path(path)
     snapshot, doc = _load(file)
+    segments = _in_module(doc, _path(path))
     change = doc.delete(segments)  # refuses a path defined where this file cannot delete it
     if not change.changed:
         _say(f"{path} is not defined in {file}: nothing to change")
