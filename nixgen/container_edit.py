@@ -44,6 +44,7 @@ from nixgen.containers import (
     discover_modules,
     function_body,
     host_ssh_ports_of,
+    host_ssh_ports_unread,
     host_state_version,
     literal_of,
     load_modules,
@@ -64,7 +65,10 @@ KEYS_MODERN = ("users", "users", "root", "openssh", "authorizedKeys", "keys")
 
 @dataclass
 class Plan:
-    """What an add/remove would change. ``noop``: nothing to do (the files already say it)."""
+    """What an add/remove would change. ``noop``: nothing to do (the files already say it).
+
+    ``warnings``: what could not be checked (sshd ports that are not literals), one line each;
+    they are among the ``notes`` too."""
 
     changes: list[FileChange]
     summary: str
@@ -73,6 +77,7 @@ class Plan:
     route: str
     notes: list[str] = field(default_factory=list)
     name: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready description for ``--json``."""
@@ -93,6 +98,7 @@ class Plan:
                 if c.changed
             ],
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -420,18 +426,24 @@ def _check_port_clashes(
     *,
     implicit: bool = False,
     dialect: str = "modern",
-) -> None:
+) -> list[str]:
     """ValidationError when a port of the new settings is already in use on the host's network.
 
     ``implicit``: ``new_ports`` is sshd's default port 22, not a port the user gave. Ports are
     compared with their protocol (sshd is TCP; a UDP forward does not clash with it).
     ``dialect``: --private-network is suggested only where it exists (modern).
+    Returns a warning for each sshd whose ports are set but cannot be read (not checked).
     """
     forwards = [parse_forward_port(f) for f in spec.forward_ports]
     forwarded = [(int(f["hostPort"]), str(f["protocol"])) for f in forwards]  # type: ignore[call-overload]
     shared = [] if private else [(p, "tcp") for p in new_ports]
     if not shared and not forwarded:
-        return
+        return []
+    warnings = [
+        f"the host's sshd ports (services.openssh.ports at {file}:{line}) are not a literal "
+        "and were not checked for clashes"
+        for file, line in host_ssh_ports_unread(modules)
+    ]
     host = host_ssh_ports_of(modules)
     users: list[tuple[tuple[int, str], str]] = []
     for port, file, line in host:
@@ -441,7 +453,13 @@ def _check_port_clashes(
             continue
         if c.shares_host_network:
             for port in c.sshd_ports():
-                users.append(((port, "tcp"), f"the sshd of container {c.name} ({c.location})"))
+                users.append(((port, "tcp"),
+                              f"the sshd of container {c.name} ({c.port_site(port)})"))
+            warnings.extend(
+                f"the sshd ports of container {c.name} ({site}) are not a literal "
+                "and were not checked for clashes"
+                for site in c.ports_unread
+            )
         for fwd in c.forward_ports:
             hp = fwd.get("hostPort")
             if isinstance(hp, int):
@@ -475,6 +493,7 @@ def _check_port_clashes(
                 raise ValidationError(
                     f"port {port} is both the container's sshd port and a forwarded host port"
                 )
+    return warnings
 
 
 # --- what to write -----------------------------------------------------------------------------
@@ -765,7 +784,11 @@ def _add_guest(
     *,
     line_offset: int = 0,
 ) -> Document:
-    """Enable sshd, add ``ports`` and ``keys`` to the guest configuration at ``guest_root``."""
+    """Enable sshd, add ``ports`` and ``keys`` to the guest configuration at ``guest_root``.
+
+    When all of it is already there, ``doc`` comes back as it was: the one-line set that new
+    lines would have opened stays on its line."""
+    original, done_before = doc, len(done)
     doc = open_one_line_set(doc, guest_root)
     enable_path = (*guest_root, *SSH_ENABLE)
     defs = doc.get(enable_path)
@@ -790,7 +813,7 @@ def _add_guest(
         if change.changed:
             done.append("added an SSH key")
         doc = change.document
-    return doc
+    return doc if len(done) > done_before else original
 
 
 def _extend(
@@ -971,13 +994,17 @@ def plan_add(
     private = spec.private_network or bool(existing and existing.private_network)
     new_ports = [p for p in spec.ports if existing is None or p not in existing.ports]
     implicit = False
-    if not spec.ports and spec.ssh_keys and (existing is None or not existing.sshd_ports()):
+    if not spec.ports and spec.ssh_keys and (
+        existing is None or not (existing.sshd_ports() or existing.ports_unread)
+    ):
         new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
         implicit = True
+    warnings: list[str] = []
     if not spec.force:
-        _check_port_clashes(spec, new_ports, private, modules, containers, implicit=implicit,
-                            dialect=dialect)
+        warnings = _check_port_clashes(spec, new_ports, private, modules, containers,
+                                       implicit=implicit, dialect=dialect)
         _check_address_clash(spec, containers)
+    notes.extend(warnings)
     ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:
@@ -985,10 +1012,10 @@ def plan_add(
         changes = ws.changes()
         if not changes:
             return Plan([], f"container {spec.name} already has these settings; nothing to change",
-                        True, dialect, existing.route, notes, spec.name)
+                        True, dialect, existing.route, notes, spec.name, warnings)
         where = ", ".join(str(c.path) for c in changes)
         return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} ({where})",
-                    False, dialect, existing.route, notes, spec.name)
+                    False, dialect, existing.route, notes, spec.name, warnings)
     target = config
     done = None
     if existing is not None:
@@ -1008,8 +1035,8 @@ def plan_add(
         summary += f"; created {', '.join(created)}"
     if not changes:
         return Plan([], f"container {spec.name} already has these settings; nothing to change",
-                    True, dialect, route, notes, spec.name)
-    return Plan(changes, summary, False, dialect, route, notes, spec.name)
+                    True, dialect, route, notes, spec.name, warnings)
+    return Plan(changes, summary, False, dialect, route, notes, spec.name, warnings)
 
 
 def _remove(ws: _Workspace, matches: Sequence[Container], *, delete_file: bool) -> list[str]:

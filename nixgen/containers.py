@@ -109,6 +109,9 @@ class Container:
     ssh_enabled: bool | None = None
     ssh_keys: list[str] = field(default_factory=list)
     path_file: Path | None = None
+    port_sites: dict[int, str] = field(default_factory=dict)
+    ports_unread: list[str] = field(default_factory=list)
+    ssh_enable_site: str | None = None
 
     @property
     def location(self) -> str:
@@ -121,12 +124,22 @@ class Container:
         return not self.private_network
 
     def sshd_ports(self) -> list[int]:
-        """Ports its sshd listens on: the explicit list, or 22 when enabled without one."""
+        """Ports its sshd listens on as far as the files tell: the explicit list, or 22 when
+        enabled without one. A ``ports`` value that is not a literal (see
+        :attr:`ports_unread`) adds nothing, and 22 is then not assumed."""
         if self.ports:
             return list(self.ports)
-        if self.ssh_enabled:
+        if self.ssh_enabled and not self.ports_unread:
             return [DEFAULT_SSH_PORT]
         return []
+
+    def port_site(self, port: int) -> str:
+        """``file:line`` where its sshd's ``port`` is decided: the ``ports`` definition that
+        names it, the ``enable`` of the default port 22, else the first definition."""
+        site = self.port_sites.get(port)
+        if site is None and port == DEFAULT_SSH_PORT and not self.ports:
+            site = self.ssh_enable_site
+        return site or self.location
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready description (``list-containers --json``)."""
@@ -524,7 +537,7 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
             if value is not None:
                 c.profile = str(value)
                 c.path_file = module.path
-        _read_field(c, binding, rel, module.document.data)
+        _read_field(c, binding, rel, module)
     if routes == {"config"}:
         c.route = "config"
     elif routes == {"path"}:
@@ -536,17 +549,19 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
     return c
 
 
-def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: bytes) -> None:
+def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], module: Module) -> None:
+    data = module.document.data
     if rel == ("config",):
         body = function_body(binding.value_node)
         opened = None if body is None else body_document(data, body)
         if opened is not None:
             sub = opened[0]
+            offset = module.document.line_col(body.start_byte)[0] - 1
             for inner in sub.bindings():
-                _read_guest_field(c, inner, tuple(inner.path))
+                _read_guest_field(c, inner, tuple(inner.path), module.path, offset)
             return
     if rel[:1] == ("config",):
-        _read_guest_field(c, binding, rel[1:])
+        _read_guest_field(c, binding, rel[1:], module.path)
         return
     if len(rel) != 1:
         if rel[:1] == ("bindMounts",) and len(rel) == 2 and isinstance(rel[1], str):
@@ -570,16 +585,32 @@ def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], data: byte
         c.bind_mounts.update(value)
 
 
-def _read_guest_field(c: Container, binding: Binding, rel: tuple[Any, ...]) -> None:
-    """Fields of the container's own NixOS configuration (relative to ``config``)."""
-    if rel == SSH_PORTS:
-        value = literal_of(binding)
-        if isinstance(value, list):
-            c.ports.extend(p for p in value if isinstance(p, int) and p not in c.ports)
+def _read_guest_field(
+    c: Container,
+    binding: Binding,
+    rel: tuple[Any, ...],
+    file: Path | None = None,
+    line_offset: int = 0,
+) -> None:
+    """Fields of the container's own NixOS configuration (relative to ``config``).
+
+    ``file`` and ``line_offset`` say where the binding is (its document may be a part of the
+    file, ``line_offset`` lines down), for the sites of the sshd ports."""
+    site = f"{file or c.file}:{binding.line + line_offset}"
+    if rel == SSH_PORTS or ssh_ports_hidden(binding, rel):
+        ports = ssh_ports_value(binding) if rel == SSH_PORTS else None
+        if ports is None:
+            c.ports_unread.append(site)
+            return
+        for p in ports:
+            if p not in c.ports:
+                c.ports.append(p)
+                c.port_sites[p] = site
     elif rel in (SSH_ENABLE, SSH_ENABLE_OLD):
         value = literal_of(binding)
         if isinstance(value, bool):
             c.ssh_enabled = value
+            c.ssh_enable_site = site if value else None
     elif (
         len(rel) == 6
         and rel[0] == "users"
@@ -602,7 +633,7 @@ def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = Non
     for binding in doc.bindings():
         path = settings_path(binding, config_root(doc))
         if path:
-            _read_guest_field(c, binding, path)
+            _read_guest_field(c, binding, path, c.container_file)
 
 
 def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:
@@ -622,21 +653,115 @@ def container_sets(modules: list[Module]) -> list[tuple[DialectName, str]]:
     return out
 
 
-def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
-    """Ports of the host's sshd with where they are decided: ``(port, file, line)``.
+def _let_bound(scope: Any, name: str, data: bytes) -> tuple[bool, Any]:
+    """Whether ``scope`` (a let, a recursive set or a function) binds ``name``, and the value
+    node when it does so as ``name = VALUE;`` in a ``let`` (None for any other way)."""
+    def text(node: Any) -> str:
+        return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
-    None when the configuration switches sshd off (``enable = false`` and nowhere ``true``).
-    """
+    if scope.type == "function_expression":
+        for child in scope.named_children:
+            if child.type == "identifier" and text(child) == name:
+                return True, None
+            if child.type == "formals":
+                for formal in child.named_children:
+                    ident = formal.child_by_field_name("name") if formal.type == "formal" else None
+                    if ident is not None and text(ident) == name:
+                        return True, None
+        return False, None
+    for part in scope.named_children:
+        if part.type != "binding_set":
+            continue
+        for item in part.named_children:
+            if item.type == "binding":
+                attrpath = item.child_by_field_name("attrpath")
+                keys = [k for k in attrpath.named_children if k.type != "comment"] \
+                    if attrpath is not None else []
+                if keys and keys[0].type == "identifier" and text(keys[0]) == name:
+                    direct = len(keys) == 1 and scope.type == "let_expression"
+                    return True, item.child_by_field_name("expression") if direct else None
+            elif item.type in ("inherit", "inherit_from"):
+                for attrs in item.named_children:
+                    if attrs.type == "inherited_attrs" and any(
+                        text(a) == name for a in attrs.named_children
+                    ):
+                        return True, None
+    return False, None
+
+
+_SCOPES = ("let_expression", "rec_attrset_expression", "let_attrset_expression",
+           "function_expression")
+
+
+def _variable_value(node: Any, name: str, data: bytes, skip: Any = None) -> object:
+    """The literal value of variable ``name`` used at ``node``, when the nearest scope binding
+    it is a ``let`` that writes ``name = LITERAL;``; else None. ``skip``: a set the lookup
+    starts outside of (the one an ``inherit name;`` stands in)."""
+    from nixgen.literal import Unevaluated, literal_value
+
+    scope = node.parent
+    while scope is not None:
+        if scope is not skip and scope.type in _SCOPES:
+            bound, value = _let_bound(scope, name, data)
+            if bound:
+                value = _strip_parens(value)
+                if value is None or value.type == "variable_expression":
+                    return None  # another variable: not followed
+                result = literal_value(value, data)
+                return None if isinstance(result, Unevaluated) else result
+        scope = scope.parent
+    return None
+
+
+def ssh_ports_value(binding: Binding) -> list[int] | None:
+    """The ports a ``services.openssh.ports`` binding lists, or None when its value is not a
+    literal list (``config.x``, ``a ++ b``, a function call), so the ports are unknown.
+
+    ``inherit ports;`` and ``ports = ports;`` are followed to a ``let ports = [ … ];`` that
+    binds the name where it is used (and to nothing else)."""
+    value = literal_of(binding)
+    if value is None:
+        node = binding.node
+        if getattr(binding, "is_inherit", False):
+            if node.type != "inherit":
+                return None  # inherit (x) ports;
+            skip = node.parent.parent if node.parent is not None else None
+            value = _variable_value(node, "ports", binding.data, skip)
+        else:
+            inner = _strip_parens(binding.value_node)
+            if inner is not None and inner.type == "variable_expression":
+                name = inner.text.decode("utf-8")
+                value = _variable_value(inner, name, binding.data)
+    if not isinstance(value, list):
+        return None
+    return [p for p in value if isinstance(p, int) and not isinstance(p, bool)]
+
+
+def ssh_ports_hidden(binding: Binding, path: tuple[Any, ...]) -> bool:
+    """Whether ``binding`` (at option ``path``) may define the sshd ports without writing
+    them: ``services = x;`` or ``services.openssh = f y;``, a value that is not a set."""
+    if not path or len(path) >= len(SSH_PORTS) or tuple(path) != SSH_PORTS[: len(path)]:
+        return False
+    if getattr(binding, "is_inherit", False):
+        return True
+    return not _is_attrset(binding.value_node) and not _is_mkmerge_list(binding)
+
+
+def _host_ssh(modules: list[Module]) -> tuple[list[tuple[int, Path, int]], list[tuple[Path, int]]]:
+    """The host sshd's ports with their sites, and where ports are set but cannot be read."""
     ports: list[tuple[int, Path, int]] = []
+    unread: list[tuple[Path, int]] = []
     enabled: tuple[Path, int] | None = None
     disabled = False
     for module, binding, path in _scan(modules):
-        if path == SSH_PORTS:
-            value = literal_of(binding)
-            if isinstance(value, list):
-                for p in value:
-                    if isinstance(p, int) and p not in [q for q, _, _ in ports]:
-                        ports.append((p, module.path, binding.line))
+        if path == SSH_PORTS or ssh_ports_hidden(binding, path):
+            value = ssh_ports_value(binding) if path == SSH_PORTS else None
+            if value is None:
+                unread.append((module.path, binding.line))
+                continue
+            for p in value:
+                if p not in [q for q, _, _ in ports]:
+                    ports.append((p, module.path, binding.line))
         elif path in (SSH_ENABLE, SSH_ENABLE_OLD):
             value = literal_of(binding)
             if value is True:
@@ -644,12 +769,28 @@ def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
             elif value is False:
                 disabled = True
     if disabled and enabled is None:
-        return []  # sshd is switched off: its ports are not in use
-    if ports:
-        return ports
+        return [], []  # sshd is switched off: its ports are not in use
+    if ports or unread:
+        return ports, unread  # with an unread list, 22 is not assumed
     if enabled is not None:
-        return [(DEFAULT_SSH_PORT, enabled[0], enabled[1])]
-    return []
+        return [(DEFAULT_SSH_PORT, enabled[0], enabled[1])], []
+    return [], []
+
+
+def host_ssh_ports_of(modules: list[Module]) -> list[tuple[int, Path, int]]:
+    """Ports of the host's sshd with where they are decided: ``(port, file, line)``.
+
+    Empty when the configuration switches sshd off (``enable = false`` and nowhere ``true``).
+    Ports set by a value that is not a literal are unknown (:func:`host_ssh_ports_unread`):
+    they are not listed, and the default 22 is then not assumed either.
+    """
+    return _host_ssh(modules)[0]
+
+
+def host_ssh_ports_unread(modules: list[Module]) -> list[tuple[Path, int]]:
+    """Where the host's sshd ports are set by a value that cannot be read as a literal
+    (``(file, line)``); empty when sshd is switched off."""
+    return _host_ssh(modules)[1]
 
 
 def host_ssh_ports(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[int]:
@@ -671,5 +812,7 @@ __all__ = [
     "Container",
     "discover",
     "host_ssh_ports",
+    "host_ssh_ports_unread",
     "read_container_file",
+    "ssh_ports_value",
 ]

@@ -310,8 +310,45 @@ def test_conflict_error_names_file_and_line(forms: Path, env: dict[str, str]) ->
 
 def test_port_clash_names_the_other_container_and_force(forms: Path, env: dict[str, str]) -> None:
     code, _, err = cli("add-container", "new", "-f", str(forms), "--port", "2300", env=env)
-    assert code == 1 and "container web" in err and "web.nix:4" in err
+    assert code == 1 and "container web" in err and "web.nix:8" in err  # its ports line
     code, _, err = cli("add-container", "new", "-f", str(forms), "--port", "2300", "--force",
+                       env=env)
+    assert code == 0, err
+
+
+def test_a_noop_add_leaves_a_one_line_container_alone(tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    config = tmp_path / "hw.nix"
+    text = ("{ ... }:\n{\n  systemd.containers.db.config = "
+            "{ services.openssh = { enable = true; ports = [ 2030 ]; }; };\n}\n")
+    config.write_text(text)
+    for _ in range(2):
+        code, out, err = cli("add-container", "db", "--port", "2030", "-f", str(config), env=env)
+        assert code == 0, err
+        assert "nothing to change" in out and "updated" not in out
+        assert config.read_bytes() == text.encode()
+
+
+def test_unreadable_host_sshd_ports_are_not_port_22(tmp_path: Path, env: dict[str, str]) -> None:
+    config = tmp_path / "p.nix"
+    config.write_text("{ config, lib, ... }:\n{\n"
+                      "  services.openssh = { ports = config.sshPorts; enable = true; };\n}\n")
+    code, out, err = cli("add-container", "foo", "--port", "22", "-f", str(config), "--dry-run",
+                         "-v", env=env)
+    assert code == 0, err
+    assert "already used" not in err
+    assert f"{config}:3" in err and "not checked" in err
+    code, out, err = cli("add-container", "foo", "--port", "22", "-f", str(config), "--json",
+                         "--dry-run", env=env)
+    assert code == 0, err
+    (warning,) = json.loads(out)["warnings"]
+    assert f"{config}:3" in warning
+    let = tmp_path / "let.nix"
+    let.write_text("{ config, lib, ... }:\nlet ports = [ 2022 ]; in\n{\n"
+                   "  services.openssh = { inherit ports; enable = true; };\n}\n")
+    code, _, err = cli("add-container", "foo", "--port", "2022", "-f", str(let), env=env)
+    assert code == 1 and f"{let}:4" in err and "host's sshd" in err
+    code, _, err = cli("add-container", "foo", "--port", "22", "-f", str(let), "--dry-run",
                        env=env)
     assert code == 0, err
 

@@ -509,3 +509,126 @@ def test_a_key_line_with_authorized_keys_options_is_accepted() -> None:
         validate_ssh_key("no-pty,bogus")
     with pytest.raises(ValidationError, match="not base64"):
         validate_ssh_key('no-pty ssh-ed25519 !!!')
+
+
+# --- sshd ports that are not literals are unknown, not 22 ---------------------------------------
+
+def _host_ports_module(ports: str, head: str = "") -> str:
+    return ("{ config, lib, ... }:\n" + head + "{\n"
+            f"  services.openssh = {{ {ports} enable = true; }};\n" + "}\n")
+
+
+@pytest.mark.parametrize("ports", ["ports = [ 2022 ] ++ [ ];", "ports = config.foo;",
+                                   "ports = lib.mkForce (config.foo);",
+                                   "inherit (config) ports;"])
+def test_host_sshd_ports_that_are_not_a_literal_are_not_taken_for_22(
+    tmp_path: Path, ports: str
+) -> None:
+    config = write(tmp_path, _host_ports_module(ports))
+    for port in (22, 2022):
+        plan = plan_add(config, ContainerSpec("foo", ports=[port]))
+        assert not plan.noop
+        assert plan.warnings, "the unread ports should be named"
+        assert f"{config}:3" in plan.warnings[0] and "not checked" in plan.warnings[0]
+        assert plan.warnings[0] in plan.notes
+
+
+@pytest.mark.parametrize("ports", ["inherit ports;", "ports = ports;",
+                                   "ports = lib.mkDefault ports;"])
+def test_host_sshd_ports_from_a_let_literal_are_read(tmp_path: Path, ports: str) -> None:
+    config = write(tmp_path, _host_ports_module(ports, "let ports = [ 2022 ]; in\n"))
+    with pytest.raises(ValidationError, match=r"port 2022 is already used by the host's sshd"):
+        plan_add(config, ContainerSpec("foo", ports=[2022]))
+    plan = plan_add(config, ContainerSpec("foo", ports=[22]))
+    assert not plan.noop and not plan.warnings
+
+
+def test_a_let_name_shadowed_by_a_nearer_binding_is_not_followed(tmp_path: Path) -> None:
+    config = write(tmp_path, "{ config, ... }:\nlet ports = [ 2022 ]; in\n{\n"
+                             "  services.openssh = let ports = config.x; in "
+                             "{ inherit ports; enable = true; };\n}\n")
+    assert not plan_add(config, ContainerSpec("foo", ports=[2022])).noop
+    function_arg = write(tmp_path, "let ports = [ 2022 ]; in\n{ ports, ... }:\n{\n"
+                                   "  services.openssh = { inherit ports; enable = true; };\n}\n",
+                         "arg.nix")
+    for port in (22, 2022):
+        assert not plan_add(function_arg, ContainerSpec("foo", ports=[port])).noop
+
+
+def test_literal_host_ports_under_wrappers_still_clash(tmp_path: Path) -> None:
+    config = write(tmp_path, _host_ports_module("ports = lib.mkForce [ 2022 ];"))
+    with pytest.raises(ValidationError, match="port 2022"):
+        plan_add(config, ContainerSpec("foo", ports=[2022]))
+    assert not plan_add(config, ContainerSpec("foo", ports=[22])).warnings
+    enabled_only = write(tmp_path, _host_ports_module(""), "enabled.nix")
+    with pytest.raises(ValidationError, match="port 22 is already used by the host's sshd"):
+        plan_add(enabled_only, ContainerSpec("foo", ports=[22]))
+
+
+def test_container_sshd_ports_that_are_not_a_literal_are_not_taken_for_22(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path, "{ config, ... }:\n{\n  systemd.containers.a.config = {\n"
+                             "    services.openssh.enable = true;\n"
+                             "    services.openssh.ports = config.x;\n  };\n}\n")
+    (a,) = discover(config)
+    assert a.sshd_ports() == [] and a.ports_unread == [f"{config}:5"]
+    plan = plan_add(config, ContainerSpec("b", ports=[22]))
+    assert not plan.noop
+    assert any("container a" in w and f"{config}:5" in w for w in plan.warnings)
+    # a key for container a alone does not check (or write) port 22 for it
+    assert not plan_add(config, ContainerSpec("a", ssh_keys=[ssh_key()])).noop
+
+
+# --- a request that changes nothing edits nothing -----------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "{ ... }:\n{\n  systemd.containers.web.config = { services.openssh.enable = true; "
+    "services.openssh.ports = [ 2022 ]; };\n}\n",
+    "{ ... }:\n{\n  systemd.containers.web.config = { services.openssh = "
+    "{ enable = true; ports = [ 2022 ]; }; };\n}\n",
+    "{ ... }:\n{\n  systemd.containers.web.config = { pkgs, ... }: { services.openssh = "
+    "{ enable = true; ports = [ 2022 ]; }; };\n}\n",
+    "{ ... }:\n{\n  containers.web = { config = { services.openssh.enable = true; "
+    "services.openssh.ports = [ 2022 ]; }; autoStart = true; };\n}\n",
+])
+def test_adding_what_a_one_line_container_already_says_is_a_noop(
+    tmp_path: Path, text: str
+) -> None:
+    config = write(tmp_path, text)
+    plan = plan_add(config, ContainerSpec("web", ports=[2022]))
+    assert plan.noop and plan.changes == [] and "nothing to change" in plan.summary
+    assert config.read_text() == text
+    if "autoStart" in text:
+        assert plan_add(config, ContainerSpec("web", ports=[2022], auto_start=True)).noop
+    # something new still opens the set and goes in
+    new = add(config, ContainerSpec("web", ports=[2023]))
+    assert "2022" in new and "2023" in new
+
+
+# --- a port clash names where the port is defined -------------------------------------------------
+
+def test_port_clash_names_the_module_that_defines_the_port(tmp_path: Path) -> None:
+    config = write(tmp_path, "{ ... }:\n{\n  imports = [ ./mod.nix ];\n\n"
+                             "  systemd.containers.a.config = { services.openssh.enable = true; };\n"
+                             "}\n", "c.nix")
+    module = write(tmp_path, "{ ... }:\n{\n"
+                             "  systemd.containers.a.config.services.openssh.ports = [ 2040 ];\n"
+                             "}\n", "mod.nix")
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("b", ports=[2040]))
+    assert f"container a ({module}:3)" in info.value.message
+    # sshd without ports: port 22 is decided where sshd is enabled
+    module.write_text("{ ... }:\n{\n  systemd.containers.a.config.networking.x = 1;\n}\n")
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("b", ports=[22]))
+    assert f"container a ({config}:5)" in info.value.message
+
+
+def test_port_clash_in_a_function_config_names_its_line(tmp_path: Path) -> None:
+    config = write(tmp_path, "{ ... }:\n{\n  systemd.containers.a.config = { pkgs, ... }: {\n"
+                             "    services.openssh.enable = true;\n\n"
+                             "    services.openssh.ports = [ 2041 ];\n  };\n}\n")
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("b", ports=[2041]))
+    assert f"container a ({config}:6)" in info.value.message
