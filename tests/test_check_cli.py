@@ -245,3 +245,60 @@ def test_fix_counts_findings_like_the_fixable_count_and_names_new_findings(
     assert fixed.stderr.strip().splitlines()[-1] == (
         "fixed 3; the fixes brought 2 new findings; 6 findings")
     assert "[fixable]" not in fixed.stdout and len(fixed.stdout.splitlines()) == 6
+
+
+def test_module_form_and_missing_imports_in_every_output_format(tmp_path: Path) -> None:
+    path = tmp_path / "configuration.nix"
+    path.write_text("{ lib, ... }:\n{\n  imports = [ ./hw.nix ./gone.nix ];\n"
+                    "  options.x = lib.mkOption { };\n  networking.hostName = \"h\";\n}\n")
+    (tmp_path / "hw.nix").write_text("{ }\n")
+    text = run_cli("check", str(path))
+    assert text.returncode == 1
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"{path}:3:24: NG203 ") and "gone.nix" in lines[0]
+    assert lines[1].startswith(f"{path}:5:3: NG202 ") and "`networking`" in lines[1]
+    items = json.loads(run_cli("check", str(path), "--json").stdout)
+    assert [(f["code"], f["severity"], f["line"], f["col"]) for f in items] == [
+        ("NG203", "error", 3, 24), ("NG202", "error", 5, 3)]
+    assert items[0]["fix"] is None and items[1]["fix"]["edits"] == [
+        {"start": path.read_text().index("networking"),
+         "end": path.read_text().index("networking"), "text": "config."}]
+    github = run_cli("check", str(path), "--format", "github").stdout.splitlines()
+    assert github[0].startswith(f"::error file={path},line=3,col=24,") and "title=NG203" in github[0]
+    assert github[1].startswith(f"::error file={path},line=5,col=3,") and "title=NG202" in github[1]
+
+
+def test_module_form_and_missing_imports_select_and_ignore(tmp_path: Path) -> None:
+    path = tmp_path / "c.nix"
+    path.write_text("{ imports = [ ./gone.nix ]; config.a = 1; b = 2; c = 1; c = 2; }\n")
+    codes = {f["code"] for f in json.loads(run_cli("check", str(path), "--json").stdout)}
+    assert codes == {"NG101", "NG202", "NG203"}
+    only = run_cli("check", str(path), "--select", "NG203", "--json")
+    assert [f["code"] for f in json.loads(only.stdout)] == ["NG203"]
+    rest = run_cli("check", str(path), "--ignore", "NG202,NG203", "--json")
+    assert [f["code"] for f in json.loads(rest.stdout)] == ["NG101"]
+    none = run_cli("check", str(path), "--ignore", "NG2,NG1")
+    assert none.returncode == 0 and none.stdout == ""
+
+
+def test_fix_moves_top_level_settings_into_config(tmp_path: Path, nix_instantiate: str) -> None:
+    path = tmp_path / "configuration.nix"
+    shutil.copy(FIX / "ng202_into_config.before.nix", path)
+    proc = run_cli("check", str(path), "--fix")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fixed = path.read_bytes()
+    assert fixed == (FIX / "ng202_into_config.after.nix").read_bytes()
+    assert nix_parse_ok(fixed, nix_instantiate)[0]
+    assert run_cli("check", str(path)).returncode == 0
+
+
+def test_clean_imports_and_full_form_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "default.nix").write_text("{ }\n")
+    (tmp_path / "hw.nix").write_text("{ }\n")
+    path = tmp_path / "configuration.nix"
+    path.write_text("{ lib, modulesPath, ... }:\n{\n  imports = [ ./hw.nix ./services "
+                    "(modulesPath + \"/gone.nix\") ];\n  options.x = lib.mkOption { };\n"
+                    "  config.networking.hostName = \"h\";\n  meta = { };\n}\n")
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout

@@ -1,4 +1,4 @@
-"""Tests of the single-file rules of nixgen.checks: NG001, NG101-103, NG201, NG501.
+"""Tests of the single-file rules of nixgen.checks: NG001, NG101-103, NG201-203, NG501.
 
 Duplicate detection is compared with the real Nix parser, case by case and on generated
 attribute sets; every fix is checked before/after on fixtures, applied twice, kept inside its
@@ -199,7 +199,7 @@ def test_fix_before_after(name: str, nix_instantiate: str) -> None:
     assert apply_fixes(fixed, again) == fixed
 
 
-ALLOWED_REPLACED = {"NG201": {"pkgs.lib", ""}, "NG501": {"systemd.", "extraUsers", "extraGroups",
+ALLOWED_REPLACED = {"NG201": {"pkgs.lib", ""}, "NG202": {""}, "NG501": {"systemd.", "extraUsers", "extraGroups",
                                                          "users", "groups", ""}}
 
 
@@ -298,8 +298,8 @@ def test_unknown_code_is_a_usage_error() -> None:
 
 
 def test_every_rule_has_severity_and_summary() -> None:
-    assert {"NG001", "NG101", "NG102", "NG103", "NG201", "NG301", "NG302", "NG303", "NG304",
-            "NG401", "NG501"} <= set(RULES)
+    assert {"NG001", "NG101", "NG102", "NG103", "NG201", "NG202", "NG203", "NG301", "NG302",
+            "NG303", "NG304", "NG401", "NG501"} <= set(RULES)
     assert all(r.severity in ("error", "warning", "note") and r.summary for r in RULES.values())
 
 
@@ -374,7 +374,10 @@ CORPUS = sorted((FIXTURES / "configs").rglob("*.nix"))
 def test_corpus_errors_agree_with_nix(path: Path, nix_instantiate: str) -> None:
     data = path.read_bytes()
     ok, err = nix_parse_ok(data, nix_instantiate)
-    errors = [f.code for f in check_source(data, path) if f.severity == "error"]
+    # the parse-level errors only: a corpus file may import a hardware-configuration.nix that
+    # is not part of the corpus (NG203, which the Nix parser does not look at)
+    errors = [f.code for f in check_source(data, path, select=["NG0", "NG1"])
+              if f.severity == "error"]
     assert bool(errors) == (not ok), (errors, err)
 
 
@@ -399,3 +402,186 @@ def test_ng201_no_fix_adding_a_required_lib_where_pkgs_has_a_default(
     [f] = check_source(src)
     assert apply_fixes(src, [f]) == b"{ lib, pkgs ? import <nixpkgs> { } }:\nlib.mkDefault 1\n"
     assert nix_parse_ok(apply_fixes(src, [f]), nix_instantiate)[0]
+
+
+# --- NG202: the full module form with other top-level names -----------------------------------
+
+FORM_DIR = FIXTURES / "checks" / "module_form"
+IMPORTS_DIR = FIXTURES / "checks" / "imports"
+
+
+def marked_lines(path: Path, marker: str) -> list[int]:
+    """1-based numbers of the lines of ``path`` carrying the comment ``# <marker>``."""
+    lines = path.read_text().splitlines()
+    return [i for i, line in enumerate(lines, 1) if f"# {marker}" in line]
+
+
+def test_ng202_reports_each_unsupported_name_at_its_binding() -> None:
+    path = FORM_DIR / "mixed.nix"
+    found = check_source(path.read_bytes(), path)
+    ng202 = [f for f in found if f.code == "NG202"]
+    assert [f.line for f in ng202] == marked_lines(path, "NG202")
+    assert all(f.severity == "error" for f in ng202)
+    text = path.read_bytes()
+    assert [text[f.start_byte : f.end_byte] for f in ng202] == [b"networking", b"users",
+                                                                b'"boot"']
+    assert "`networking`" in ng202[0].message and "`config`" in ng202[0].message
+    assert all("`boot`" in f.message for f in ng202)      # each names all of them
+    # an inherit cannot be renamed: no fix for any of them
+    assert all(f.fix is None for f in ng202)
+
+
+@pytest.mark.parametrize("name", ["short.nix", "allowed.nix"])
+def test_ng202_not_reported_for_the_short_form_or_allowed_names(name: str) -> None:
+    path = FORM_DIR / name
+    assert check_source(path.read_bytes(), path) == []
+
+
+@pytest.mark.parametrize("src", [
+    "{ networking.hostName = \"a\"; imports = [ ]; meta = { }; }",
+    "{ config, ... }: { networking.hostName = config.x; }",
+    "{ services.x.config = { }; services.x.options = 1; boot.y = 1; }",
+    "{ options.a = 1; config.b = 2; ${\"x\"+\"y\"} = 3; }",
+    "{ config, ... }: let config = { }; in { imports = [ ]; _file = \"f\"; config.a = 1; }",
+    "[ { options = 1; networking = 2; } ]",
+])
+def test_ng202_not_reported(src: str) -> None:
+    assert [c for c in codes(src) if c[0] == "NG202"] == []
+
+
+@pytest.mark.parametrize(("src", "declares"), [
+    ("{ options.a = 1; b = 2; }", "`options`"),
+    ("{ config.a = 1; b = 2; }", "`config`"),
+    ("{ lib, ... }: with lib; { config = { a = 1; }; options = { }; b.c = 2; }",
+     "`options` and `config`"),
+])
+def test_ng202_either_options_or_config_makes_the_full_form(src: str, declares: str) -> None:
+    [f] = check_source(src.encode())
+    assert f.code == "NG202" and f.fix is not None
+    assert declares in f.message and "`b`" in f.message
+
+
+@pytest.mark.parametrize("src", [
+    # the moved key would clash with the later literal `config = { networking = … }`
+    "{ networking.x = 1; config = { networking = { y = 2; }; }; }",
+    # a dotted `config.…` key beside `config = mkIf …` is rejected by Nix
+    "{ lib, ... }: { config = lib.mkIf true { }; networking.x = 1; }",
+    # in a rec set the rename changes what the other bindings see
+    "rec { options.a = 1; b = 2; c = b; }",
+])
+def test_ng202_without_fix_where_moving_is_not_safe(src: str) -> None:
+    found = [f for f in check_source(src.encode()) if f.code == "NG202"]
+    assert found and all(f.fix is None for f in found)
+
+
+def test_ng202_fix_is_accepted_by_nix_with_the_same_values(nix_instantiate: str,
+                                                           tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    src = (b"{\n  options.a = 1;\n  config = { x = 1; };\n  networking.hostName = \"h\";"
+           b"  # here\n  boot.loader = { timeout = 3; };\n}\n")
+    found = check_source(src)
+    assert {f.code for f in found} == {"NG202"} and all(f.fix for f in found)
+    fixed = apply_fixes(src, found)
+    assert b"  # here\n" in fixed and len(fixed) == len(src) + 2 * len("config.")
+    assert [f for f in check_source(fixed) if f.code == "NG202"] == []
+    (tmp_path / "m.nix").write_bytes(fixed)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", "-E",
+         "builtins.attrNames (import ./m.nix) ++ builtins.attrNames (import ./m.nix).config"
+         " ++ [ (import ./m.nix).config.networking.hostName ]"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '["config","options","boot","networking","x","h"]'
+
+
+def test_ng202_select_and_ignore() -> None:
+    src = "{ options.a = 1; b = 2; c = 3; c = 4; }"
+    assert {c[0] for c in codes(src)} == {"NG101", "NG202"}
+    assert {c[0] for c in codes(src, select=["NG202"])} == {"NG202"}
+    assert {c[0] for c in codes(src, ignore=["NG2"])} == {"NG101"}
+
+
+# --- NG203: literal imports of paths that do not exist --------------------------------------------
+
+
+def test_ng203_reports_missing_files_and_directories_without_default_nix() -> None:
+    path = IMPORTS_DIR / "configuration.nix"
+    data = path.read_bytes()
+    found = check_source(data, path)
+    assert {f.code for f in found} == {"NG203"}
+    assert [f.line for f in found] == marked_lines(path, "NG203")
+    assert all(f.severity == "error" and f.fix is None for f in found)
+    # located at the list item, naming what is missing
+    assert [data[f.start_byte : f.end_byte] for f in found] == [
+        b"./missing.nix", b"./empty-dir", b"./sub/gone.nix"]
+    assert str(IMPORTS_DIR / "missing.nix") in found[0].message
+    assert str(IMPORTS_DIR / "empty-dir" / "default.nix") in found[1].message
+
+
+def test_ng203_not_reported_for_existing_or_computed_imports(tmp_path: Path) -> None:
+    (tmp_path / "a.nix").write_text("{ }\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "default.nix").write_text("{ }\n")
+    src = (f"{{ modulesPath, ... }}: {{ imports = [ ./a.nix ./d ./d/../a.nix {tmp_path}/a.nix "
+           "(modulesPath + \"/x.nix\") <nixpkgs/y.nix> ./${\"z\"}.nix \"./q.nix\" ]; }\n")
+    assert check_source(src.encode(), tmp_path / "m.nix") == []
+    # without a file there is nothing to resolve a relative path against
+    assert check_source(b"{ imports = [ ./nowhere.nix ]; }", None) == []
+    [f] = check_source(f"{{ imports = [ {tmp_path}/nowhere.nix ]; }}".encode(), None)
+    assert f.code == "NG203"
+
+
+def test_ng203_follows_imports_through_check_paths(tmp_path: Path) -> None:
+    from nixgen.checks import check_paths
+
+    (tmp_path / "configuration.nix").write_text("{ imports = [ ./hw.nix ]; }\n")
+    (tmp_path / "hw.nix").write_text("{\n  imports = [ ./gone.nix ];\n}\n")
+    [f] = check_paths([tmp_path / "configuration.nix"])
+    assert f.code == "NG203" and f.file is not None and f.file.name == "hw.nix"
+    assert (f.line, f.col) == (2, 15)
+    assert check_paths([tmp_path / "configuration.nix"], ignore=["NG203"]) == []
+
+
+def _nix_imports_fail(module: Path, count: int, nix_instantiate: str) -> list[bool]:
+    """For each of the ``count`` entries of ``module``'s ``imports``: whether Nix fails to
+    import it."""
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    out = []
+    for i in range(count):
+        expr = f"builtins.seq (import (builtins.elemAt (import {module}).imports {i})) true"
+        proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "-E", expr],
+                              capture_output=True, text=True, timeout=60)
+        out.append(proc.returncode != 0)
+        if proc.returncode != 0:
+            assert "No such file or directory" in proc.stderr, proc.stderr
+    return out
+
+
+def test_ng203_agrees_with_nix(tmp_path: Path, nix_instantiate: str) -> None:
+    real = tmp_path / "real"
+    (real / "d").mkdir(parents=True)
+    (real / "e").mkdir()
+    (real / "a.nix").write_text("{ }\n")
+    (real / "d" / "default.nix").write_text("{ }\n")
+    (real / "dangling.nix").symlink_to(real / "not-there.nix")
+    entries = ["./a.nix", "./gone.nix", "./d", "./e", "./d/../a.nix", "./e/../gone.nix",
+               "./dangling.nix", "../real/a.nix", f"{real}/a.nix", f"{real}/x.nix"]
+    module = real / "m.nix"
+    module.write_text("{\n  imports = [\n" + "".join(f"    {e}\n" for e in entries) + "  ];\n}\n")
+    # the same module reached through a symlink elsewhere: Nix resolves from the link's target
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "elsewhere" / "m.nix"
+    link.symlink_to("../real/m.nix")
+    expected = _nix_imports_fail(module, len(entries), nix_instantiate)
+    assert expected == _nix_imports_fail(link, len(entries), nix_instantiate)
+    assert any(expected) and not all(expected)
+    for path in (module, link):
+        found = check_source(path.read_bytes(), path)
+        assert all(f.code == "NG203" for f in found)
+        assert [f.line - 3 for f in found] == [i for i, fails in enumerate(expected) if fails]

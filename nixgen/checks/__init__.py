@@ -11,6 +11,13 @@ Rules (code, default severity):
 * NG103 note — a dotted key (or a second literal set) beside a literal set that Nix merges.
 * NG201 warning, fix — ``pkgs.lib`` / ``with pkgs.lib;`` in a NixOS module; the fix uses
   ``lib`` and adds it to the module's arguments when missing.
+* NG202 error, fix — a module of the full form (``options`` or ``config`` at its top level)
+  with another top-level name than ``imports``, ``options``, ``config``, ``disabledModules``,
+  ``meta``, ``freeformType``, ``_file``, ``key``, ``_class``, which NixOS rejects ("unsupported
+  attribute"); the fix, when the renamed file stays valid, prefixes those bindings with
+  ``config.``.
+* NG203 error — an ``imports`` entry that is a literal path to nothing (a directory stands
+  for its ``default.nix``); Nix fails with "getting status of …: No such file or directory".
 * NG301 error — container port clash on the host's network (host sshd vs shared-network
   containers, two containers, a forwarded host port used twice).
 * NG302 error/warning — container name: invalid characters, longer than 11 characters with a

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from nixgen.checks.dialect import check_dialect
 from nixgen.checks.duplicates import check_duplicates
 from nixgen.checks.model import ERROR, RULES, Finding, Fix, code_enabled, normalise_codes
+from nixgen.checks.module_rules import check_missing_imports, check_module_form
 from nixgen.checks.nodes import (
     Source,
     attr_name,
@@ -50,7 +51,9 @@ def check_source(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
 ) -> list[Finding]:
-    """The file rules (NG0xx, NG1xx, NG2xx, NG5xx) for one file's bytes."""
+    """The file rules (NG0xx, NG1xx, NG2xx, NG5xx) for one file's bytes.
+
+    NG203 (missing imports) looks at the disk: relative paths need ``path``."""
     sel, ign = normalise_codes(select), normalise_codes(ignore)
     tree = tree if tree is not None else parse(data)
     errors = syntax_errors(tree, data, str(path) if path is not None else None)
@@ -75,8 +78,10 @@ def check_source(
     if _wanted(("NG1",), sel, ign):
         duplicates = check_duplicates(src)
         findings.extend(duplicates)
-    if _wanted(("NG2",), sel, ign):
+    if _wanted(("NG201",), sel, ign):
         findings.extend(check_spine(src))
+    if _wanted(("NG203",), sel, ign):
+        findings.extend(check_missing_imports(src))
 
     def errors_in(found: list[Finding]) -> int:
         return sum(1 for f in found if f.code in ("NG101", "NG102"))
@@ -92,6 +97,8 @@ def check_source(
             return False
         return errors_in(check_duplicates(Source(new, tree2, path))) <= errors_in(duplicates)
 
+    if _wanted(("NG202",), sel, ign):
+        findings.extend(check_module_form(src, safe))
     if _wanted(("NG5",), sel, ign):
         findings.extend(check_dialect(src, safe))
     return bom + [f for f in findings if code_enabled(f.code, sel, ign)]
