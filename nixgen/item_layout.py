@@ -9,6 +9,12 @@ past 80 columns or take a multi-line value is opened up, one item per line);
 :func:`closest_sibling` picks that anchor for a new key; :func:`insert_first` puts a binding
 before all others (where ``imports`` belongs). :func:`item_span` is the inverse: the bytes a
 binding or element owns (see :func:`nixgen.layout.removal_span`).
+
+Raw code keeps a careful human's layout in the file: its line breaks become the file's and
+each of its indentation levels one level of the file's unit (:func:`indent_code`). Code that
+ends in a ``#`` comment (:func:`split_comment`) gets the comment where a line break ends it:
+after the new item on its own line, or moved to the end of the item's line
+(:func:`place_comment`, checked by :func:`comment_kept`).
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from typing import TYPE_CHECKING
 from nixgen import layout
 from nixgen.attrpath import Dynamic, Segment, attr_name, attr_names, key_may_start_with
 from nixgen.binding_index import items
-from nixgen.change import edit_error
+from nixgen.change import Change, edit_error, make_change
 from nixgen.edits import Edit
+from nixgen.errors import EditError
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -29,15 +36,21 @@ if TYPE_CHECKING:
     from nixgen.document import Document
 
 __all__ = [
+    "ONE_LINE",
     "MakeText",
     "closest_sibling",
     "column",
+    "comment_ends_line",
+    "comment_kept",
+    "commented_change",
     "indent_code",
     "insert_first",
     "insert_item",
     "item_span",
     "merge_spans",
+    "place_comment",
     "render",
+    "split_comment",
     "too_wide",
 ]
 
@@ -46,6 +59,9 @@ _STRING_TYPES = frozenset({"string_expression", "indented_string_expression"})
 
 #: ``make(line_indent, newline, column)`` -> the text of a new item placed at ``column``
 MakeText = Callable[[str, str, int], str]
+
+#: a ``column`` (or ``lead``) that lifts the width limit: the value stays on one line
+ONE_LINE = -(1 << 30)
 
 
 def _level(line_indent: str, unit: str) -> tuple[int, str]:
@@ -81,22 +97,25 @@ def render(
     except (ValueError, TypeError) as exc:
         raise edit_error(doc, f"cannot write this value as Nix: {exc}") from exc
     if isinstance(value, emit.Expr) and "\n" in text:
-        return indent_code(text, line_indent)
+        return indent_code(text, line_indent, newline, unit)
     if rest and "\n" in text:
         lines = text.split("\n")
         text = "\n".join([lines[0], *[(rest + ln if ln.strip() else ln) for ln in lines[1:]]])
     return text
 
 
-def indent_code(code: str, line_indent: str) -> str:
+def indent_code(code: str, line_indent: str, newline: str = "\n", unit: str = "") -> str:
     """Raw Nix ``code`` with ``line_indent`` before each continuation line.
 
-    Code written from column 0 then sits under the line it starts on. Lines that begin inside
-    a string literal are part of its value and stay as written; blank lines stay empty.
+    Code written from column 0 then sits under the line it starts on. Its line breaks become
+    ``newline``; with ``unit`` (the file's indentation step), each indentation level of the
+    code's own lines (in the code's own step) becomes one ``unit``, alignment beyond whole
+    levels kept as spaces. Lines that begin inside a string literal are part of its value and
+    stay as written (but for the line break); blank lines stay empty.
     """
     from nixgen import syntax
 
-    data = code.encode("utf-8")
+    data = code.replace("\r\n", "\n").encode("utf-8")
     strings: list[tuple[int, int]] = []
     stack = [syntax.parse(data).root_node]
     while stack:
@@ -105,15 +124,135 @@ def indent_code(code: str, line_indent: str) -> str:
             strings.append((node.start_byte, node.end_byte))
         else:
             stack.extend(node.children)
+    own = layout.detect_indent_unit(data) if unit else ""
     lines = data.split(b"\n")
     out = [lines[0]]
     pos = len(lines[0]) + 1
     prefix = line_indent.encode("ascii")
     for line in lines[1:]:
         in_string = any(s < pos < e for s, e in strings)
-        out.append(line if in_string or not line.strip() else prefix + line)
+        if in_string or not line.strip():
+            out.append(line)
+        else:
+            out.append(prefix + _reindent(line, own, unit))
         pos += len(line) + 1
-    return b"\n".join(out).decode("utf-8")
+    return newline.join(b.decode("utf-8") for b in out)
+
+
+def _reindent(line: bytes, own: str, unit: str) -> bytes:
+    """``line`` with its leading whitespace in levels of ``own`` rewritten in ``unit``."""
+    if not unit or own == unit:
+        return line
+    body = line.lstrip(b" \t")
+    lead = line[: len(line) - len(body)].decode("ascii")
+    if own == "\t":
+        tabs = len(lead) - len(lead.lstrip("\t"))
+        levels, rest = tabs, lead[tabs:]
+    else:
+        levels, extra = divmod(len(lead.expandtabs(8)), len(own))
+        rest = " " * extra
+    return (unit * levels + rest).encode("ascii") + body
+
+
+def split_comment(value: object) -> tuple[object, str | None]:
+    """Raw code ending in a ``#`` comment as (the code without it, the comment); else (value, None).
+
+    A ``#`` comment runs to the end of its line, so it can only end a line of the file: the
+    callers place it there (:func:`place_comment`).
+    """
+    from nixgen import syntax
+    from nixgen.emit import Expr
+
+    if not isinstance(value, Expr):
+        return value, None
+    code = value.code.strip()
+    data = code.encode("utf-8")
+    if not data:
+        return value, None
+    last = syntax.parse(data).root_node.descendant_for_byte_range(len(data) - 1, len(data))
+    if last is None or last.type != "comment" or not data[last.start_byte :].startswith(b"#"):
+        return value, None
+    rest = data[: last.start_byte].rstrip()
+    if not rest:
+        return value, None
+    return Expr(rest.decode("utf-8")), data[last.start_byte :].decode("utf-8").rstrip()
+
+
+def _comment_at(edit: Edit, comment: str) -> int:
+    """Offset in ``edit.text`` of the new item's comment (its last occurrence); -1 if absent."""
+    return edit.text.rfind(comment)
+
+
+def comment_ends_line(data: bytes, edit: Edit, comment: str) -> bool:
+    """Whether the comment written in ``edit`` is followed by a line break (or the end)."""
+    at = _comment_at(edit, comment)
+    if at < 0:
+        return False
+    after = edit.text[at + len(comment) :]
+    if after.strip(" \t"):
+        return after.lstrip(" \t")[:1] in ("\n", "\r")
+    return data[edit.end : layout.line_end(data, edit.end)].strip(b" \t") == b""
+
+
+def place_comment(data: bytes, edit: Edit, comment: str) -> Edit:
+    """``edit`` (written without the comment) with ``comment`` where a line break ends it.
+
+    Right after the new text when a line break follows it; else at the end of the line the
+    edit ends on, after the code that follows there (``a = 1; # comment``): the edit then
+    spans to that line end, the bytes in between rewritten as they were.
+    """
+    text = edit.text
+    stripped = text.rstrip("\r\n")
+    if stripped != text:
+        return Edit(edit.start, edit.end, f"{stripped} {comment}{text[len(stripped):]}")
+    end = layout.line_end(data, edit.end)
+    rest = data[edit.end : end].decode("utf-8")
+    if not rest.strip(" \t"):
+        return Edit(edit.start, end, f"{text} {comment}")
+    rest = rest.rstrip(" \t")
+    return Edit(edit.start, end, f"{text}{rest} {comment}")
+
+
+def commented_change(doc: Document, edits: list[Edit], comment: str | None) -> Change:
+    """:func:`nixgen.change.make_change`, checking that a value's ``comment`` stays one.
+
+    EditError naming the value's comment when the result does not keep it as a comment of
+    its own (it would end up inside a string or another comment, or break the syntax).
+    """
+    if comment is None:
+        return make_change(doc, edits)
+    try:
+        change: Change | None = make_change(doc, edits)
+    except EditError:
+        change = None
+    if change is None or not comment_kept(change.document, change.edits, comment):
+        raise edit_error(
+            doc,
+            f"the value ends in a comment ({comment}) that cannot be placed here so that it "
+            "still ends its line; give the value without the comment",
+        )
+    return change
+
+
+def comment_kept(doc: Document, edits: tuple[Edit, ...], comment: str) -> bool:
+    """Whether ``doc`` (the result of ``edits``) holds ``comment`` as a comment of its own."""
+    delta = 0
+    for edit in sorted(edits):
+        at = _comment_at(edit, comment)
+        if at >= 0:
+            start = edit.start + delta + len(edit.text[:at].encode("utf-8"))
+            end = start + len(comment.encode("utf-8"))
+            node = doc.tree.root_node.descendant_for_byte_range(start, end)
+            # a comment before CRLF holds the carriage return
+            ends = (end, end + 1) if doc.data[end : end + 1] == b"\r" else (end,)
+            return (
+                node is not None
+                and node.type == "comment"
+                and node.start_byte == start
+                and node.end_byte in ends
+            )
+        delta += len(edit.text.encode("utf-8")) - (edit.end - edit.start)
+    return False
 
 
 def column(data: bytes, pos: int) -> int:
@@ -154,14 +293,18 @@ def insert_item(
     make: MakeText,
     opener: str,
     anchor_item: Node | None = None,
+    comment: str | None = None,
 ) -> Edit:
     """The edit inserting one new item (binding or list element) into ``container``.
 
     It goes after ``anchor_item`` when given, else after the last item: on a new line
     with that item's indentation, or inline (`` item``) when the container is one line. A
-    one-line set without comments is opened up instead when the new item is multi-line or
-    its line would grow past 80 columns. ``opener`` is the container's opening bracket
-    (``{`` or ``[``).
+    one-line set without comments is opened up instead when the new item is multi-line, ends
+    in a ``comment`` or its line would grow past 80 columns; a one-line set that cannot be
+    opened (it shares its line with an outer bracket) keeps the item on one line. ``opener``
+    is the container's opening bracket (``{`` or ``[``). ``comment`` (a ``#`` comment of the
+    item) is written after the item where a line break ends it, else at the end of the line
+    (:func:`place_comment`).
     """
     data = doc.data
     if container.type == "list_expression":
@@ -172,10 +315,32 @@ def insert_item(
         before = found[: found.index(anchor_item) + 1]
     else:
         before = found
-    edit = _insert_after(doc, container, before, make, opener)
+
+    def full(ind: str, nl: str, col: int) -> str:
+        text = make(ind, nl, col)
+        return f"{text} {comment}" if comment else text
+
+    edit = _insert_after(doc, container, before, full, opener)
     one_line = b"\n" not in data[container.start_byte : container.end_byte]
-    if one_line and opener == "{" and ("\n" in edit.text or too_wide(data, edit)):
-        return _open_set(doc, container, found, len(before), make) or edit
+    if comment and comment_ends_line(data, edit, comment):
+        return edit
+    if one_line and opener == "{" and (
+        "\n" in edit.text or too_wide(data, edit) or comment is not None
+    ):
+        opened = _open_set(doc, container, found, len(before), full)
+        if opened is not None:
+            return opened
+        if "\n" in edit.text:
+            edit = _insert_after(
+                doc, container, before, lambda i, n, _c: full(i, n, ONE_LINE), opener
+            )
+    if comment:
+        plain = _insert_after(doc, container, before, make, opener)
+        if "\n" in plain.text and one_line:
+            plain = _insert_after(
+                doc, container, before, lambda i, n, _c: make(i, n, ONE_LINE), opener
+            )
+        return place_comment(data, plain, comment)
     return edit
 
 

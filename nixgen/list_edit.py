@@ -1,11 +1,17 @@
 """``Document.append`` / ``Document.remove``: idempotent edits of a list literal's elements.
 
-An element counts as already there when it has the same literal value or the same source
-text (whitespace aside). In a list under ``with pkgs;`` the item ``pkgs.htop`` is the element
-``htop`` (and is written so), unless ``htop`` is bound by a function, ``let`` or ``rec`` around
-the list, or is one of Nix's global names, which a ``with`` never overrides. A one-line list stays on one line while it fits in 80 columns and is
-then rewritten one element per line, nixfmt style; a multi-line list gets the new element on
-its own line with the elements' indentation.
+An element counts as already there when both are literals with the same value (``{a=1;}`` is
+``{ a = 1; }``, ``''x''`` is ``"x"``, ``(1)`` is ``1``), or else when both are written with
+the same tokens (whitespace and comments aside). In a list under ``with pkgs;`` the item
+``pkgs.htop`` is the element ``htop`` (and is written so), unless ``htop`` is bound by a
+function, ``let`` or ``rec`` around the list, or is one of Nix's global names, which a
+``with`` never overrides.
+
+A one-line list stays on one line. Only a list alone on its line (its binding starts the line
+and ends it) is rewritten one element per line, nixfmt style, when the line would grow past
+80 columns or the new item ends in a ``#`` comment; elsewhere such a comment moves to the end
+of the line. A multi-line list gets the new element on its own line with the elements'
+indentation, its comment after it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,18 @@ from nixgen.attrpath import Segment, format_path
 from nixgen.binding_index import Binding
 from nixgen.change import Change, describe_value, duplicates_message, edit_error, make_change
 from nixgen.edits import Edit
-from nixgen.item_layout import insert_item, item_span, merge_spans, render, too_wide
+from nixgen.emit import Expr, to_nix_element
+from nixgen.item_layout import (
+    ONE_LINE,
+    commented_change,
+    insert_item,
+    item_span,
+    merge_spans,
+    place_comment,
+    render,
+    split_comment,
+    too_wide,
+)
 from nixgen.set_edit import set_value
 
 if TYPE_CHECKING:
@@ -32,22 +49,36 @@ def append_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     """Add ``item`` to the list at ``want`` unless it is there (creating ``want = [ item ];``)."""
     binding, lst = _list_of(doc, want)
     if binding is None or lst is None:
-        return set_value(doc, want, [item])
+        code, comment = split_comment(item)
+        if comment is None:
+            return set_value(doc, want, [item])
+        return set_value(doc, want, Expr(f"[ {to_nix_element(code)} ] {comment}"))
+    item, comment = split_comment(item)
     item = _short_form(doc.data, lst, item)
     elements = [c for c in lst.named_children if c.type != "comment"]
     at = elements[-1].start_byte if elements else binding.key_start
     ind = layout.line_indent(doc.data, at)
     text = render(doc, item, ind, doc.newline, element=True)
-    if any(_matches(doc.data, e, item, text) for e in elements):
+    key = _Key.of(item, text)
+    if any(key.matches(doc.data, e) for e in elements):
         return Change((), doc)
 
     def make(line_ind: str, nl: str, col: int) -> str:
         return render(doc, item, line_ind, nl, element=True, lead=col)
 
-    edit = insert_item(doc, lst, make, "[")
-    if too_wide(doc.data, edit) and elements:
-        edit = _explode_list(doc, lst, elements, text)
-    return make_change(doc, [edit])
+    one_line = b"\n" not in doc.data[lst.start_byte : lst.end_byte]
+    edit = insert_item(doc, lst, make, "[", comment=comment)
+    if one_line:
+        if _alone(doc.data, binding):
+            plain = edit if comment is None else insert_item(doc, lst, make, "[")
+            if comment is not None or (too_wide(doc.data, plain) and elements):
+                new_item = text if comment is None else f"{text} {comment}"
+                edit = _explode_list(doc, lst, elements, new_item)
+        elif "\n" in edit.text:
+            edit = insert_item(doc, lst, lambda i, n, _c: make(i, n, ONE_LINE), "[")
+            if comment is not None:
+                edit = place_comment(doc.data, edit, comment)
+    return commented_change(doc, [edit], comment)
 
 
 def remove_item(doc: Document, want: tuple[Segment, ...], item: object) -> Change:
@@ -55,12 +86,19 @@ def remove_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     binding, lst = _list_of(doc, want)
     if binding is None or lst is None:
         return Change((), doc)
+    item, _ = split_comment(item)
     item = _short_form(doc.data, lst, item)
     elements = [c for c in lst.named_children if c.type != "comment"]
     ind = layout.line_indent(doc.data, binding.key_start)
-    text = render(doc, item, ind, doc.newline, element=True)
-    spans = [item_span(doc.data, e, lst) for e in elements if _matches(doc.data, e, item, text)]
+    key = _Key.of(item, render(doc, item, ind, doc.newline, element=True))
+    spans = [item_span(doc.data, e, lst) for e in elements if key.matches(doc.data, e)]
     return make_change(doc, merge_spans(spans))
+
+
+def _alone(data: bytes, binding: Binding) -> bool:
+    """Whether ``binding`` starts its line and nothing but a comment follows it there."""
+    trivia, _ = layout.rest_of_line_is_trivia(data, binding.node.end_byte)
+    return layout.starts_line(data, binding.node.start_byte) and trivia
 
 
 def _list_of(doc: Document, want: tuple[Segment, ...]) -> tuple[Binding | None, Node | None]:
@@ -97,8 +135,6 @@ _ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
 def _short_form(data: bytes, lst: Node, item: object) -> object:
     """``pkgs.x`` as ``x`` when the list sits under ``with pkgs;`` and ``x`` means the same."""
     import re
-
-    from nixgen.emit import Expr
 
     if not isinstance(item, Expr):
         return item
@@ -149,18 +185,69 @@ def _bound_names(data: bytes, node: Node) -> set[str]:
     return names
 
 
-def _matches(data: bytes, element: Node, item: object, item_text: str) -> bool:
-    """Whether a list element is ``item``: same source text, or same literal value."""
-    from nixgen.emit import Expr
-    from nixgen.literal import Unevaluated, literal_value
+class _Key:
+    """What an item is compared by: its literal value, else its tokens (comments aside)."""
 
-    src = data[element.start_byte : element.end_byte].decode("utf-8", "replace")
-    if " ".join(src.split()) == " ".join(item_text.split()):
-        return True
-    if isinstance(item, Expr):
+    def __init__(self, value: object, tokens: tuple[tuple[str, bytes], ...]) -> None:
+        self.value = value
+        self.tokens = tokens
+
+    @classmethod
+    def of(cls, item: object, text: str) -> _Key:
+        """The key of a new item (a Python value or code) written as ``text``."""
+        from nixgen import syntax
+        from nixgen.literal import Unevaluated, literal_value
+
+        data = text.encode("utf-8")
+        root = syntax.parse(data).root_node
+        exprs = [c for c in root.named_children if c.type != "comment"]
+        node = exprs[0] if len(exprs) == 1 else root
+        value = item if not isinstance(item, Expr) else literal_value(node, data)
+        if isinstance(value, Unevaluated):
+            return cls(_NOT_LITERAL, _tokens(node, data))
+        return cls(value, _tokens(node, data))
+
+    def matches(self, data: bytes, element: Node) -> bool:
+        """Whether the list element ``element`` (in the source ``data``) is this item."""
+        from nixgen.literal import Unevaluated, literal_value
+
+        if _tokens(element, data) == self.tokens:
+            return True
+        if self.value is _NOT_LITERAL:
+            return False
+        value = literal_value(element, data)
+        return not isinstance(value, Unevaluated) and _same_value(value, self.value)
+
+
+_NOT_LITERAL = object()
+
+
+def _tokens(node: Node, data: bytes) -> tuple[tuple[str, bytes], ...]:
+    """The leaf tokens of ``node`` (type and text), comments left out."""
+    out: list[tuple[str, bytes]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "comment":
+            continue
+        if n.child_count == 0:
+            out.append((n.type, data[n.start_byte : n.end_byte]))
+        else:
+            stack.extend(reversed(n.children))
+    return tuple(out)
+
+
+def _same_value(a: object, b: object) -> bool:
+    """Equal Nix values: same types all the way down (``1`` is not ``1.0`` nor ``true``)."""
+    if type(a) is not type(b):
         return False
-    val = literal_value(element, data)
-    return not isinstance(val, Unevaluated) and type(val) is type(item) and val == item
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (a != a and b != b)
+    return a == b
 
 
 def _explode_list(doc: Document, lst: Node, elements: list[Node], new_item: str) -> Edit:

@@ -24,11 +24,18 @@ from nixgen.change import (
     describe_value,
     duplicates_message,
     edit_error,
-    make_change,
 )
 from nixgen.edits import Edit
 from nixgen.errors import EditError
-from nixgen.item_layout import closest_sibling, insert_first, insert_item, render
+from nixgen.item_layout import (
+    closest_sibling,
+    commented_change,
+    insert_first,
+    insert_item,
+    place_comment,
+    render,
+    split_comment,
+)
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -40,19 +47,25 @@ __all__ = ["set_value"]
 
 def set_value(doc: Document, want: tuple[Segment, ...], value: object) -> Change:
     """Create or replace the value of ``want`` (see :meth:`nixgen.document.Document.set`)."""
+    value, comment = split_comment(value)
     related = doc.related(want)
     exact = [b for b in related if len(b.path) == len(want) and same(b.path, want)]
     if len(exact) > 1:
         raise edit_error(doc, duplicates_message(want, exact), exact[1].key_start)
     if exact:
-        return _replace(doc, want, exact[0], related, value)
-    return _insert(doc, want, related, value)
+        return _replace(doc, want, exact[0], related, value, comment)
+    return _insert(doc, want, related, value, comment)
 
 
 def _replace(
-    doc: Document, want: tuple[Segment, ...], b: Binding, related: list[Binding], value: object
+    doc: Document,
+    want: tuple[Segment, ...],
+    b: Binding,
+    related: list[Binding],
+    value: object,
+    comment: str | None = None,
 ) -> Change:
-    """Rewrite the value of the one definition ``b`` of ``want``."""
+    """Rewrite the value of the one definition ``b`` of ``want`` (``comment`` after it)."""
     if b.is_inherit or b.value_node is None:
         raise edit_error(
             doc, f"{format_path(want)} is inherited here; replace the inherit first", b.key_start
@@ -86,18 +99,30 @@ def _replace(
         element=parent is not None and parent.type == "apply_expression",
         lead=len(before.decode("utf-8", "replace")) - len(line_indent) + 1,
     )
-    if data[b.value_start : b.value_end].decode("utf-8") == text:
+    if data[b.value_start : b.value_end].decode("utf-8") == text and (
+        comment is None
+        or data[b.value_end : layout.line_end(data, b.value_end)].rstrip().endswith(
+            comment.encode("utf-8")
+        )
+    ):
         return Change((), doc)
-    change = make_change(doc, [Edit(b.value_start, b.value_end, text)])
+    edit = Edit(b.value_start, b.value_end, text)
+    if comment is not None:
+        edit = place_comment(data, edit, comment)
+    change = commented_change(doc, [edit], comment)
     if isinstance(value, Mapping):
         check_merge(doc, want, change)
     return change
 
 
 def _insert(
-    doc: Document, want: tuple[Segment, ...], related: list[Binding], value: object
+    doc: Document,
+    want: tuple[Segment, ...],
+    related: list[Binding],
+    value: object,
+    comment: str | None = None,
 ) -> Change:
-    """Add a binding for ``want``, which no binding defines yet."""
+    """Add a binding for ``want``, which no binding defines yet (``comment`` after it)."""
     deeper = [b for b in related if len(b.path) > len(want) and same(b.path[: len(want)], want)]
     if deeper:
         where = ", ".join(f"{format_path(b.path)} at line {b.line}" for b in deeper[:3])
@@ -123,7 +148,8 @@ def _insert(
     ]
     if not outside:
         # nothing else spells the new key's first name: Nix cannot see it twice
-        return make_change(doc, [_insert_at(doc, target, want[depth:], value)])
+        return commented_change(doc, [_insert_at(doc, target, want[depth:], value, comment)],
+                                comment)
     for b in outside:
         if (
             b.container is not None
@@ -135,7 +161,8 @@ def _insert(
     before = len(merge.conflicts(doc.tree.root_node, doc.data, want))
     first_error: EditError | None = None
     for container, at in candidates:
-        change = make_change(doc, [_insert_at(doc, container, want[at:], value)])
+        change = commented_change(doc, [_insert_at(doc, container, want[at:], value, comment)],
+                                  comment)
         found = merge.conflicts(change.document.tree.root_node, change.document.data, want)
         if len(found) <= before:
             return change
@@ -209,8 +236,14 @@ def _literal_below(opaque: Binding, want: tuple[Segment, ...], related: list[Bin
     )
 
 
-def _insert_at(doc: Document, container: Node, rest: tuple[Segment, ...], value: object) -> Edit:
-    """The edit adding ``rest = value;`` to the attribute set ``container``."""
+def _insert_at(
+    doc: Document,
+    container: Node,
+    rest: tuple[Segment, ...],
+    value: object,
+    comment: str | None = None,
+) -> Edit:
+    """The edit adding ``rest = value;`` (then ``comment``) to the attribute set ``container``."""
     key = format_path(rest)
 
     def make(ind: str, nl: str, col: int) -> str:
@@ -218,5 +251,6 @@ def _insert_at(doc: Document, container: Node, rest: tuple[Segment, ...], value:
 
     anchor = closest_sibling(doc.data, container, rest)
     if anchor is None and rest == ("imports",):
-        return insert_first(doc, container, make)
-    return insert_item(doc, container, make, "{", anchor)
+        edit = insert_first(doc, container, make)
+        return place_comment(doc.data, edit, comment) if comment is not None else edit
+    return insert_item(doc, container, make, "{", anchor, comment)
