@@ -20,7 +20,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
 from nixgen.nix_process import (
@@ -182,6 +184,18 @@ class Nix:
         self.timeout = timeout
         self.show_trace = show_trace
         self.env = dict(env) if env is not None else None
+        self._running: set[Any] = set()  # processes of this runner now running (any thread)
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop every process this runner is running, in any thread, and start no more.
+
+        For the owner of worker threads that is interrupted (Ctrl-C reaches the main thread
+        only, and Nix runs in a session of its own, out of the terminal's reach).
+        """
+        self._stopping = True
+        for proc in list(self._running):
+            kill_group(proc)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -215,24 +229,9 @@ class Nix:
             raise TypeError("argv must be a list, never a shell string")
         argv = [os.fspath(a) for a in argv]
         limit = self.timeout if timeout is None else timeout
-        adoptable = input is None and not capture_stdout and self.env is None
-        early = take_early(argv) if adoptable else None
-        try:
-            proc = early or spawn(argv, input is not None, capture_stdout, self._environ())
-        except FileNotFoundError as exc:
-            raise NixNotFoundError(
-                f"Nix is not installed: {INSTALL_HINT} ({argv[0]} not found on PATH)",
-                argv=argv,
-            ) from exc
-        except PermissionError as exc:
-            raise NixCommandError(f"cannot run {argv[0]}: {exc}", argv=argv) from exc
-        except ValueError as exc:  # a NUL byte in an argument
-            raise ValidationError(f"cannot pass this to Nix: {exc}") from exc
-        except OSError as exc:  # e.g. "Argument list too long"
-            raise NixCommandError(f"cannot run {argv[0]}: {exc.strerror or exc}",
-                                  argv=argv) from exc
-        if on_start is not None:
-            on_start(proc.pid)
+        if self._stopping:
+            raise NixCommandError(f"{os.path.basename(argv[0])} was not run: stopping",
+                                  argv=argv)
         out_chunks: list[bytes] = []
         err_lines: list[bytes] = []
 
@@ -251,10 +250,31 @@ class Nix:
 
         readers = [threading.Thread(target=read_stdout, daemon=True),
                    threading.Thread(target=read_stderr, daemon=True)]
-        for t in readers:
-            t.start()
         timed_out = False
+        adoptable = input is None and not capture_stdout and self.env is None
         try:
+            proc = (take_early(argv) if adoptable else None) or spawn(
+                argv, input is not None, capture_stdout, self._environ())
+        except FileNotFoundError as exc:
+            raise NixNotFoundError(
+                f"Nix is not installed: {INSTALL_HINT} ({argv[0]} not found on PATH)",
+                argv=argv,
+            ) from exc
+        except PermissionError as exc:
+            raise NixCommandError(f"cannot run {argv[0]}: {exc}", argv=argv) from exc
+        except ValueError as exc:  # a NUL byte in an argument
+            raise ValidationError(f"cannot pass this to Nix: {exc}") from exc
+        except OSError as exc:  # e.g. "Argument list too long"
+            raise NixCommandError(f"cannot run {argv[0]}: {exc.strerror or exc}",
+                                  argv=argv) from exc
+        try:  # from here on, any way out stops the process first
+            self._running.add(proc)
+            if self._stopping:  # stopped while this one was starting
+                raise NixCommandError(f"{os.path.basename(argv[0])} was stopped", argv=argv)
+            if on_start is not None:
+                on_start(proc.pid)
+            for t in readers:
+                t.start()
             if input is not None:
                 assert proc.stdin is not None
                 with contextlib.suppress(BrokenPipeError):
@@ -270,8 +290,10 @@ class Nix:
             kill_group(proc)
             raise
         finally:
+            self._running.discard(proc)
             for t in readers:
-                t.join(timeout=10)
+                if t.ident is not None:  # started
+                    t.join(timeout=10)
         stdout = b"".join(out_chunks)
         stderr = b"".join(err_lines)
         code = proc.returncode
@@ -354,12 +376,9 @@ class Nix:
             rests = [self._parse_batch(files, part, found, stop_after_first=True)
                      for part in parts]
         else:  # more files than one command line holds: several processes from the start
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(min(workers, len(parts))) as pool:
-                rests = list(pool.map(
-                    lambda part: self._parse_batch(files, part, found, stop_after_first=True),
-                    parts))
+            rests = self._in_parallel(workers, [
+                partial(self._parse_batch, files, part, found, stop_after_first=True)
+                for part in parts])
         doubtful: list[int] = []
         others: list[int] = []
         for rest in rests:
@@ -369,25 +388,48 @@ class Nix:
             for i in rest:
                 (doubtful if suspect is not None and suspect(names[i]) else others).append(i)
         if doubtful or others:
-            from concurrent.futures import ThreadPoolExecutor
-
             size = max(1, -(-len(others) // workers))
             chunks = [chunk for k in range(0, len(others), size)
                       for chunk in self._fitting(files, others[k:k + size])]
-            with ThreadPoolExecutor(workers) as pool:
-                singles = [(i, pool.submit(self._parse_one, files[i])) for i in doubtful]
-                batches = [pool.submit(self._parse_batch, files, chunk, found) for chunk in chunks]
-                for i, future in singles:
-                    one = future.result()
-                    if one is not None:
-                        found[i] = one
-                for future in batches:
-                    future.result()
+            singles = self._in_parallel(workers, [
+                *(partial(self._parse_one, files[i]) for i in doubtful),
+                *(partial(self._parse_batch, files, chunk, found) for chunk in chunks)])
+            for i, one in zip(doubtful, singles, strict=False):
+                if one is not None:
+                    found[i] = one
         return [_renamed(found[i], names[i]) for i in sorted(found)]
+
+    def _in_parallel(self, workers: int, jobs: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run ``jobs`` on up to ``workers`` threads; their results, in order.
+
+        When the caller is interrupted (Ctrl-C reaches the main thread only) or a job fails,
+        no queued job starts and every Nix process still running is stopped before the
+        exception goes on.
+        """
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(max(1, min(workers, len(jobs))))
+        stopped = False
+        try:
+            futures = [pool.submit(job) for job in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)  # a failure ends the wait at once
+            for future in futures:
+                if future.done() and future.exception() is not None:
+                    future.result()  # raise it now, not after the jobs before it end
+            return [future.result() for future in futures]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            stopped = not self._stopping
+            self.stop()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            if stopped:
+                self._stopping = False  # stopped for this call only
 
     def _fitting(self, files: list[str], indices: list[int]) -> list[list[int]]:
         """``indices`` in order, cut into parts whose parse command fits one command line."""
-        room = argv_room() - argv_size(self.parse_command([]))
+        room = argv_room(self._environ()) - argv_size(self.parse_command([]))
         parts: list[list[int]] = []
         used = 0
         for i in indices:

@@ -64,16 +64,19 @@ def argv_size(args: Iterable[str]) -> int:
     return sum(len(a.encode("utf-8", "surrogateescape")) + 9 for a in args)
 
 
-def argv_room() -> int:
+def argv_room(env: Mapping[str, str] | None = None) -> int:
     """Bytes of command line one Nix process is given at most: half the system's limit, less
-    the environment (a longer command line fails with "Argument list too long")."""
+    the environment (``env``, else this process's); a longer command line fails with
+    "Argument list too long"."""
     try:
         limit = os.sysconf("SC_ARG_MAX")
     except (ValueError, OSError):
         limit = -1
     if limit <= 0:
         limit = 1 << 17
-    return max(limit // 2 - argv_size(f"{k}={v}" for k, v in os.environ.items()), 1 << 14)
+    environ = os.environ if env is None else env
+    room = limit // 2 - argv_size(f"{k}={v}" for k, v in environ.items())
+    return max(room, min(1 << 14, limit // 4))
 
 
 def spawn(argv: list[str], with_input: bool, capture_stdout: bool,
@@ -123,12 +126,15 @@ class EarlyProcess:
         self.returncode: int | None = None
         read_end, write_end = os.pipe()  # both close on exec; the child's fd 2 is a copy
         try:
+            if min(read_end, write_end) <= 2:  # nixgen was started with 0, 1 or 2 closed
+                raise OSError("standard file descriptors are closed")
             self.pid = os.posix_spawnp(
                 argv[0], argv, os.environ,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                     (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                     (os.POSIX_SPAWN_DUP2, write_end, 2),
+                    *((os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()),
                 ],
                 setsid=True,
                 # Python ignores these; the child gets the defaults back, as with Popen
@@ -141,16 +147,20 @@ class EarlyProcess:
             os.close(write_end)
         self.stderr = os.fdopen(read_end, "rb")
 
-    def _reaped(self, status: int) -> int:
-        self.returncode = os.waitstatus_to_exitcode(status)
+    def _waitpid(self, flags: int) -> int | None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped already, its status lost: as Popen, call it 0
+            self.returncode = 0
+            return 0
+        if pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def poll(self) -> int | None:
         """The exit code (negative: the signal) if the process has ended, else None."""
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self._reaped(status)
+            self._waitpid(os.WNOHANG)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -158,7 +168,7 @@ class EarlyProcess:
         if self.returncode is not None:
             return self.returncode
         if timeout is None:
-            return self._reaped(os.waitpid(self.pid, 0)[1])
+            return self._waitpid(0)  # type: ignore[return-value]
         import time
 
         deadline = time.monotonic() + timeout
@@ -172,6 +182,24 @@ class EarlyProcess:
             time.sleep(min(delay, left))
             delay = min(delay * 2, 0.05)
         return self.returncode  # type: ignore[return-value]
+
+
+def _inherited_fds() -> list[int]:
+    """File descriptors above 2 that a child would inherit (Popen closes them too)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    fds = []
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    fds.append(fd)
+            except OSError:  # the descriptor listdir itself used, closed since
+                continue
+    return fds
 
 
 _early: dict[tuple[str, ...], EarlyProcess] = {}

@@ -283,3 +283,61 @@ def test_a_directory_named_like_a_nix_file_is_still_expanded(
     proc = run_cli("check-syntax", str(odd), *NIX_OFFLINE)
     assert proc.returncode == 1
     assert proc.stdout.startswith(f"{odd / 'bad.nix'}:1:")
+
+
+def test_an_early_start_with_standard_descriptors_closed_leaves_the_work_to_popen() -> None:
+    proc = python("""
+        import os
+        os.close(0); os.close(1)
+        from nixgen import nix_process
+        import sys
+        sys.stderr.write(str(nix_process.start_early(["true"])))
+    """)
+    assert proc.stderr == "False"
+
+
+def test_an_early_process_does_not_inherit_other_descriptors() -> None:
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    try:
+        proc = nix_process.EarlyProcess(["sh", "-c", "ls /proc/$$/fd >&2"])
+        try:
+            proc.wait(timeout=30)
+            open_fds = {int(n) for n in proc.stderr.read().split()}
+        finally:
+            proc.stderr.close()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert {0, 1, 2} <= open_fds
+    assert write_end not in open_fds
+
+
+def test_an_empty_directory_starts_nothing(tmp_path: Path) -> None:
+    assert early_nix.start(["check-syntax", str(tmp_path)]) is False
+    assert not nix_process._early
+
+
+def test_sigterm_right_after_the_early_start_is_handled(tmp_path: Path,
+                                                        nix_instantiate: str) -> None:
+    good = tmp_path / "good.nix"
+    good.write_text("1\n")
+    proc = python("""
+        import os, signal, sys
+        from nixgen import nix_process
+        real = nix_process.start_early
+        def start_then_terminate(argv):
+            started = real(argv)
+            (pid,) = [p.pid for p in nix_process._early.values()]
+            print(pid, flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return started
+        nix_process.start_early = start_then_terminate
+        from nixgen.cli import main
+        main(["check-syntax", "--option", "substituters", "", sys.argv[1]])
+    """, str(good))
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip() == "nixgen: terminated"
+    pid = int(proc.stdout.split()[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped (and reaped) on the way out

@@ -650,7 +650,7 @@ def test_parse_check_many_splits_what_one_command_line_cannot_hold(
 
     monkeypatch.setattr(nixgen.nix, "spawn", counting_spawn)
     base = nixgen.nix.argv_size(nix.parse_command([]))
-    monkeypatch.setattr(nixgen.nix, "argv_room", lambda: base + 4 * nixgen.nix.argv_size(
+    monkeypatch.setattr(nixgen.nix, "argv_room", lambda env=None: base + 4 * nixgen.nix.argv_size(
         [str(names[0])]))  # four files per command line
     errors = nix.parse_check_many(names)
     assert [(e.file, e.line, e.col, e.message) for e in errors] == expected
@@ -659,3 +659,50 @@ def test_parse_check_many_splits_what_one_command_line_cannot_hold(
     assert first_round and all(len(a) - len(nix.parse_command([])) <= 4 for a in first_round)
     judged = {f for argv in started for f in argv if f.endswith(".nix")}
     assert judged == {str(n) for n in names}
+
+
+def test_interrupting_parallel_work_stops_every_running_process(nix: Nix) -> None:
+    started: list[float] = []
+
+    def sleeper() -> object:
+        started.append(time.monotonic())
+        return nix.run(["sleep", "30"])
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    begin = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            nix._in_parallel(2, [sleeper] * 5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - begin < 10  # the sleeps were stopped, not waited for
+    assert len(started) == 2  # the queued jobs never started
+    assert not nix._running and not nix._stopping  # the runner can be used again
+    assert nix.run(["true"]).returncode == 0
+
+
+def test_a_failing_parallel_job_stops_the_others_at_once(nix: Nix) -> None:
+    def fails() -> object:
+        time.sleep(0.2)
+        raise ValueError("boom")
+
+    begin = time.monotonic()
+    with pytest.raises(ValueError, match="boom"):
+        nix._in_parallel(3, [lambda: nix.run(["sleep", "30"]), fails])
+    assert time.monotonic() - begin < 10
+
+
+def test_an_early_process_whose_status_was_taken_elsewhere_counts_as_ended() -> None:
+    from nixgen.nix_process import EarlyProcess
+
+    proc = EarlyProcess(["true"])
+    try:
+        os.waitpid(proc.pid, 0)  # reaped behind its back, as a racing wait would
+        assert proc.poll() == 0 and proc.wait() == 0  # as Popen does, not ChildProcessError
+    finally:
+        proc.stderr.close()

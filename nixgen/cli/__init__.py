@@ -14,9 +14,26 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 
 _gc_paused = False
+_terminated = False
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that running Nix processes are stopped on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    global _terminated
+    _terminated = True
+    raise _Terminated
+
+
+def terminated() -> bool:
+    """Whether the command was stopped by SIGTERM (rather than Ctrl-C)."""
+    return _terminated
 
 
 def resume_gc() -> None:
@@ -37,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("NIXGEN_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
+    signal.signal(signal.SIGTERM, _terminate)  # before any Nix process is started
     try:
         from nixgen.cli import early_nix
 
@@ -52,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         interrupted()
     finally:
         resume_gc()
-        started = sys.modules.get("nixgen.nix_process")
-        if started is not None:
-            started.discard_early()
+        processes = sys.modules.get("nixgen.nix_process")
+        if processes is not None:
+            for _ in range(3):  # a second Ctrl-C must not leave an early Nix process running
+                try:
+                    processes.discard_early()
+                    break
+                except KeyboardInterrupt:
+                    continue

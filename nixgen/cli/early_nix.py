@@ -78,6 +78,8 @@ def start(args: Sequence[str]) -> bool:
     # stat calls would delay the start); should it be a directory after all, the command's
     # own argv differs from this one, and the process started here is simply not adopted.
     files = paths if all(p.endswith(".nix") for p in paths) else expand_paths(paths)
+    if not files:  # an empty directory: the command says so, Nix has nothing to do
+        return False
     argv = parse_argv(files, search_path=include, options=options)
     if argv_size(argv) > argv_room():  # the command will split the files among processes
         return False

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 def run(args: list[str], debug: bool) -> None:
     """Run the command ``nixgen ARGS`` and exit with its status."""
-    signal.signal(signal.SIGTERM, _terminate)
     try:
         _run(args, debug)
     except KeyboardInterrupt:  # while typer and the command were still loading
@@ -57,24 +56,13 @@ def _run(args: list[str], debug: bool) -> None:
     sys.exit(status if isinstance(status, int) else 0)
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that running Nix processes are stopped on the way out."""
-
-
-_terminated = False
-
-
-def _terminate(signum: int, frame: object) -> None:
-    global _terminated
-    _terminated = True
-    raise _Terminated
-
-
 def interrupted() -> None:
     """Say that the command was stopped, and exit as a shell expects (130 or 143)."""
-    word = "terminated" if _terminated else "interrupted"
+    from nixgen.cli import terminated
+
+    word = "terminated" if terminated() else "interrupted"
     sys.stderr.write(f"nixgen: {word}\n")
-    sys.exit(128 + (signal.SIGTERM if _terminated else signal.SIGINT))
+    sys.exit(128 + (signal.SIGTERM if terminated() else signal.SIGINT))
 
 
 def _click_message(exc: ClickException) -> str:
