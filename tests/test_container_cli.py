@@ -338,6 +338,12 @@ def test_unreadable_host_sshd_ports_are_not_port_22(tmp_path: Path, env: dict[st
     assert code == 0, err
     assert "already used" not in err
     assert f"{config}:3" in err and "not checked" in err
+    assert err.count("not checked") == 1  # said once, not again among the -v notes
+    code, out, err = cli("add-container", "foo", "--port", "22", "-f", str(config), "--dry-run",
+                         env=env)
+    assert code == 0, err
+    (warning,) = [line for line in err.splitlines() if "not checked" in line]
+    assert warning.startswith("nixgen: warning: ") and f"{config}:3" in warning
     code, out, err = cli("add-container", "foo", "--port", "22", "-f", str(config), "--json",
                          "--dry-run", env=env)
     assert code == 0, err

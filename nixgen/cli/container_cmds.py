@@ -33,9 +33,14 @@ FILE_HELP = "The configuration file to read and edit."
 def _show_plan(plan: Any, file: Path, *, dry_run: bool, as_json: bool, verbose: bool) -> None:
     from nixgen.cli.output import err_console, finish, print_json, unified_diff
 
+    warnings = list(getattr(plan, "warnings", ()))
+    if not as_json:
+        for warning in warnings:
+            err_console().print(f"nixgen: warning: {warning}", markup=False, highlight=False)
     if verbose:
         for note in plan.notes:
-            err_console().print(f"note: {note}")
+            if note not in warnings:
+                err_console().print(f"note: {note}", markup=False, highlight=False)
     if as_json:
         result = plan.to_json()
         result["dry_run"] = dry_run
