@@ -302,9 +302,10 @@ class Document:
     def append(self, path: PathLike, item: object) -> Change:
         """Add ``item`` to the list at ``path`` unless an equal item is there already.
 
-        Equal means same literal value or same source text. A one-line list stays on one line;
-        in a multi-line list the item goes on a new line with the items' indentation. A missing
-        path is created as ``path = [ item ];``.
+        Equal means the same literal value (of the same types), else the same tokens ignoring
+        whitespace and comments. A one-line list stays on one line unless it has its line to
+        itself and would grow past the width limit; in a multi-line list the item goes on a new
+        line with the items' indentation. A missing path is created as ``path = [ item ];``.
         """
         return append_item(self, self._editable(path), item)
 
