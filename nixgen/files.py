@@ -26,7 +26,10 @@ from pathlib import Path
 from nixgen.errors import ConflictError, FileError
 
 NEW_FILE_MODE = 0o644
+#: Transactions kept for undo per file a command was run on (its anchor, else its first file)…
 HISTORY_LIMIT = 20
+#: …and in all, the newest first.
+HISTORY_TOTAL = 200
 _MANIFEST = "transaction.json"
 
 
@@ -474,11 +477,20 @@ class _Record:
         return cls(directory, entries)
 
     def seal(self) -> None:
+        import hashlib
         import json
 
         manifest: dict[str, object] = {"time_ns": time.time_ns(), "files": self.entries}
         if self.anchor is not None:
             manifest["anchor"] = str(self.anchor)
+        owner = str(self.anchor) if self.anchor is not None else (
+            str(self.entries[0]["path"]) if self.entries else "")
+        # The name says whose transaction it is, so that pruning needs no manifest read.
+        key = hashlib.sha256(owner.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        with contextlib.suppress(OSError):
+            named = self.directory.with_name(f"{self.directory.name}-{key}")
+            self.directory.rename(named)
+            self.directory = named
         with contextlib.suppress(OSError):
             _write_atomic(
                 self.directory / _MANIFEST,
@@ -534,10 +546,20 @@ def _records() -> list[_Record]:
 
 
 def _prune(root: Path) -> None:
+    """Keep the newest :data:`HISTORY_LIMIT` transactions of each file a command was run on,
+    and :data:`HISTORY_TOTAL` in all (edits to one file never push out another's undo)."""
     dirs = sorted((d for d in root.iterdir() if d.is_dir()), reverse=True)
     sealed = [d for d in dirs if (d / _MANIFEST).exists()]
-    for d in sealed[HISTORY_LIMIT:]:
-        _remove_tree(d)
+    per_owner: dict[str, int] = {}
+    kept = 0
+    for d in sealed:
+        parts = d.name.split("-")
+        owner = parts[3] if len(parts) > 3 else ""  # time-pid-random-owner
+        per_owner[owner] = per_owner.get(owner, 0) + 1
+        if per_owner[owner] > HISTORY_LIMIT or kept >= HISTORY_TOTAL:
+            _remove_tree(d)
+        else:
+            kept += 1
 
 
 def last_transaction(path: str | os.PathLike[str]) -> list[Path] | None:

@@ -432,6 +432,23 @@ def test_history_is_bounded(tmp_path: Path) -> None:
     assert len(kept) == HISTORY_LIMIT
 
 
+def test_edits_to_one_file_do_not_push_out_the_undo_of_another(tmp_path: Path) -> None:
+    first = write(tmp_path / "a.nix", b"a0\n")
+    commit([FileChange(first, read_snapshot(first), b"a1\n")])
+    busy = write(tmp_path / "b.nix", b"0\n")
+    for n in range(HISTORY_LIMIT + 5):
+        commit([FileChange(busy, read_snapshot(busy), f"{n + 1}\n".encode())])
+    kept = [d for d in (tmp_path / "state" / "transactions").iterdir() if d.is_dir()]
+    assert len(kept) == HISTORY_LIMIT + 1
+    undo(first)
+    assert first.read_bytes() == b"a0\n"
+    for _ in range(HISTORY_LIMIT):
+        undo(busy)
+    assert busy.read_bytes() == b"5\n"  # the oldest five are gone
+    with pytest.raises(FileError):
+        undo(busy)
+
+
 def test_unwritable_state_dir_refuses_before_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -517,3 +534,18 @@ def test_undo_of_the_configuration_finds_a_change_made_for_it_to_another_file(
     assert config.read_bytes() == EDITED and other.exists()
     undo(config)
     assert config.read_bytes() == ORIGINAL and not other.exists()
+
+
+def test_history_in_all_is_bounded_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nixgen.files
+
+    monkeypatch.setattr(nixgen.files, "HISTORY_TOTAL", 5)
+    paths = [write(tmp_path / f"m{i}.nix", b"0\n") for i in range(8)]
+    for path in paths:
+        commit([FileChange(path, read_snapshot(path), b"1\n")])
+    kept = [d for d in (tmp_path / "state" / "transactions").iterdir() if d.is_dir()]
+    assert len(kept) == 5
+    undo(paths[-1])
+    assert paths[-1].read_bytes() == b"0\n"
+    with pytest.raises(FileError):
+        undo(paths[0])  # the oldest went first
