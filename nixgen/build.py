@@ -369,21 +369,40 @@ def execute(
 def _set_profiles(
     nix: Nix, todo: list[PlanItem], result: BuildResult, emit: ProgressCallback
 ) -> None:
-    """Set the container profiles, then the host's, whose configuration refers to them."""
+    """Set the container profiles, then the host's, whose configuration refers to them.
+
+    All or nothing: when a ``nix-env`` fails or the build is stopped (Ctrl-C, SIGTERM) during
+    this stage, every profile already set is pointed back where it was before the error goes on.
+    """
+    from nixgen.nix import signals_held
+
     containers = [i for i in todo if i.route != "host"]
     hosts = [i for i in todo if i.route == "host"]
-    for group in (containers, hosts):
-        if not group:
-            continue
-        pairs: list[tuple[Path, str]] = []
-        for item in group:
-            assert item.profile is not None and item.new is not None
-            pairs.append((item.profile, item.new))
-        label = str(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} profiles"
-        emit(Progress("profile", f"setting {label}", done=len(result.profiles_set),
-                      total=len(todo)))
-        nix.set_profiles(pairs)
-        result.profiles_set.extend(p for p, _ in pairs)
+    before = {Path(os.path.abspath(i.profile)): nix.current_generation(i.profile)
+              for i in todo if i.profile is not None}
+    try:
+        for group in (containers, hosts):
+            if not group:
+                continue
+            pairs: list[tuple[Path, str]] = []
+            for item in group:
+                assert item.profile is not None and item.new is not None
+                pairs.append((item.profile, item.new))
+            label = str(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} profiles"
+            emit(Progress("profile", f"setting {label}", done=len(result.profiles_set),
+                          total=len(todo)))
+            nix.set_profiles(pairs)
+            result.profiles_set.extend(p for p, _ in pairs)
+    except BaseException:
+        with signals_held():  # whatever the moment of the stop, compare with what was before
+            changed = [p for p, n in before.items() if nix.current_generation(p) != n]
+            if changed:
+                emit(Progress("profile", f"putting {len(changed)} profile(s) back as they were"))
+            problems = nix.restore_profiles(before, changed)
+            for line in problems:
+                emit(Progress("profile", f"could not put back {line}"))
+            result.profiles_set.clear()
+        raise
 
 
 class _BuildCounter:

@@ -17,7 +17,7 @@ import shutil
 import signal as signal_module
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -607,24 +607,69 @@ class Nix:
         self.run(self.command("nix-env", "-p", str(profile), "--set", store_path))
 
     def set_profiles(
-        self, pairs: Sequence[tuple[str | os.PathLike[str], str]], *, workers: int = 4
+        self,
+        pairs: Sequence[tuple[str | os.PathLike[str], str]],
+        *,
+        workers: int = 4,
     ) -> None:
         """``nix-env --set`` for many profiles, several ``nix-env`` processes at a time.
 
         Each profile is set by the real ``nix-env``, which takes the profile's lock, adds the
-        generation and registers its garbage-collector root. The first failure is raised after
-        the others have finished.
+        generation and registers its garbage-collector root. On the first failure, or Ctrl-C,
+        no further ``nix-env`` starts; those running are let finish (a profile is never left
+        half-set) and the error goes on.
         """
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
         if len(pairs) <= 1:
             for profile, store_path in pairs:
                 self.set_profile(profile, store_path)
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs))))
+        try:
             futures = [pool.submit(self.set_profile, p, s) for p, s in pairs]
-        for future in futures:
-            future.result()
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.result()
+        except BaseException:
+            with signals_held():  # a second Ctrl-C must not cut this wait short
+                pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def current_generation(self, profile: str | os.PathLike[str]) -> int | None:
+        """The number of the generation ``profile`` points at now (None: no such profile)."""
+        path = Path(_abs(profile))
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return None
+        m = re.fullmatch(re.escape(path.name) + r"-(\d+)-link", os.path.basename(target))
+        return int(m.group(1)) if m else None
+
+    def restore_profiles(self, before: Mapping[Path, int | None],
+                         changed: Iterable[Path]) -> list[str]:
+        """Point each of the ``changed`` profiles back at its generation in ``before``.
+
+        A profile that did not exist before is removed again (its link and the generation link
+        it points at). Returns one line per profile that could not be put back.
+        """
+        problems = []
+        for profile in changed:
+            number = before.get(profile)
+            try:
+                if number is not None:
+                    self.switch_generation(profile, number)
+                    continue
+                target = os.readlink(profile)
+                link = profile.with_name(os.path.basename(target))
+                if re.fullmatch(re.escape(profile.name) + r"-\d+-link", link.name):
+                    link.unlink(missing_ok=True)
+                profile.unlink()
+            except (NixCommandError, OSError) as err:
+                problems.append(f"{profile}: {err}")
+        return problems
 
     def profile_target(self, profile: str | os.PathLike[str]) -> str | None:
         """The store path ``profile`` points at now, or None when there is no such profile."""
@@ -674,6 +719,20 @@ class Nix:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM (in the main thread) until the block ends; then they arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal_module.SIGINT, signal_module.SIGTERM}
+    previous = signal_module.pthread_sigmask(signal_module.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal_module.pthread_sigmask(signal_module.SIG_SETMASK, previous)
 
 
 def _seconds(limit: float | None) -> str:

@@ -239,6 +239,65 @@ def test_interrupt_during_build_leaves_profiles_untouched(setup) -> None:
     assert os.readlink(profiles / "system") == "system-1-link"
 
 
+def _second_build_setup(config: Path) -> None:
+    """Change the host and bar, and add a new path-route container baz."""
+    config.write_text(HOST.replace("buildhost", "s" + uuid.uuid4().hex[:10]).replace(
+        "  containers.web", '  systemd.containers.baz.path = "/nix/var/nix/profiles/containers/baz";'
+        "\n  containers.web"))
+    (config.parent / "containers" / "bar.nix").write_text(BAR.replace("2023", "2024"))
+    (config.parent / "containers" / "baz.nix").write_text(BAR.replace("2023", "2025"))
+
+
+def _as_after_the_first_build(profiles: Path) -> None:
+    assert os.readlink(profiles / "system") == "system-1-link"
+    assert os.readlink(profiles / "containers" / "bar") == "bar-1-link"
+    assert not (profiles / "containers" / "baz").exists()
+    assert _links(profiles / "containers" / "baz") == []
+
+
+def test_interrupt_while_profiles_are_set_puts_every_one_back(
+        setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    _second_build_setup(config)
+    from nixgen.nix import Nix
+
+    real = Nix.set_profile
+    seen: list[str] = []
+
+    def set_then_stop(self: Nix, profile: str, store_path: str) -> None:
+        real(self, profile, store_path)
+        seen.append(Path(profile).name)
+        if Path(profile).name == "system":  # the containers are set by now: stop here
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Nix, "set_profile", set_then_stop)
+    events: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        build(_opts(config, profiles), on_progress=lambda e: events.append(e.message))
+    assert sorted(seen) == ["bar", "baz", "system"]
+    assert any("putting 3 profile(s) back" in m for m in events)
+    _as_after_the_first_build(profiles)
+    assert _links(profiles / "system") == ["system-1-link", "system-2-link"]  # kept, not current
+
+
+def test_a_failing_nix_env_puts_the_profiles_already_set_back(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    _second_build_setup(config)
+    (profiles / "containers" / "baz").mkdir()  # nix-env cannot make this a profile
+    with pytest.raises(NixCommandError, match="baz"):
+        build(_opts(config, profiles))
+    assert os.readlink(profiles / "system") == "system-1-link"
+    assert os.readlink(profiles / "containers" / "bar") == "bar-1-link"
+    (profiles / "containers" / "baz").rmdir()
+    result = build(_opts(config, profiles))  # and the next build does it all
+    assert os.readlink(profiles / "containers" / "baz") == "baz-1-link"
+    assert os.readlink(profiles / "system") == "system-3-link" or \
+        os.readlink(profiles / "system") == "system-2-link"
+    assert {p.name for p in result.profiles_set} == {"system", "bar", "baz"}
+
+
 def test_missing_container_file_is_an_error_at_its_definition(setup) -> None:
     config, profiles = setup
     (config.parent / "containers" / "bar.nix").unlink()
