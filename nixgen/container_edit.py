@@ -51,6 +51,8 @@ from nixgen.containers import (
     prefix_of,
     profile_path,
     reindent,
+    ssh_ports_source,
+    ssh_ports_value,
     unwrap,
 )
 from nixgen.errors import EditError, FileError, ValidationError
@@ -789,6 +791,7 @@ def _add_guest(
     When all of it is already there, ``doc`` comes back as it was: the one-line set that new
     lines would have opened stays on its line."""
     original, done_before = doc, len(done)
+    ports = _ports_to_add(doc, (*guest_root, *SSH_PORTS), ports, c, file, line_offset)
     doc = open_one_line_set(doc, guest_root)
     enable_path = (*guest_root, *SSH_ENABLE)
     defs = doc.get(enable_path)
@@ -814,6 +817,53 @@ def _add_guest(
             done.append("added an SSH key")
         doc = change.document
     return doc if len(done) > done_before else original
+
+
+def _ports_to_add(
+    doc: Document,
+    path: tuple[Any, ...],
+    ports: Sequence[int],
+    c: Container,
+    file: Path,
+    line_offset: int,
+) -> list[int]:
+    """The ``ports`` to append to the sshd ports at ``path`` of ``doc`` (as the user wrote it).
+
+    When those ports are not a list literal (``ports = ports;``, ``inherit ports;``,
+    ``config.x``), ports it is known to list already are dropped; a port still missing is a
+    ValidationError at the binding, since an edit there would replace a list nixgen does not
+    write itself. ``line_offset``: ``doc`` is a part of ``file`` starting that many lines down
+    (its columns are then not the file's)."""
+    defs = doc.get(path)
+    if len(defs) != 1:
+        return list(ports)  # undefined (to be written), or refused as defined twice
+    b = defs[0]
+    node = b.value_node
+    while node is not None and node.type in ("with_expression", "parenthesized_expression"):
+        node = node.child_by_field_name("body" if node.type == "with_expression" else "expression")
+    if node is not None and node.type == "list_expression":
+        return list(ports)
+    known = ssh_ports_value(b) or []
+    missing = [p for p in ports if p not in known]
+    if not missing:
+        return []
+    listed = ", ".join(str(p) for p in missing)
+    noun = "port" if len(missing) == 1 else "ports"
+    source = ssh_ports_source(b)
+    if source is not None and source[1] is not None and not source[2]:
+        name, line = source[0], source[1] + line_offset
+        where = f"`{name}` (defined at line {line})"
+        fix = f"add {noun} {listed} to `{name}` at line {line} yourself"
+    elif source is not None and source[1] is not None:
+        where = f"`{source[0]}` (an argument of the function at line {source[1] + line_offset})"
+        fix = f"add {noun} {listed} where that list is defined yourself"
+    else:
+        where = f"`{source[0] if source is not None else ' '.join(b.text.split())}`"
+        fix = f"add {noun} {listed} where that list is defined yourself"
+    what = (f"container {c.name} takes its sshd ports from {where}, a list nixgen did not "
+            f"write and cannot add to: {fix}, or give --replace to rewrite the container")
+    col = None if line_offset else b.col  # columns of a dedented body are shifted
+    raise ValidationError(what, file=file, line=b.line + line_offset, col=col)
 
 
 def _extend(

@@ -653,22 +653,23 @@ def container_sets(modules: list[Module]) -> list[tuple[DialectName, str]]:
     return out
 
 
-def _let_bound(scope: Any, name: str, data: bytes) -> tuple[bool, Any]:
-    """Whether ``scope`` (a let, a recursive set or a function) binds ``name``, and the value
-    node when it does so as ``name = VALUE;`` in a ``let`` (None for any other way)."""
+def _let_bound(scope: Any, name: str, data: bytes) -> tuple[Any, Any]:
+    """The node by which ``scope`` (a let, a recursive set or a function) binds ``name`` (None
+    when it does not), and the value node when it does so as ``name = VALUE;`` in a ``let``
+    (None for any other way)."""
     def text(node: Any) -> str:
         return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     if scope.type == "function_expression":
         for child in scope.named_children:
             if child.type == "identifier" and text(child) == name:
-                return True, None
+                return child, None
             if child.type == "formals":
                 for formal in child.named_children:
                     ident = formal.child_by_field_name("name") if formal.type == "formal" else None
                     if ident is not None and text(ident) == name:
-                        return True, None
-        return False, None
+                        return formal, None
+        return None, None
     for part in scope.named_children:
         if part.type != "binding_set":
             continue
@@ -679,37 +680,60 @@ def _let_bound(scope: Any, name: str, data: bytes) -> tuple[bool, Any]:
                     if attrpath is not None else []
                 if keys and keys[0].type == "identifier" and text(keys[0]) == name:
                     direct = len(keys) == 1 and scope.type == "let_expression"
-                    return True, item.child_by_field_name("expression") if direct else None
+                    return item, item.child_by_field_name("expression") if direct else None
             elif item.type in ("inherit", "inherit_from"):
                 for attrs in item.named_children:
                     if attrs.type == "inherited_attrs" and any(
                         text(a) == name for a in attrs.named_children
                     ):
-                        return True, None
-    return False, None
+                        return item, None
+    return None, None
 
 
 _SCOPES = ("let_expression", "rec_attrset_expression", "let_attrset_expression",
            "function_expression")
 
 
-def _variable_value(node: Any, name: str, data: bytes, skip: Any = None) -> object:
-    """The literal value of variable ``name`` used at ``node``, when the nearest scope binding
-    it is a ``let`` that writes ``name = LITERAL;``; else None. ``skip``: a set the lookup
-    starts outside of (the one an ``inherit name;`` stands in)."""
-    from nixgen.literal import Unevaluated, literal_value
-
+def _variable_definition(node: Any, name: str, data: bytes, skip: Any = None) -> tuple[Any, Any]:
+    """Where variable ``name`` used at ``node`` is bound: the binding node of the nearest scope
+    that binds it and, for a ``let`` that writes ``name = VALUE;``, the value node; (None, None)
+    when no scope in the file binds it. ``skip``: a set the lookup starts outside of (the one an
+    ``inherit name;`` stands in)."""
     scope = node.parent
     while scope is not None:
         if scope is not skip and scope.type in _SCOPES:
             bound, value = _let_bound(scope, name, data)
-            if bound:
-                value = _strip_parens(value)
-                if value is None or value.type == "variable_expression":
-                    return None  # another variable: not followed
-                result = literal_value(value, data)
-                return None if isinstance(result, Unevaluated) else result
+            if bound is not None:
+                return bound, value
         scope = scope.parent
+    return None, None
+
+
+def _variable_value(node: Any, name: str, data: bytes, skip: Any = None) -> object:
+    """The literal value of variable ``name`` used at ``node``, when the nearest scope binding
+    it is a ``let`` that writes ``name = LITERAL;``; else None. ``skip``: as for
+    :func:`_variable_definition`."""
+    from nixgen.literal import Unevaluated, literal_value
+
+    _, value = _variable_definition(node, name, data, skip)
+    value = _strip_parens(value)
+    if value is None or value.type == "variable_expression":
+        return None  # not a let's own value, or another variable: not followed
+    result = literal_value(value, data)
+    return None if isinstance(result, Unevaluated) else result
+
+
+def _ports_variable(binding: Binding) -> tuple[str, Any, Any] | None:
+    """For ``inherit ports;`` / ``ports = NAME;``: the variable's name, the node that uses it
+    and the set a lookup starts outside of; None for any other value."""
+    node = binding.node
+    if getattr(binding, "is_inherit", False):
+        if node.type != "inherit":
+            return None  # inherit (x) ports;
+        return "ports", node, node.parent.parent if node.parent is not None else None
+    inner = _strip_parens(binding.value_node)
+    if inner is not None and inner.type == "variable_expression":
+        return inner.text.decode("utf-8"), inner, None
     return None
 
 
@@ -721,20 +745,29 @@ def ssh_ports_value(binding: Binding) -> list[int] | None:
     binds the name where it is used (and to nothing else)."""
     value = literal_of(binding)
     if value is None:
-        node = binding.node
-        if getattr(binding, "is_inherit", False):
-            if node.type != "inherit":
-                return None  # inherit (x) ports;
-            skip = node.parent.parent if node.parent is not None else None
-            value = _variable_value(node, "ports", binding.data, skip)
-        else:
-            inner = _strip_parens(binding.value_node)
-            if inner is not None and inner.type == "variable_expression":
-                name = inner.text.decode("utf-8")
-                value = _variable_value(inner, name, binding.data)
+        variable = _ports_variable(binding)
+        if variable is not None:
+            name, node, skip = variable
+            value = _variable_value(node, name, binding.data, skip)
     if not isinstance(value, list):
         return None
     return [p for p in value if isinstance(p, int) and not isinstance(p, bool)]
+
+
+def ssh_ports_source(binding: Binding) -> tuple[str, int | None, bool] | None:
+    """For a ``services.openssh.ports`` binding written as ``inherit ports;`` or
+    ``ports = NAME;``: the variable's name, the 1-based line (in the binding's document) where
+    the nearest scope binds it (None when nothing in the document binds it), and whether that
+    is a function's argument. None for any other value."""
+    variable = _ports_variable(binding)
+    if variable is None:
+        return None
+    name, node, skip = variable
+    bound, _ = _variable_definition(node, name, binding.data, skip)
+    if bound is None:
+        return name, None, False
+    line = binding.data.count(b"\n", 0, bound.start_byte) + 1
+    return name, line, bound.type in ("identifier", "formal")
 
 
 def ssh_ports_hidden(binding: Binding, path: tuple[Any, ...]) -> bool:

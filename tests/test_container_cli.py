@@ -645,3 +645,21 @@ def test_a_configuration_that_names_a_dialect_does_not_ask_nixos(forms: Path, tm
                        "--dry-run", env=env)
     assert code == 0, err
     assert "NixOS" not in err and not cache.exists()
+
+
+@pytest.mark.parametrize("written", ["ports = ports", "inherit ports"])
+def test_add_container_with_ports_from_a_let(tmp_path: Path, env: dict[str, str],
+                                             written: str) -> None:
+    text = ("{ config, lib, pkgs, ... }:\nlet ports = [ 2022 ]; in\n{\n"
+            "  systemd.containers.b.config = { services.openssh = "
+            f"{{ enable = true; {written}; }}; }};\n}}\n")
+    path = tmp_path / "cur.nix"
+    path.write_text(text)
+    code, out, err = cli("add-container", "b", "--port", "2022", "-f", str(path), env=env)
+    assert code == 0 and "nothing to change" in out, err
+    assert path.read_text() == text
+    code, out, err = cli("add-container", "b", "--port", "2023", "-f", str(path), env=env)
+    line = text.splitlines()[3]
+    col = line.index("ports", line.index("enable")) + 1
+    assert code != 0 and f"{path}:4:{col}:" in err and "line 2" in err
+    assert path.read_text() == text

@@ -632,3 +632,52 @@ def test_port_clash_in_a_function_config_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         plan_add(config, ContainerSpec("b", ports=[2041]))
     assert f"container a ({config}:6)" in info.value.message
+
+
+# --- sshd ports that come through a let -------------------------------------------------------------
+
+LET_PORTS = ("{ config, lib, pkgs, ... }:\nlet ports = [ 2022 ]; in\n{\n"
+             "  systemd.containers.b.config = { services.openssh = "
+             "{ enable = true; PORTS; }; };\n}\n")
+
+
+@pytest.mark.parametrize("written", ["ports = ports", "inherit ports"])
+def test_ports_from_a_let_that_already_list_the_port_are_a_noop(
+    tmp_path: Path, written: str
+) -> None:
+    text = LET_PORTS.replace("PORTS", written)
+    config = write(tmp_path, text)
+    plan = plan_add(config, ContainerSpec("b", ports=[2022]))
+    assert plan.noop and plan.changes == [] and "nothing to change" in plan.summary
+    assert config.read_text() == text
+
+
+@pytest.mark.parametrize("written", ["ports = ports", "inherit ports"])
+def test_a_port_missing_from_a_let_list_is_refused_at_the_binding_as_written(
+    tmp_path: Path, written: str
+) -> None:
+    text = LET_PORTS.replace("PORTS", written)
+    config = write(tmp_path, text)
+    lines = text.splitlines()
+    key_line = next(i for i, line in enumerate(lines, 1) if written in line)
+    let_line = next(i for i, line in enumerate(lines, 1) if line.startswith("let ports"))
+    col = lines[key_line - 1].index(written.split()[-1] if "inherit" in written else written) + 1
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("b", ports=[2022, 2023]))
+    err = info.value
+    assert (err.line, err.col) == (key_line, col)
+    assert f"line {let_line}" in err.message and "`ports`" in err.message
+    assert "2023" in err.message and "2022" not in err.message
+    assert config.read_text() == text
+
+
+def test_a_port_missing_from_unreadable_ports_in_a_function_config_names_the_file_line(
+    tmp_path: Path,
+) -> None:
+    text = ("{ config, ... }:\n{\n  systemd.containers.b.config = { pkgs, ... }: {\n"
+            "    services.openssh = { enable = true; ports = config.x; };\n  };\n}\n")
+    config = write(tmp_path, text)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("b", ports=[2023]))
+    assert info.value.line == 4 and "`config.x`" in info.value.message
+    assert config.read_text() == text
