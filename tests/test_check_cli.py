@@ -292,6 +292,22 @@ def test_fix_moves_top_level_settings_into_config(tmp_path: Path, nix_instantiat
     assert run_cli("check", str(path)).returncode == 0
 
 
+def test_fix_leaves_a_move_into_a_rec_set_alone(tmp_path: Path, nix_instantiate: str) -> None:
+    # `config.networking.fqdn` would merge into the rec set of `config.networking` and read
+    # its `domain`: the finding stays, the file is not touched
+    source = FIXTURES / "checks" / "module_form" / "rec_merge.nix"
+    path = tmp_path / "configuration.nix"
+    shutil.copy(source, path)
+    proc = run_cli("check", str(path), "--select", "NG202", "--fix")
+    assert proc.returncode == 1
+    assert path.read_bytes() == source.read_bytes()
+    line = source.read_text().splitlines().index('  networking.fqdn = "box.${domain}"; # NG202')
+    assert proc.stdout.startswith(f"{path}:{line + 1}:3: NG202 ")
+    items = json.loads(run_cli("check", str(path), "--select", "NG202", "--json").stdout)
+    assert [(f["code"], f["fix"]) for f in items] == [("NG202", None)]
+    assert nix_parse_ok(path.read_bytes(), nix_instantiate)[0]
+
+
 def test_clean_imports_and_full_form_exit_0(tmp_path: Path) -> None:
     (tmp_path / "services").mkdir()
     (tmp_path / "services" / "default.nix").write_text("{ }\n")

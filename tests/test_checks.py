@@ -497,6 +497,107 @@ def test_ng202_fix_is_accepted_by_nix_with_the_same_values(nix_instantiate: str,
     assert proc.stdout.strip() == '["config","options","boot","networking","x","h"]'
 
 
+
+# Each module's config as NixOS would see it once the top-level names sit in `config`: the
+# function (if any) called on stand-ins, its `config` merged with its other top-level names.
+# Before a fix and after it, this must be the same value.
+NORMALISED_CONFIG = """
+let
+  m0 = import ./m.nix;
+  m = if builtins.isFunction m0 then m0 { lib = { mkOption = x: x; }; } else m0;
+  merge = a: b: a // builtins.mapAttrs (n: v:
+    if builtins.isAttrs v && builtins.isAttrs (a.${n} or null) then merge a.${n} v else v) b;
+  extra = removeAttrs m [ "options" "config" "imports" "meta" "_file" ];
+in merge (m.config or { }) extra
+"""
+
+
+def normalised_config(src: bytes, nix_instantiate: str, tmp_path: Path) -> tuple[bool, str]:
+    """(evaluated, JSON of the module's config with its top-level names merged in, or the
+    error) by the real Nix."""
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    (tmp_path / "m.nix").write_bytes(src)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", "-E", NORMALISED_CONFIG],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    return proc.returncode == 0, proc.stdout.strip() if proc.returncode == 0 else proc.stderr
+
+
+def prefixed_by_hand(src: bytes) -> bytes:
+    """``src`` with ``config.`` put before every NG202 name, whether or not a fix is offered."""
+    starts = sorted({f.start_byte for f in check_source(src) if f.code == "NG202"}, reverse=True)
+    for start in starts:
+        src = src[:start] + b"config." + src[start:]
+    return src
+
+
+# Moving these into `config` would land in (or merge with) a `rec` set on the moved path, or
+# clash with a `config` that is not a set literal: the value seen by Nix would change (or the
+# file would stop evaluating), so no fix is offered.
+UNSAFE_MOVES = [
+    # the moved value sees the rec set's `domain`
+    (FORM_DIR / "rec_merge.nix").read_text(),
+    # `config = rec { … }` itself
+    'let hostName = "let"; in\n{ options.a = 1; config = rec { hostName = "fromrec"; };\n'
+    "  networking.hostName = hostName; }\n",
+    # a rec set deeper inside a literal config
+    'let domain = "outer"; in\n{ options.a = 1; config = { networking = rec { domain = "lan"; '
+    '}; };\n  networking.fqdn = domain; }\n',
+    # parentheses do not keep Nix from merging
+    'let x = "outer"; in { options.a = 1; config = (rec { x = "rec"; }); y = x; }\n',
+    # the existing rec set's own bindings would see the moved name
+    'let x = "outer"; in { options.a = 1; config = rec { y = x; }; x = "moved"; }\n',
+    # a moved rec set merged into the set Nix made for `config.networking.a` loses its rec
+    'let b = "outer"; in\n{ options.a = 1; config.networking.a = 1;\n'
+    '  networking = rec { b = "inner"; c = b; }; }\n',
+    # `with` / `let … in` around the existing config: Nix merges nothing into it
+    'let x = "outer"; in { options.a = 1; config = with { x = "w"; }; { z = x; }; y = x; }\n',
+    'let x = "outer"; in { options.a = 1; config = let x = "l"; in { z = x; }; y = x; }\n',
+]
+
+SAFE_MOVES = [
+    # a plain literal config, and a moved set merged into it
+    'let domain = "example.org"; in\n{ options.a = 1; config.networking = { domain = "lan"; };\n'
+    '  networking.fqdn = "box.${domain}"; boot = { x = domain; }; }\n',
+    # a rec set elsewhere in config, not on the moved path
+    'let hostName = "let"; in\n{ options.a = 1; config.services = rec { hostName = "rec"; '
+    "h = hostName; };\n  networking.hostName = hostName; }\n",
+    # a moved rec set that merges with nothing keeps its rec
+    '{ config.x = 1; networking = rec { domain = "lan"; fqdn = "box.${domain}"; }; }\n',
+    # the function header and a let around the whole module
+    '{ lib, ... }:\nlet d = "d"; in\n{ options.foo = lib.mkOption { };\n'
+    '  config = { a = d; };\n  networking.fqdn = d; users.x = { y = d; }; }\n',
+]
+
+
+@pytest.mark.parametrize("src", UNSAFE_MOVES)
+def test_ng202_no_fix_when_the_move_meets_a_rec_set_or_a_wrapped_config(
+        src: str, nix_instantiate: str, tmp_path: Path) -> None:
+    data = src.encode()
+    found = [f for f in check_source(data) if f.code == "NG202"]
+    assert found and all(f.fix is None for f in found)
+    # the hazard is real: the rename by hand changes what Nix makes of the module
+    before = normalised_config(data, nix_instantiate, tmp_path)
+    assert before[0], before[1]
+    assert normalised_config(prefixed_by_hand(data), nix_instantiate, tmp_path) != before
+
+
+@pytest.mark.parametrize("src", SAFE_MOVES)
+def test_ng202_fix_keeps_every_value(src: str, nix_instantiate: str, tmp_path: Path) -> None:
+    data = src.encode()
+    found = [f for f in check_source(data) if f.code == "NG202"]
+    assert found and all(f.fix is not None for f in found)
+    fixed = apply_fixes(data, found)
+    assert fixed == prefixed_by_hand(data)
+    assert [f for f in check_source(fixed) if f.code == "NG202"] == []
+    before = normalised_config(data, nix_instantiate, tmp_path)
+    assert before[0], before[1]
+    assert normalised_config(fixed, nix_instantiate, tmp_path) == before
+
+
 def test_ng202_select_and_ignore() -> None:
     src = "{ options.a = 1; b = 2; c = 3; c = 4; }"
     assert {c[0] for c in codes(src)} == {"NG101", "NG202"}

@@ -14,7 +14,8 @@ Rules (code, default severity):
 * NG202 error, fix — a module of the full form (``options`` or ``config`` at its top level)
   with another top-level name than ``imports``, ``options``, ``config``, ``disabledModules``,
   ``meta``, ``freeformType``, ``_file``, ``key``, ``_class``, which NixOS rejects ("unsupported
-  attribute"); the fix, when the renamed file stays valid, prefixes those bindings with
+  attribute"); the fix, when the renamed file stays valid and no moved binding meets a
+  ``rec`` set of ``config`` (it would see that set's names), prefixes those bindings with
   ``config.``.
 * NG203 error — an ``imports`` entry that is a literal path to nothing (a directory stands
   for its ``default.nix``); Nix fails with "getting status of …: No such file or directory".

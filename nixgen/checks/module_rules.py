@@ -7,7 +7,8 @@ NG202 — a module of the full form (``options`` or ``config`` at its top level,
 …;`` → ``config.networking.hostName = …;``): the same value, now under the explicit ``config``.
 It is offered only when that is a plain rename: every offending name is written in an ordinary
 binding (no ``inherit``), the module's set is not ``rec`` (a rename would change what its
-bindings see), and the renamed file parses and defines nothing twice more than before.
+bindings see), the moved bindings meet no ``rec`` set of ``config`` (see :func:`_meets_rec`),
+and the renamed file parses and defines nothing twice more than before.
 
 NG203 — an ``imports`` entry that is a literal path (``./hw.nix``, ``/etc/nixos/x.nix``) to
 nothing: Nix fails with "getting status of '…': No such file or directory". A directory stands
@@ -52,6 +53,64 @@ def _unsupported(top: Node, data: bytes) -> list[tuple[str, Node, Node]]:
     return out
 
 
+_SETS = ("attrset_expression", "rec_attrset_expression")
+AttrPath = tuple[str, ...]
+
+
+def _collect(prefix: AttrPath, bindings: list[Node], data: bytes,
+             touched: set[AttrPath], values: dict[AttrPath, list[Node]]) -> None:
+    """Record where ``bindings`` (of a set standing at ``prefix``) put something: every path
+    they reach (dotted keys make sets on the way) in ``touched``, and each value written at a
+    path in ``values``. Set literals are followed into; a dynamic key ends the path."""
+    for b in bindings:
+        if b.type != "binding":
+            for key in inherited_names(b):
+                name = attr_name(key, data)
+                if isinstance(name, str):
+                    touched.add((*prefix, name))
+                    values.setdefault((*prefix, name), []).append(b)
+            continue
+        path = prefix
+        for key in attrpath_elements(b):
+            name = attr_name(key, data)
+            if not isinstance(name, str):
+                break
+            path = (*path, name)
+            touched.add(path)
+        else:
+            value = strip_parens(b.child_by_field_name("expression"))
+            if value is not None:
+                values.setdefault(path, []).append(value)
+                if value.type in _SETS:
+                    _collect(path, bindings_of(value), data, touched, values)
+
+
+def _meets_rec(top: Node, moved: set[int], data: bytes) -> bool:
+    """Whether prefixing the bindings ``moved`` (start bytes of top-level bindings) with ``config.``
+    makes any of them share a path with the existing ``config`` where a value written there is
+    a ``rec`` set, or not a set literal at all.
+
+    Nix merges a dotted ``config.a.b = v;`` into the literal set already written at
+    ``config``/``config.a`` (``config = rec { … };``, ``config.a = rec { … };``, a literal nested
+    in one): in a ``rec`` set ``v`` then sees that set's names instead of the outer ones, and the
+    set's own bindings see the moved name. A moved ``rec`` set merged into an existing set
+    loses its ``rec``. Anything else on a shared path (``with``/``let`` around a set, ``mkIf``,
+    a plain value) is a definition Nix rejects twice."""
+    old_touched: set[AttrPath] = set()
+    old_values: dict[AttrPath, list[Node]] = {}
+    new_touched: set[AttrPath] = {("config",)}
+    new_values: dict[AttrPath, list[Node]] = {}
+    rest = [b for b in bindings_of(top) if b.start_byte not in moved]
+    _collect((), rest, data, old_touched, old_values)
+    _collect(("config",), [b for b in bindings_of(top) if b.start_byte in moved], data,
+             new_touched, new_values)
+    for path in new_touched & {p for p in old_touched if p[:1] == ("config",)}:
+        for value in old_values.get(path, []) + new_values.get(path, []):
+            if value.type != "attrset_expression":
+                return True
+    return False
+
+
 def _names(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
@@ -72,7 +131,8 @@ def check_module_form(src: Source, safe: Callable[[tuple[Edit, ...]], bool]) -> 
         return []
     names = list(dict.fromkeys(name for name, _, _ in bad))
     fix = None
-    if top.type != "rec_attrset_expression" and all(b.type == "binding" for _, b, _ in bad):
+    if (top.type != "rec_attrset_expression" and all(b.type == "binding" for _, b, _ in bad)
+            and not _meets_rec(top, {b.start_byte for _, b, _ in bad}, src.data)):
         edits = tuple(sorted({Edit(key.start_byte, key.start_byte, "config.")
                               for _, _, key in bad}))
         if safe(edits):
