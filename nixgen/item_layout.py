@@ -99,8 +99,7 @@ def render(
     if isinstance(value, emit.Expr) and "\n" in text:
         return indent_code(text, line_indent, newline, unit)
     if rest and "\n" in text:
-        lines = text.split("\n")
-        text = "\n".join([lines[0], *[(rest + ln if ln.strip() else ln) for ln in lines[1:]]])
+        return indent_code(text, rest, newline)
     return text
 
 
@@ -110,33 +109,60 @@ def indent_code(code: str, line_indent: str, newline: str = "\n", unit: str = ""
     Code written from column 0 then sits under the line it starts on. Its line breaks become
     ``newline``; with ``unit`` (the file's indentation step), each indentation level of the
     code's own lines (in the code's own step) becomes one ``unit``, alignment beyond whole
-    levels kept as spaces. Lines that begin inside a string literal are part of its value and
-    stay as written (but for the line break); blank lines stay empty.
+    levels kept as spaces. Blank lines stay empty.
+
+    Lines that begin inside a string literal are part of its value and stay as written. A
+    line break inside a ``"…"`` string takes ``newline`` (Nix reads any line break there as
+    ``\\n``); inside a ``''…''`` string it stays as given, since Nix keeps a carriage return
+    there as part of the value.
     """
     from nixgen import syntax
 
-    data = code.replace("\r\n", "\n").encode("utf-8")
-    strings: list[tuple[int, int]] = []
-    stack = [syntax.parse(data).root_node]
-    while stack:
-        node = stack.pop()
-        if node.type in _STRING_TYPES:
-            strings.append((node.start_byte, node.end_byte))
-        else:
-            stack.extend(node.children)
+    data = code.encode("utf-8")
+    contents = _string_contents(syntax.parse(data).root_node)
     own = layout.detect_indent_unit(data) if unit else ""
+    prefix = line_indent.encode("ascii")
     lines = data.split(b"\n")
     out = [lines[0]]
-    pos = len(lines[0]) + 1
-    prefix = line_indent.encode("ascii")
+    at = len(lines[0])  # offset of the line break before the next line
     for line in lines[1:]:
-        in_string = any(s < pos < e for s, e in strings)
-        if in_string or not line.strip():
-            out.append(line)
+        kind = next((k for s, e, k in contents if s <= at < e), None)
+        if kind == "indented_string_expression":
+            out.append(b"\n")
         else:
+            out[-1] = out[-1].removesuffix(b"\r")
+            out.append(newline.encode("ascii"))
+        if kind is None and line.strip():
             out.append(prefix + _reindent(line, own, unit))
-        pos += len(line) + 1
-    return newline.join(b.decode("utf-8") for b in out)
+        elif kind is None:
+            out.append(b"")
+        else:
+            out.append(line)
+        at += len(line) + 1
+    return b"".join(out).decode("utf-8")
+
+
+def _string_contents(root: Node) -> list[tuple[int, int, str]]:
+    """(start, end, string type) of the text parts of every string literal under ``root``.
+
+    A part runs between the quotes, interpolations left out (their code is not the string's).
+    """
+    found: list[tuple[int, int, str]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type not in _STRING_TYPES:
+            stack.extend(node.children)
+            continue
+        width = 2 if node.type == "indented_string_expression" else 1
+        start = node.start_byte + width
+        for child in node.children:
+            if child.type == "interpolation":
+                found.append((start, child.start_byte, node.type))
+                start = child.end_byte
+                stack.append(child)
+        found.append((start, node.end_byte - width, node.type))
+    return found
 
 
 def _reindent(line: bytes, own: str, unit: str) -> bytes:

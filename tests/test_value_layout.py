@@ -143,9 +143,12 @@ def test_a_multi_line_value_keeps_its_string_lines_but_for_the_newline() -> None
     value = '{\n  s = "a\n  b";\n  t = \'\'\n    c\n      d\n  \'\';\n}'
     new = doc.set("b", Expr(value)).document
     data = new.data
-    assert b"\r\n" in data and data.count(b"\n") == data.count(b"\r\n")
+    # an indented string keeps its bytes, line breaks included (Nix keeps CRs there)
+    string = b"''\n    c\n      d\n  ''"
+    assert string in data
+    rest = data.replace(string, b"")
+    assert b"\r\n" in rest and rest.count(b"\n") == rest.count(b"\r\n")
     assert b'"a\r\n  b"' in data  # the continuation line of a string keeps its spaces
-    assert b"\r\n    c\r\n      d\r\n  ''" in data
     assert not re.search(rb"\n\t+ ", data.replace(b'\r\n  b"', b""))
 
 
@@ -160,6 +163,89 @@ def test_crlf_value_through_edit_json_is_all_crlf() -> None:
     for edit in edits:
         new_text = edit["newText"]
         assert new_text.count("\n") == new_text.count("\r\n")
+
+
+# -- 2b. string literals in a multi-line VALUE keep their values ------------------------
+
+
+STRING_FILES = {
+    **FILES,
+    "lf-2-list": "{\n  a = 1;\n  n = {\n    m = 1;\n  };\n  l = [\n    0\n  ];\n}\n",
+    "crlf-4-list": "{\r\n    a = 1;\r\n    n = {\r\n        m = 1;\r\n    };\r\n"
+                   "    l = [\r\n        0\r\n    ];\r\n}\r\n",
+    "crlf-2-one-line-list": "{\r\n  a = 1;\r\n  n = {\r\n    m = 1;\r\n  };\r\n"
+                            "  l = [ 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 ];\r\n}\r\n",
+}
+STRING_VALUES = [
+    "''\n  echo hi\n  exit 0\n''",
+    "''\n  a ${toString 1} b\n    c\n''",
+    "''\n  x ''${y} ''$ ''' z\n  \ttab\n\n    deeper\n\n  end\n''",
+    "''\n\tonly tabs\n\t\tdeeper\n''",
+    "''\n  a\n      \n    b\n  ''",
+    "''\n  a\n    b''",
+    "''first\n  second\n''",
+    "''  \n  after spaces\n''",
+    "''\r\n  carriage\r\n  returns\r\n''",
+    "''\n  ${\"a\"}\n  ${''\n    inner\n      more\n  ''}\n''",
+    "''\n  a ${\n  toString 2\n  } b\n  c\n''",
+    "''\n  a''\\nb\n  ''\\t\n''",
+    "{\n  s = ''\n    c\n      d\n  '';\n  t = \"x\n  y\";\n}",
+    "[\n  ''\n    l\n  ''\n  \"q\"\n]",
+    "\"a\n  b\n\"",
+    "\"a\r\n  ${\"b\"}\r\n\"",
+    "let\n    v = ''\n      deep\n    '';\nin\n  v",
+]
+
+
+def _nix_json(nix_instantiate: str, expr: str) -> object:
+    import json
+
+    out = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                          "-E", expr], capture_output=True, check=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("name", sorted(STRING_FILES))
+def test_strings_in_a_value_keep_their_value_in_the_file(
+    name: str, nix_instantiate: str, tmp_path
+) -> None:
+    src = STRING_FILES[name]
+    doc = Document.from_text(src)
+    alone, written = [], []
+    for i, value in enumerate(STRING_VALUES):
+        given = tmp_path / f"value{i}.nix"
+        given.write_bytes(value.encode())
+        ops = [("b", doc.set("b", Expr(value))), ("n.k", doc.set("n.k", Expr(value)))]
+        if "l = [" in src:
+            ops.append(("l", doc.append("l", Expr(value))))
+        for j, (path, change) in enumerate(ops):
+            data = change.document.data
+            if "\r\n" in src:
+                # the code around the value keeps the file's CRLF
+                assert data.endswith(b"}\r\n") and b";\r\n" in data
+            result = tmp_path / f"result{i}-{j}.nix"
+            result.write_bytes(data)
+            last = "builtins.elemAt r.l (builtins.length r.l - 1)"
+            select = f"({last})" if path == "l" else f"r.{path}"
+            alone.append(f"(import {given})")
+            written.append(f"(let r = import {result}; in {select})")
+    expected = _nix_json(nix_instantiate, "[ " + " ".join(alone) + " ]")
+    actual = _nix_json(nix_instantiate, "[ " + " ".join(written) + " ]")
+    assert isinstance(expected, list) and isinstance(actual, list)
+    for i, (want, got) in enumerate(zip(expected, actual, strict=True)):
+        assert got == want, (i, written[i])
+
+
+def test_an_indented_string_in_a_crlf_file_keeps_its_bytes() -> None:
+    doc = Document.from_text("{\r\n  a = 1;\r\n}\r\n")
+    new = doc.set("b", Expr("''\n  echo hi\n  exit 0\n''")).document.data
+    assert new == b"{\r\n  a = 1;\r\n  b = ''\n  echo hi\n  exit 0\n'';\r\n}\r\n"
+
+
+def test_an_indented_string_whose_first_line_counts_is_not_moved() -> None:
+    doc = Document.from_text("{\n  a = 1;\n}\n")
+    new = doc.set("b", Expr("''x\n  y\n''")).document.data
+    assert new == b"{\n  a = 1;\n  b = ''x\n  y\n'';\n}\n"
 
 
 # -- 3. a VALUE ending in a line comment ---------------------------------------------------
