@@ -38,6 +38,8 @@ from nixgen.item_layout import (
 from nixgen.set_edit import set_value
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tree_sitter import Node
 
     from nixgen.document import Document
@@ -72,8 +74,12 @@ def append_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
         if _alone(doc.data, binding):
             plain = edit if comment is None else insert_item(doc, lst, make, "[")
             if comment is not None or (too_wide(doc.data, plain) and elements):
-                new_item = text if comment is None else f"{text} {comment}"
-                edit = _explode_list(doc, lst, elements, new_item)
+
+                def exploded(line_ind: str, nl: str) -> str:
+                    text = render(doc, item, line_ind, nl, element=True)
+                    return text if comment is None else f"{text} {comment}"
+
+                edit = _explode_list(doc, lst, exploded)
         elif "\n" in edit.text:
             edit = insert_item(doc, lst, lambda i, n, _c: make(i, n, ONE_LINE), "[")
             if comment is not None:
@@ -250,12 +256,26 @@ def _same_value(a: object, b: object) -> bool:
     return a == b
 
 
-def _explode_list(doc: Document, lst: Node, elements: list[Node], new_item: str) -> Edit:
-    """Rewrite a one-line list that grew too wide as one element per line, nixfmt style."""
+def _explode_list(doc: Document, lst: Node, new_item: Callable[[str, str], str]) -> Edit:
+    """Rewrite a one-line list as one element per line, nixfmt style, ``new_item`` last.
+
+    ``new_item(line_indent, newline)`` is the new element's text. A comment inside the list
+    stays on the line of the element it follows (right after ``[`` when it comes first).
+    """
     data = doc.data
     nl = layout.newline_at(data, lst.start_byte, doc.newline)
     outer = layout.line_indent(data, lst.start_byte)
     inner = outer + doc.indent_unit
-    texts = [data[e.start_byte : e.end_byte].decode("utf-8") for e in elements]
-    lines = ["[", *[inner + t for t in [*texts, new_item]], outer + "]"]
+    head = "["
+    items: list[str] = []
+    for child in lst.named_children:
+        text = data[child.start_byte : child.end_byte].decode("utf-8")
+        if child.type != "comment":
+            items.append(text)
+        elif items:
+            items[-1] += f" {text}"
+        else:
+            head += f" {text}"
+    items.append(new_item(inner, nl))
+    lines = [head, *[inner + t for t in items], outer + "]"]
     return Edit(lst.start_byte, lst.end_byte, nl.join(lines))

@@ -55,3 +55,50 @@ def test_new_items_take_the_short_form_only_where_it_means_the_same(
     source = Document.from_text(MODULE).append("packages", Expr(item)).document.source
     assert written in source
     assert evaluate(source, nix_instantiate, tmp_path) == ["pkgs-htop", "pkgs-vim", value]
+
+
+# -- opening a one-line list keeps its comments ------------------------------------------
+
+
+WIDE = ['"git"', '"vim"', '"wget"', '"curl"', '"htop"', '"tmux"', '"ripgrep"', '"fd"', '"jq"']
+
+
+def _wide_list(comments: dict[int, str], newline: str = "\n") -> str:
+    """A one-line list too wide for one more item, ``comments[i]`` after element ``i``
+    (``-1``: right after ``[``)."""
+    parts = ["["]
+    if -1 in comments:
+        parts.append(comments[-1])
+    for i, item in enumerate(WIDE):
+        parts.append(item)
+        if i in comments:
+            parts.append(comments[i])
+    parts.append("]")
+    return newline.join(["{", f"  a = {' '.join(parts)};", "}", ""])
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("comments", [
+    {0: "/* the vcs */"},
+    {-1: "/* first */", 3: "/* a */ /* b */", 8: "/* last */"},
+    {4: "/*x*/", 5: "/* y; ] */"},
+])
+@pytest.mark.parametrize("item", ['"zz"', '"zz" # the new one'])
+def test_opening_a_one_line_list_keeps_every_comment_on_its_items_line(
+    comments: dict[int, str], newline: str, item: str, nix_instantiate: str, tmp_path
+) -> None:
+    source = _wide_list(comments, newline)
+    new = Document.from_text(source).append("a", Expr(item)).document.source
+    lines = new.split(newline)
+    assert len(lines) > 8, new  # one element per line
+    for i, comment in comments.items():
+        holder = "a = [" if i < 0 else WIDE[i]
+        line = next(ln for ln in lines if ln.lstrip().startswith(holder))
+        assert line.rstrip().endswith(comment), (comment, new)
+    assert sum(new.count(c) for c in comments.values()) == len(comments)
+    assert "\n" not in new.replace("\r\n", "") if newline == "\r\n" else "\r" not in new
+    module = tmp_path / "list.nix"
+    module.write_bytes(new.encode())
+    out = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                          str(module), "-A", "a"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [*(json.loads(w) for w in WIDE), "zz"]
