@@ -383,3 +383,16 @@ def test_check_syntax_more_files_than_one_command_line_holds(
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{folder}/module-1234.nix:1:")
+
+
+def test_eval_reads_code_from_standard_input(tmp_path: Path, nix_instantiate: str) -> None:
+    code = "{ a = 1 + 1; p = ./x; }"
+    proc = run_cli("eval", "-f", "-", "-A", "a", *OFF, input=code, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "2\n"), proc.stderr
+    proc = run_cli("eval", "-f", "/dev/stdin", "--json", *OFF, input=code, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"a": 2, "p": f"{tmp_path}/x"}  # paths from the cwd
+    proc = run_cli("eval", "-f", "-", *OFF, input="  \n")
+    assert proc.returncode == 2 and "standard input holds no Nix expression" in proc.stderr
+    proc = run_cli("eval", "-f", "-", *OFF, input="x +")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "syntax error" in proc.stderr

@@ -138,7 +138,8 @@ def eval_cmd(
         None, metavar="EXPR", show_default=False,
         help="The Nix expression to evaluate (quote it as one word)."),
     file: str | None = typer.Option(
-        None, "-f", "--file", metavar="FILE", help="Evaluate this Nix file instead of EXPR."),
+        None, "-f", "--file", metavar="FILE",
+        help="Evaluate this Nix file instead of EXPR (- reads the code from standard input)."),
     attr: str | None = typer.Option(
         None, "-A", "--attr", metavar="ATTR", help='Select this attribute path (a.b."c.d").'),
     arg: list[tuple] | None = typer.Option(
@@ -180,7 +181,12 @@ def eval_cmd(
     nix = Nix(search_path=include or (), options=option or (), timeout=timeout,
               show_trace=show_trace)
     args = _arguments(arg or [], argstr or [])
-    if file is not None:
+    if file in ("-", "/dev/stdin"):  # Nix's own stdin is not ours: pass the code along
+        code = sys.stdin.read()
+        if not code.strip():
+            raise UsageError("standard input holds no Nix expression")
+        value = nix.eval(code, attr=attr, args=args, functions=True)
+    elif file is not None:
         if not Path(file).exists():
             raise FileError("no such file", file=file)
         value = nix.eval(Path(file), attr=attr, args=args, functions=True)
