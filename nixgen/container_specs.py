@@ -90,6 +90,11 @@ def validate_name(name: str, *, private_network: bool = False) -> str:
         else:
             reason = "may contain only letters, digits and '-'"
         raise ValidationError(f"invalid container name {name!r}: it {reason}")
+    if name == "host":
+        raise ValidationError(
+            "invalid container name 'host': nixgen build, generations and rollback use 'host' "
+            "for the host's own system; choose another name"
+        )
     if private_network and len(name) > PRIVATE_NETWORK_NAME_MAX:
         raise ValidationError(
             f"container name {name!r} is {len(name)} characters long; with --private-network "

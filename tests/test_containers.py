@@ -124,6 +124,12 @@ def test_invalid_names(name: str) -> None:
         validate_name(name)
 
 
+def test_the_name_host_is_kept_for_the_hosts_own_system() -> None:
+    with pytest.raises(ValidationError, match=r"'host'.*build, generations and rollback"):
+        validate_name("host")
+    assert validate_name("hosts") == "hosts" and validate_name("Host") == "Host"
+
+
 def test_name_length_with_private_network() -> None:
     assert validate_name("abcdefghijk", private_network=True) == "abcdefghijk"
     assert validate_name("abcdefghijkl") == "abcdefghijkl"
