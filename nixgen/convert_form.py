@@ -4,7 +4,8 @@
 attribute set binding ``a = { b = 1; /* x */ c = 2; };`` becomes ``a.b = 1; /* x */ a.c = 2;``.
 One level per step, so the two conversions undo each other. Only the binding's own span is
 rewritten; the result is re-parsed, and a conversion that would break the file (a syntax error,
-or an attribute defined twice, which Nix's parser rejects) is not offered.
+or an attribute defined twice, which Nix's parser rejects) or lose or alter a comment anywhere in
+that span is not offered.
 """
 
 from __future__ import annotations
@@ -192,12 +193,36 @@ def conversions_at(document: Any, offset: int) -> list[Conversion]:
 
 
 def _parses(document: Any, edit: Edit, binding: Any) -> bool:
-    """Whether the converted file parses and Nix would not reject more definitions than before."""
+    """Whether the converted file parses, keeps every comment of the rewritten span and Nix
+    would not reject more definitions than before."""
     try:
-        document.apply([edit])
+        converted = document.apply([edit])
     except Exception:
         return False
+    new_end = edit.start + len(edit.text.encode("utf-8"))
+    before = _comments(document.data, document.tree.root_node, edit.start, edit.end)
+    after = _comments(converted.data, converted.tree.root_node, edit.start, new_end)
+    if before != after:
+        return False
     return not _adds_duplicate(document.data, binding, edit)
+
+
+def _comments(data: bytes, node: Any, start: int, end: int) -> list[str]:
+    """The comments lying within bytes ``start``..``end``, in order, each with the indentation
+    of its continuation lines dropped (a conversion may re-indent a block comment)."""
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.end_byte <= start or current.start_byte >= end:
+            continue
+        if current.type == "comment":
+            if current.start_byte >= start and current.end_byte <= end:
+                text = _text(data, current)
+                out.append(re.sub(r"(\r\n|\n|\r)[ \t]*", r"\1", text))
+            continue
+        stack.extend(reversed(current.children))
+    return out
 
 
 def _adds_duplicate(data: bytes, binding: Any, edit: Edit) -> bool:

@@ -91,3 +91,39 @@ def test_a_conversion_beside_siblings_that_cannot_clash_is_offered(
 def test_a_conversion_beside_an_existing_duplicate_is_still_offered() -> None:
     src = b"{\n  x.y = 1;\n  x = { y = 2; };\n  p.q = 1;\n}\n"
     assert convert(src, b"p.q", "nested") == src.replace(b"p.q = 1;", b"p = {\n    q = 1;\n  };")
+
+
+@pytest.mark.parametrize(("src", "needle", "kind"), [
+    # a comment between the key, the `=` and the set has no place in dotted form
+    (b"{ a = /* c */ { b = 1; }; }\n", b"a =", "dotted"),
+    (b"{ a /* k */ = { b = 1; }; }\n", b"a /*", "dotted"),
+    (b"{\n  a = # c\n    { b = 1; };\n}\n", b"a =", "dotted"),
+    (b"{ a = { b = 1; } /* x */; }\n", b"a =", "dotted"),
+    # nor a comment inside the dotted key in nested form
+    (b"{ a /* k */ .b = 1; }\n", b"a /*", "nested"),
+    (b"{ a. /* k */ b = 1; }\n", b"a.", "nested"),
+    # a line comment that would swallow the code after it
+    (b"{ a = { # keep me\n b = 1; }; }\n", b"a =", "dotted"),
+])
+def test_a_conversion_that_loses_a_comment_is_not_offered(src: bytes, needle: bytes,
+                                                          kind: str) -> None:
+    doc = Document.from_text(src, check=False)
+    offered = [c.kind for c in convert_form.conversions_at(doc, src.index(needle))]
+    assert kind not in offered
+    assert convert(src, needle, kind) is None
+
+
+@pytest.mark.parametrize(("src", "needle", "kind", "expected"), [
+    (b"{ a.b /* k */ = 1; }\n", b"a.b", "nested", b"{ a = { b /* k */ = 1; }; }\n"),
+    (b"{ a.b = /* k */ 1; }\n", b"a.b", "nested", b"{ a = { b = /* k */ 1; }; }\n"),
+    (b"{ a.b /* k */ .c = 1; }\n", b"a.b", "nested", b"{ a = { b /* k */ .c = 1; }; }\n"),
+    (b"{ a = { b /* k */ = 1; }; }\n", b"a =", "dotted", b"{ a.b /* k */ = 1; }\n"),
+    (b"{\n  a = {\n    /* a\n       block */\n    b = 1;\n  };\n}\n", b"a =", "dotted",
+     b"{\n  /* a\n     block */\n  a.b = 1;\n}\n"),
+])
+def test_comments_inside_the_kept_parts_still_convert(src: bytes, needle: bytes, kind: str,
+                                                      expected: bytes,
+                                                      nix_instantiate: str) -> None:
+    got = convert(src, needle, kind)
+    assert got == expected
+    assert nix_parse_ok(got, nix_instantiate)[0]
