@@ -252,7 +252,7 @@ def run_operation(
     """
     file_path = path or Path.cwd() / "configuration.nix"
     result = _run_operation(operation, args, data=data, file_path=file_path, buffers=buffers,
-                            document=document)
+                            document=document, has_file=path is not None)
     if path is None and result.summary:
         result.summary = result.summary.replace(str(file_path), "the buffer")
     return result
@@ -266,6 +266,7 @@ def _run_operation(
     file_path: Path,
     buffers: Mapping[Path, bytes] | None,
     document: Callable[[], Any] | None,
+    has_file: bool = True,
 ) -> OperationResult:
     if not isinstance(args, Mapping):
         raise ValidationError("arguments must be one JSON object")
@@ -283,6 +284,11 @@ def _run_operation(
         from nixgen import container_edit
 
         spec = container_spec(args, base=file_path.parent)
+        if spec.route == "path" and not has_file:
+            raise ValidationError(
+                "argument 'route': a path-route container's file goes beside the "
+                "configuration, and this buffer has no file yet; save it first or give "
+                "\"path\" (or use route \"config\")")
         plan = container_edit.plan_add(file_path, spec, buffers=all_buffers)
         return _plan_result(plan, file_path, data, all_buffers)
     if operation == "remove-container":
@@ -338,7 +344,8 @@ def _run_operation(
         if not offered:
             wanted = f" to {form} form" if form else ""
             raise ValidationError(f"no binding to convert{wanted} at this position (or the "
-                                  "conversion would make Nix reject the file)")
+                                  "conversion would lose a comment or make Nix reject the "
+                                  "file)")
         conv = offered[0]
         return OperationResult([FileEdits(file_path, data, list(conv.edits), is_buffer=True)],
                                conv.title)

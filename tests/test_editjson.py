@@ -247,3 +247,41 @@ def test_full_form_modules_are_edited_inside_config(
                            "args": args})
     assert code == 0, out
     assert apply_text_edits(FULL_FORM, out["edits"]) == expected
+
+
+@pytest.mark.parametrize(("text", "form"), [
+    ("{ a = /* c */ { b = 1; }; }\n", "dotted"),
+    ("{ a /* k */ = { b = 1; }; }\n", "dotted"),
+    ("{ a /* k */ .b = 1; }\n", "nested"),
+])
+def test_convert_form_refuses_to_lose_a_comment(text: str, form: str) -> None:
+    code, out = edit_json({"text": text, "operation": "convert-form",
+                           "args": {"offset": 2, "form": form}})
+    assert code == 1, out
+    assert "edits" not in out and "comment" in out["error"]["message"]
+
+
+def test_path_route_container_needs_the_buffer_file(tmp_path: Path) -> None:
+    request = {"text": "{ }\n", "operation": "add-container",
+               "args": {"name": "foo", "port": [2022], "route": "path"}}
+    proc = run_cli("edit", "--json", input=json.dumps(request), cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1, out
+    assert "edits" not in out and "files" not in out
+    message = out["error"]["message"]
+    assert "save" in message and '"path"' in message
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    # with the buffer's file the container file goes beside it
+    config = tmp_path / "etc" / "configuration.nix"
+    proc = run_cli("edit", "--json", input=json.dumps({**request, "path": str(config)}),
+                   cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0, out
+    assert [f["path"] for f in out["files"]] == [str(tmp_path / "etc" / "containers" / "foo.nix")]
+    # a config-route container needs no file
+    request["args"] = {"name": "foo", "port": [2022], "route": "config"}
+    proc = run_cli("edit", "--json", input=json.dumps(request), cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0, out
+    assert out["files"] == [] and "systemd.containers.foo.config" in out["edits"][0]["newText"]

@@ -535,3 +535,38 @@ def test_add_container_suggestion_avoids_used_ports(client: LspClient, tmp_path:
     assert args["port"] == [2024]
     got = _run(client, add["command"]["command"], args, uri, text)
     assert got == _cli_result(path, "add-container", args["name"], "--port", "2024")
+
+
+def test_path_route_container_in_an_untitled_buffer_is_refused(client: LspClient) -> None:
+    uri = "untitled:Untitled-1"
+    client.open(uri, "{ }\n")
+    before = len(client.applied)
+    with pytest.raises(LspError) as err:
+        client.execute("nixgen.addContainer", {"uri": uri, "name": "x", "port": [2022],
+                                               "route": "path"})
+    assert err.value.code == -32602
+    assert "save" in err.value.message and "created" not in err.value.message
+    assert len(client.applied) == before
+    # a config-route container lives in the buffer itself and needs no file
+    result = client.execute("nixgen.addContainer", {"uri": uri, "name": "x", "port": [2022],
+                                                     "route": "config"})
+    assert result["applied"] is True and len(client.applied) == before + 1
+    edit = client.applied[-1]["edit"]
+    assert "systemd.containers.x.config" in apply_text_edits("{ }\n", edits_for(edit, uri))
+    assert all("kind" not in ch for ch in edit.get("documentChanges", []))
+
+
+def test_convert_actions_are_not_offered_when_a_comment_would_be_lost(
+        client: LspClient, tmp_path: Path) -> None:
+    text = "{\n  a = /* c */ { b = 1; };\n  p /* k */ .q = 1;\n  x = { y /* k */ = 1; };\n}\n"
+    _path, uri = _file(tmp_path, text)
+    client.open(uri, text)
+    titles = [a["title"] for a in client.code_actions(uri, 1, 2)]
+    assert not any(t.startswith("Convert a to") for t in titles), titles
+    titles = [a["title"] for a in client.code_actions(uri, 2, 2)]
+    assert not any(t.startswith("Convert p") for t in titles), titles
+    # a comment the conversion keeps does not stop it
+    action = next(a for a in client.code_actions(uri, 3, 2)
+                  if a["title"] == "Convert x to dotted form")
+    got = apply_text_edits(text, edits_for(action["edit"], uri))
+    assert got == text.replace("x = { y /* k */ = 1; };", "x.y /* k */ = 1;")
