@@ -404,6 +404,153 @@ def test_ng201_no_fix_adding_a_required_lib_where_pkgs_has_a_default(
     assert nix_parse_ok(apply_fixes(src, [f]), nix_instantiate)[0]
 
 
+
+# The module called as NixOS calls it (`lib` is `pkgs.lib`), passing only the arguments it
+# names (or everything when it takes `...`), evaluated strictly to JSON by the real Nix
+# (functions shown as "<function>").
+CALL_MODULE = """
+let
+  f = import ./m.nix;
+  pkgs = { lib = { id = x: x; name = "nixpkgs"; x = 1; }; hello = "hello"; };
+  all = ARGS;
+  wanted = builtins.functionArgs f;
+  show = v: if builtins.isFunction v then "<function>"
+    else if builtins.isAttrs v then builtins.mapAttrs (_: show) v
+    else if builtins.isList v then map show v else v;
+in show (f (if wanted == { } then all else builtins.intersectAttrs wanted all))
+"""
+
+
+def evaluated_module(src: bytes, nix_instantiate: str, tmp_path: Path,
+                     args: str = "{ inherit pkgs; lib = pkgs.lib; }") -> str:
+    """JSON of the module ``src`` called with ``args`` (in scope: ``pkgs``), or the error."""
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    (tmp_path / "m.nix").write_bytes(src)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", "-E",
+         CALL_MODULE.replace("ARGS", args)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, (src, proc.stderr)
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize(("src", "args"), [
+    # `lib ? pkgs.lib` must not become `lib ? lib` (infinite recursion)
+    ("{ pkgs ? { lib.id = x: x; }, lib ? pkgs.lib }:\n{\n  y = lib.id 1;\n}\n", "{ }"),
+    ("{ pkgs, lib ? pkgs.lib, ... }:\n{\n  y = lib.id 1;\n}\n", "{ inherit pkgs; }"),
+    # the default of any other argument too
+    ("{ pkgs, lib, f ? pkgs.lib.id, ... }:\n{\n  y = f 1;\n}\n",
+     "{ inherit pkgs; lib = pkgs.lib; }"),
+    ("{ pkgs, f ? pkgs.lib.id }:\n{\n  y = f 1;\n}\n", "{ inherit pkgs; }"),
+])
+def test_ng201_no_fix_in_an_argument_default(src: str, args: str, nix_instantiate: str,
+                                             tmp_path: Path) -> None:
+    data = src.encode()
+    found = check_source(data)
+    assert found and all(f.code == "NG201" and f.fix is None for f in found)
+    assert apply_fixes(data, found) == data
+    evaluated_module(data, nix_instantiate, tmp_path, args)     # it evaluates as given
+
+
+def test_ng201_fixes_the_body_but_not_the_default_of_lib(nix_instantiate: str,
+                                                         tmp_path: Path) -> None:
+    src = b"{ pkgs ? { lib.id = x: x; }, lib ? pkgs.lib }:\n{\n  y = pkgs.lib.id 1;\n}\n"
+    found = check_source(src)
+    assert [(f.line, f.fix is not None) for f in found] == [(1, False), (3, True)]
+    fixed = apply_fixes(src, found)
+    assert fixed == src.replace(b"y = pkgs.lib.id", b"y = lib.id")
+    assert (evaluated_module(fixed, nix_instantiate, tmp_path, "{ }")
+            == evaluated_module(src, nix_instantiate, tmp_path, "{ }") == '{"y":1}')
+
+
+@pytest.mark.parametrize("src", [
+    "{ pkgs, lib, ... }:\n{\n  y = pkgs.lib or null;\n}\n",
+    "{ pkgs, ... }:\n{\n  y = (pkgs.lib or null);\n}\n",
+    "{ pkgs, lib, ... }:\n{\n  y = builtins.attrNames pkgs.lib or [ ];\n}\n",
+])
+def test_ng201_no_fix_for_pkgs_lib_or_a_default(src: str, nix_instantiate: str,
+                                                tmp_path: Path) -> None:
+    # `lib or null` is `lib` applied to the variables `or` and `null`
+    data = src.encode()
+    [f] = check_source(data)
+    assert f.code == "NG201" and f.fix is None
+    assert apply_fixes(data, [f]) == data
+    evaluated_module(data, nix_instantiate, tmp_path)
+
+
+@pytest.mark.parametrize("body", [
+    "y = pkgs.lib.x or 5;",
+    "y = pkgs.lib.missing or 5;",
+    "y = (pkgs.lib).x;",
+    "y = pkgs.lib.${\"x\"};",
+    "y = (pkgs.lib.id or null) 2;",
+])
+@pytest.mark.parametrize("head", ["{ pkgs, lib, ... }:", "{ pkgs, ... }:", "{ pkgs }:"])
+def test_ng201_fixes_of_other_select_shapes_keep_the_value(
+        head: str, body: str, nix_instantiate: str, tmp_path: Path) -> None:
+    src = f"{head}\n{{\n  {body}\n}}\n".encode()
+    [f] = check_source(src)
+    assert f.fix is not None
+    fixed = apply_fixes(src, [f])
+    assert b"pkgs.lib" not in fixed and nix_parse_ok(fixed, nix_instantiate)[0]
+    assert (evaluated_module(fixed, nix_instantiate, tmp_path)
+            == evaluated_module(src, nix_instantiate, tmp_path))
+
+
+@pytest.mark.parametrize("src", [
+    '{ pkgs, ... }:\nwith { lib = { name = "mine"; }; };\n{\n  x = lib.name;\n'
+    "  y = pkgs.lib.name;\n}\n",
+    "{ pkgs, ... }:\nwith pkgs;\n{\n  x = lib.name;\n  y = pkgs.lib.name;\n}\n",
+    "{ pkgs, ... }:\nwith pkgs;\n{\n  inherit lib;\n  y = pkgs.lib.name;\n}\n",
+    "{ pkgs, ... }:\nwith pkgs;\nlet inherit lib; in\n{\n  x = lib.name;\n"
+    "  y = pkgs.lib.name;\n}\n",
+    '{ pkgs, ... }:\nwith pkgs;\n{\n  x = "${lib.name}";\n  y = pkgs.lib.name;\n}\n',
+    "{ pkgs, ... }:\nwith pkgs;\n{\n  y = pkgs.lib.name;\n  f = { a ? lib.name }: a;\n}\n",
+])
+def test_ng201_no_fix_when_the_added_lib_would_capture_a_lib_from_with(
+        src: str, nix_instantiate: str, tmp_path: Path) -> None:
+    data = src.encode()
+    found = check_source(data)
+    assert found and all(f.code == "NG201" and f.fix is None for f in found)
+    assert apply_fixes(data, found) == data
+    evaluated_module(data, nix_instantiate, tmp_path)
+
+
+@pytest.mark.parametrize("src", [
+    # `lib` bound inside the file: the added argument does not capture it
+    "{ pkgs, ... }:\nlet f = lib: lib.name; in\n{\n  x = f { name = \"a\"; };\n"
+    "  y = pkgs.lib.name;\n}\n",
+    "{ pkgs, ... }:\nlet o = { lib = { name = \"o\"; }; }; in with o;\n{\n  z = o.lib.name;\n"
+    "  y = pkgs.lib.name;\n}\n",
+    # `with pkgs;` without a bare `lib`
+    "{ pkgs, ... }:\nwith pkgs;\n{\n  x = hello;\n  y = pkgs.lib.name;\n}\n",
+    # `lib` already an argument: a `with` cannot override it
+    "{ pkgs, lib, ... }:\nwith pkgs;\n{\n  x = lib.name;\n  y = pkgs.lib.name;\n}\n",
+])
+def test_ng201_fix_where_no_lib_from_with_is_captured_keeps_the_value(
+        src: str, nix_instantiate: str, tmp_path: Path) -> None:
+    data = src.encode()
+    [f] = check_source(data)
+    assert f.fix is not None
+    fixed = apply_fixes(data, [f])
+    assert (evaluated_module(fixed, nix_instantiate, tmp_path)
+            == evaluated_module(data, nix_instantiate, tmp_path))
+
+
+@pytest.mark.parametrize("src", [
+    # the whole argument set is `lib`: `{ pkgs, lib }` would be a duplicate argument
+    "lib@{ pkgs, ... }:\n{\n  y = pkgs.lib.name;\n}\n",
+    # a `lib` argument that is something else when not passed
+    '{ pkgs, lib ? { name = "own"; }, ... }:\n{\n  y = pkgs.lib.name;\n}\n',
+])
+def test_ng201_no_fix_when_lib_is_not_pkgs_lib(src: str) -> None:
+    data = src.encode()
+    [f] = check_source(data)
+    assert f.code == "NG201" and f.fix is None
+
 # --- NG202: the full module form with other top-level names -----------------------------------
 
 FORM_DIR = FIXTURES / "checks" / "module_form"
@@ -686,3 +833,9 @@ def test_ng203_agrees_with_nix(tmp_path: Path, nix_instantiate: str) -> None:
         found = check_source(path.read_bytes(), path)
         assert all(f.code == "NG203" for f in found)
         assert [f.line - 3 for f in found] == [i for i, fails in enumerate(expected) if fails]
+
+
+def test_ng201_no_fix_that_would_drop_a_comment() -> None:
+    data = b"{ pkgs, lib, ... }:\n{\n  y = pkgs./* the set */lib.id;\n}\n"
+    [f] = check_source(data)
+    assert f.code == "NG201" and f.fix is None

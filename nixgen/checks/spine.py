@@ -7,6 +7,13 @@ module function does not take ``lib`` yet, adds it to the argument set in the fi
 layout (``{ config, pkgs, ... }:`` → ``{ config, pkgs, lib, ... }:``). A function whose
 ``pkgs`` has a default (``{ pkgs ? import <nixpkgs> { } }:``) is also called without
 arguments, so no required ``lib`` is added to it: the finding comes without a fix there.
+
+The finding also comes without a fix when the rewrite could change what the file means:
+``pkgs.lib`` in the default of an argument (``lib ? pkgs.lib`` would become ``lib ? lib``),
+``pkgs.lib or …`` (``lib or …`` reads as a call of ``lib``), a ``lib`` argument whose default
+is not ``pkgs.lib``, a ``lib`` bound by the function itself (``lib@{ … }``), and, where the
+argument would be added, any ``lib`` the file uses without binding it (from a ``with``, such
+as ``with pkgs;``, or undefined): the new argument would capture it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from nixgen.checks.nodes import (
     inherited_names,
     module_function,
     named_formals,
+    strip_parens,
 )
 from nixgen.edits import Edit
 from nixgen.syntax import Node
@@ -76,10 +84,29 @@ def _has_default(function: Node, data: bytes, name: str) -> bool:
     return False
 
 
+def _formal_default(function: Node, data: bytes, name: str) -> Node | None:
+    """The default value of the argument ``name`` of ``function`` (None without one)."""
+    for formal in named_formals(function):
+        formal_name = formal.child_by_field_name("name")
+        if (formal_name is not None
+                and data[formal_name.start_byte : formal_name.end_byte] == name.encode()):
+            return formal.child_by_field_name("default")
+    return None
+
+
+def _in_formal_default(node: Node, function: Node) -> bool:
+    """Whether ``node`` lies in the default value of one of ``function``'s arguments."""
+    for formal in named_formals(function):
+        default = formal.child_by_field_name("default")
+        if default is not None and default.start_byte <= node.start_byte < default.end_byte:
+            return True
+    return False
+
+
 def _bound_names(node: Node, data: bytes) -> set[str]:
     """Names a let / rec set / inner function binds for the code inside it."""
     names: set[str] = set()
-    if node.type in ("let_expression", "rec_attrset_expression"):
+    if node.type in ("let_expression", "rec_attrset_expression", "let_attrset_expression"):
         for b in bindings_of(node):
             if b.type == "binding":
                 elems = attrpath_elements(b)
@@ -109,6 +136,36 @@ def _shadowed(node: Node, module: Node, data: bytes, name: str) -> bool:
     return False
 
 
+def _bound_from(node: Node | None, data: bytes, name: str) -> bool:
+    """Whether a scope of the file at or around ``node`` binds ``name``."""
+    while node is not None:
+        if name in _bound_names(node, data):
+            return True
+        node = node.parent
+    return False
+
+
+def _uses_unbound(root: Node, data: bytes, name: str) -> bool:
+    """Whether the file refers to a variable ``name`` that no scope of the file binds (it can
+    only come from a ``with``, or be undefined)."""
+    for var in find(root, "(variable_expression) @n"):
+        if data[var.start_byte : var.end_byte] == name.encode() \
+                and not _bound_from(var.parent, data, name):
+            return True
+    # `inherit name;` (no source) reads `name` from around the set or let holding it
+    for inherit in find(root, "(inherit) @n"):
+        if any(attr_name(a, data) == name for a in inherited_names(inherit)):
+            holder = inherit.parent.parent if inherit.parent is not None else None
+            if holder is None or not _bound_from(holder.parent, data, name):
+                return True
+    return False
+
+
+def _no_comment(text: str) -> bool:
+    """Whether the replaced span holds no comment (the rewrite would drop it)."""
+    return "#" not in text and "/*" not in text
+
+
 def check_spine(src: Source) -> list[Finding]:
     """NG201 findings (with fixes) for ``pkgs.lib`` in a module taking ``pkgs``."""
     module = module_function(src.root)
@@ -119,6 +176,14 @@ def check_spine(src: Source) -> list[Finding]:
         return []
     add = None if "lib" in args else add_formal_edit(module, src.data, "lib")
     fixable = "lib" in args or not _has_default(module, src.data, "pkgs")
+    universal = module.child_by_field_name("universal")
+    if universal is not None and src.text(universal) == "lib":
+        fixable = False                  # `lib@{ … }`: `lib` is the whole argument set
+    lib_default = strip_parens(_formal_default(module, src.data, "lib"))
+    if lib_default is not None and " ".join(src.text(lib_default).split()) != "pkgs.lib":
+        fixable = False                  # called without `lib`, it is not pkgs.lib
+    if "lib" not in args and _uses_unbound(src.root, src.data, "lib"):
+        fixable = False                  # the added argument would capture that `lib`
     findings: list[Finding] = []
     for node in find(module, SELECT_QUERY):
         base = node.child_by_field_name("expression")
@@ -130,7 +195,10 @@ def check_spine(src: Source) -> list[Finding]:
             continue
         start, end = base.start_byte, elems[0].end_byte
         fix = None
-        if fixable and not _shadowed(node, module, src.data, "lib"):
+        if (fixable and not _shadowed(node, module, src.data, "lib")
+                and not _in_formal_default(node, module)
+                and not (len(elems) == 1 and node.child_by_field_name("default") is not None)
+                and _no_comment(src.data[start:end].decode("utf-8", "replace"))):
             edits = [Edit(start, end, "lib")]
             if add is not None:
                 edits.insert(0, add)
