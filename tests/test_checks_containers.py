@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, nix_parse_ok
 
 from nixgen.checks import check_document, check_paths, fix_paths
@@ -174,16 +175,53 @@ def test_ng303_fix_adds_is_container(tmp_path: Path, nix_instantiate: str) -> No
     assert fix_paths([config], select=["NG303"]).changed == {}
 
 
-def test_ng303_false_is_set_true_and_true_is_clean(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", [
+    "{ boot.isContainer = false; /* was a VM */ }\n",
+    "{ boot = { isContainer = false; }; }\n",
+    "{ lib, ... }:\n{\n  boot.loader.grub.enable = false;\n  boot.isContainer = false;\n}\n",
+])
+def test_ng303_explicit_false_is_reported_not_overwritten(tmp_path: Path, text: str) -> None:
     config = write(tmp_path, {
         "configuration.nix": "{ containers.baz.path = "
                              "\"/nix/var/nix/profiles/per-container/baz/system\"; }\n",
-        "containers/baz.nix": "{ boot.isContainer = false; /* was a VM */ }\n",
+        "containers/baz.nix": text,
     })
+    [f] = check_paths([config], select=["NG303"])
+    assert Path(f.file).name == "baz.nix" and f.fix is None
+    data = text.encode()
+    assert data[f.start_byte : f.end_byte] == b"false"
     result = fix_paths([config], select=["NG303"])
-    assert list(result.changed.values()) == [b"{ boot.isContainer = true; /* was a VM */ }\n"]
+    assert result.changed == {} and [g.code for g in result.remaining] == ["NG303"]
     (tmp_path / "containers/baz.nix").write_text("{ boot.isContainer = true; }\n")
     assert check_paths([config], select=["NG303"]) == []
+
+
+UNFIXABLE_CONTAINER = "{ lib, ... }:\n{\n  boot = lib.mkIf true { loader.grub.enable = false; };\n}\n"
+
+
+def test_ng303_that_cannot_be_fixed_is_reported_with_every_other_finding(
+        tmp_path: Path) -> None:
+    config = write(tmp_path, {
+        "configuration.nix": "{ pkgs, ... }:\n{\n"
+                             "  systemd.containers.c.path = "
+                             "\"/nix/var/nix/profiles/containers/c\";\n"
+                             "  environment.systemPackages = pkgs.lib.mkForce [ ];\n}\n",
+        "containers/c.nix": UNFIXABLE_CONTAINER,
+    })
+    found = check_paths([config])
+    by_code = {f.code: f for f in found}
+    assert {"NG201", "NG303", "NG401"} <= set(by_code)
+    ng303 = by_code["NG303"]
+    assert Path(ng303.file).name == "c.nix" and ng303.fix is None
+    # fixing the rest still works, and leaves the container file alone
+    result = fix_paths([config])
+    assert [p.name for p in result.changed] == ["configuration.nix"]
+    assert "NG303" in {f.code for f in result.remaining}
+    # an editor's buffer of the configuration keeps its diagnostics
+    from nixgen.document import Document
+
+    host = {f.code for f in check_document(Document.from_path(config))}
+    assert {"NG201", "NG401"} <= host
 
 
 def test_ng303_is_container_set_by_an_imported_module_is_clean(tmp_path: Path) -> None:

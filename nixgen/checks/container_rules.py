@@ -5,7 +5,7 @@ come from :func:`nixgen.containers.discover_modules`. Containers without a priva
 (every legacy ``systemd.containers`` one) share the host's network, so their sshd ports, the
 host's sshd ports and forwarded host ports must all differ (NG301). Names must be usable
 (NG302); a path-route container's own file must set ``boot.isContainer = true;`` (NG303, with
-a fix) and its profile must follow its dialect's layout (NG304). NG401 notes weak isolation
+a fix adding it where it is not set and can be added; an explicit value is never overwritten) and its profile must follow its dialect's layout (NG304). NG401 notes weak isolation
 (shared network, the legacy dialect's writable ``/sys/fs/cgroup``); a comment
 ``# nixgen: allow-shared-network`` on or directly above a definition silences it.
 """
@@ -203,16 +203,17 @@ class _Rules:
                    "kernel and initrd the container never uses")
         fix = None
         if not defs:
-            change = doc.set(("boot", "isContainer"), True)
-            fix = Fix("add `boot.isContainer = true;`", tuple(change.edits))
             top = doc.top_attrset()
             place = _Place(file, doc, top.start_byte, top.start_byte + 1)
-        elif len(defs) == 1 and values[0] is False:
-            b = defs[0]
-            from nixgen.edits import Edit
-
-            fix = Fix("set `boot.isContainer = true;`",
-                      (Edit(b.value_start, b.value_end, "true"),))
+            try:
+                change = doc.set(("boot", "isContainer"), True)
+            except NixgenError:
+                change = None    # e.g. `boot = lib.mkIf …;`: reported, left to the user
+            if change is not None:
+                fix = Fix("add `boot.isContainer = true;`", tuple(change.edits))
+        elif any(v is False for v in values):
+            # set explicitly: the user's choice is reported, never overwritten
+            b = next(b for b in defs if b.value is False)
             place = _Place(file, doc, b.value_start, b.value_end)
         else:
             return
