@@ -318,3 +318,45 @@ def test_clean_imports_and_full_form_exit_0(tmp_path: Path) -> None:
                     "  config.networking.hostName = \"h\";\n  meta = { };\n}\n")
     proc = run_cli("check", str(path))
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout
+
+
+def test_fix_keeps_a_lib_default_evaluating(tmp_path: Path, nix_instantiate: str) -> None:
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    path = tmp_path / "shell.nix"
+    src = b"{ pkgs ? { lib.id = x: x; }, lib ? pkgs.lib }:\n{\n  y = lib.id 1;\n}\n"
+    path.write_bytes(src)
+
+    def evaluate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", "-E",
+             "import ./shell.nix { }"], cwd=tmp_path, capture_output=True, text=True,
+            timeout=60)
+
+    before = evaluate()
+    assert before.returncode == 0, before.stderr
+    proc = run_cli("check", "--fix", str(path))
+    assert proc.returncode == 1 and "NG201" in proc.stdout and "fixed" not in proc.stderr
+    assert path.read_bytes() == src
+    after = evaluate()
+    assert after.returncode == 0 and after.stdout == before.stdout
+
+
+def test_an_unfixable_container_file_does_not_hide_the_other_findings(tmp_path: Path) -> None:
+    config = tmp_path / "configuration.nix"
+    config.write_text('{\n  systemd.containers.c.path = "/nix/var/nix/profiles/containers/c";\n}\n')
+    (tmp_path / "containers").mkdir()
+    container = tmp_path / "containers" / "c.nix"
+    text = "{ lib, ... }:\n{\n  boot = lib.mkIf true { loader.grub.enable = false; };\n}\n"
+    container.write_text(text)
+    for args in ((), ("--fix",)):
+        proc = run_cli("check", *args, "--json", str(config))
+        assert proc.returncode == 1, proc.stderr
+        assert "error:" not in proc.stderr
+        found = json.loads(proc.stdout)
+        codes = {(f["code"], Path(f["file"]).name) for f in found}
+        assert {("NG303", "c.nix"), ("NG401", "configuration.nix")} <= codes
+        assert all(f["fix"] is None for f in found if f["code"] == "NG303")
+        assert container.read_text() == text

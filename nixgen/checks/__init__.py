@@ -10,7 +10,9 @@ Rules (code, default severity):
   (``a = lib.mkIf c { … };`` with ``a.b = 1;``).
 * NG103 note — a dotted key (or a second literal set) beside a literal set that Nix merges.
 * NG201 warning, fix — ``pkgs.lib`` / ``with pkgs.lib;`` in a NixOS module; the fix uses
-  ``lib`` and adds it to the module's arguments when missing.
+  ``lib`` and adds it to the module's arguments when missing. No fix where the rewrite could
+  change the meaning: in an argument's default, ``pkgs.lib or …``, or when an added ``lib``
+  would capture a ``lib`` the file takes from a ``with``.
 * NG202 error, fix — a module of the full form (``options`` or ``config`` at its top level)
   with another top-level name than ``imports``, ``options``, ``config``, ``disabledModules``,
   ``meta``, ``freeformType``, ``_file``, ``key``, ``_class``, which NixOS rejects ("unsupported
@@ -23,7 +25,8 @@ Rules (code, default severity):
   containers, two containers, a forwarded host port used twice).
 * NG302 error/warning — container name: invalid characters, longer than 11 characters with a
   private network, differing from another only in case.
-* NG303 warning, fix — a path-route container's file without ``boot.isContainer = true;``.
+* NG303 warning, fix — a path-route container's file without ``boot.isContainer = true;``;
+  the fix adds it where it is not set (an explicit value is reported, never overwritten).
 * NG304 warning — a path-route profile outside the dialect's layout.
 * NG401 warning — isolation notes (shared host network; the legacy dialect's writable
   ``/sys/fs/cgroup``); silenced per container by ``# nixgen: allow-shared-network`` on or
