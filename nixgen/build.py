@@ -18,6 +18,8 @@ Progress is reported through a callback of :class:`Progress` events; nothing her
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -28,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nixgen.errors import FileError, NixCommandError, UsageError
 from nixgen.plan import (
+    CONTAINER_PREFIX,
     DEFAULT_PROFILE_DIR,
     HOST,
+    HOST_REF,
     BuildPlan,
     PlanItem,
     change_note,
@@ -38,6 +42,7 @@ from nixgen.plan import (
     existing_container_profiles,
     is_gone,
     map_profile,
+    parse_ref,
     read_profile,
     select,
     status_of,
@@ -84,6 +89,20 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class BuildFailure(NixCommandError):
+    """A build that stopped at a failure (no ``--keep-going``): no profile was changed.
+
+    ``failed`` maps each system whose build failed to the message; ``not_built`` names the
+    systems Nix did not get to because the build stopped.
+    """
+
+    def __init__(self, message: str, *, failed: dict[str, str], not_built: list[str],
+                 **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.failed = failed
+        self.not_built = not_built
+
+
 @dataclass
 class BuildResult:
     """What a build did: the plan, the profiles it set, and the systems that failed."""
@@ -100,11 +119,14 @@ class BuildResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "ok": self.ok,
+            "error": None,
             **self.plan.to_json(),
             "dry_run": self.dry_run,
             "realised": self.realised,
             "profiles_set": [str(p) for p in self.profiles_set],
             "failed": self.failed,
+            "not_built": [],
         }
 
 
@@ -150,18 +172,31 @@ def _containers(opts: BuildOptions) -> list[Container]:
     return discover(config)
 
 
+AMBIGUOUS_HOST = ("host names both the host and a container here: say system:host for the "
+                  "host or container:host for the container")
+
+
 def _check_only(only: Sequence[str], containers: Sequence[Container]) -> None:
-    """Refuse an ``--only`` name that is not the host or a path-route container."""
+    """Refuse an ``--only`` name that is not the host or a path-route container.
+
+    Plain ``host`` is refused when a container is also called host (see
+    :func:`~nixgen.plan.parse_ref`).
+    """
     path_route = {c.name for c in containers if c.route == "path" and not c.dynamic}
     config_route = {c.name for c in containers if c.route == "config" and not c.dynamic}
-    known = {HOST} | path_route
-    for name in only:
-        if name in known:
+    host_named = any(c.name == HOST and not c.dynamic for c in containers)
+    host_word = HOST_REF if host_named else HOST
+    known = {host_word} | {CONTAINER_PREFIX + n if n == HOST else n for n in path_route}
+    for ref in only:
+        if ref == HOST and host_named:
+            raise UsageError(f"--only host: {AMBIGUOUS_HOST}")
+        kind, name = parse_ref(ref)
+        if kind == "host" or name in path_route:
             continue
         if name in config_route:
-            raise UsageError(f"--only {name}: a config-route container is built as part of "
-                             "the host; use --only host")
-        raise UsageError(f"--only {name}: not the host or a path-route container of this "
+            raise UsageError(f"--only {ref}: a config-route container is built as part of "
+                             f"the host; use --only {host_word}")
+        raise UsageError(f"--only {ref}: not the host or a path-route container of this "
                          f"configuration (known: {', '.join(sorted(known))})")
 
 
@@ -255,12 +290,19 @@ def plan(
         items.append(item)
     items.extend(skipped)
     items.extend(_config_route_items(declared_paths, host_now))
-    items.extend(_undeclared_profiles(profile_dir, {s.name for s in systems[1:]}))
+    static = {(s.dialect, s.name) for s in systems[1:]}
+    dynamic = _dynamic_items(declared_paths, static, profile_dir)
+    items.extend(dynamic)
+    config_route = {name for (_, name), path in declared_paths.items() if _in_store(path)}
+    items.extend(_undeclared_profiles(profile_dir, {s.name for s in systems[1:]},
+                                      {i.name for i in dynamic}, config_route))
     select(items, opts.only)
     host_selected = any(i.route == "host" and i.selected for i in items)
     for i in items:
         i.note = change_note(i, host_selected) or i.note
     result = BuildPlan(Path(opts.config), nixos, profile_dir, items)
+    emit(Progress("plan", "checking the profile folders"))
+    check_profile_folders(result.to_build, try_create=write_derivations)
     result.commands = [_eval_command(nix, nixos, systems, write=True)]
     drvs = [i.drv for i in result.to_build if i.drv]
     if drvs:
@@ -272,6 +314,77 @@ def plan(
     return result
 
 
+def check_profile_folders(items: Sequence[PlanItem], *, try_create: bool) -> None:
+    """Make sure the folder of each item's profile exists or can be created, before any build.
+
+    Raises :class:`FileError` (``FOLDER: cannot create the profile folder: REASON``) for the
+    first that cannot. ``try_create`` creates the missing folders and removes them again (the
+    profile stage makes them), so that the file system itself answers; without it nothing is
+    written and the answer is read from what exists (as for ``--dry-run``).
+    """
+    seen: set[Path] = set()
+    for item in items:
+        if item.profile is None:
+            continue
+        folder = Path(os.path.abspath(item.profile)).parent
+        if folder in seen:
+            continue
+        seen.add(folder)
+        reason = _folder_problem(folder, try_create)
+        if reason:
+            raise FileError(f"cannot create the profile folder: {reason}", file=folder)
+
+
+def _folder_problem(folder: Path, try_create: bool) -> str | None:
+    """Why ``folder`` cannot hold a profile, or None."""
+    missing: list[Path] = []
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        return os.strerror(errno.ENOTDIR)
+    if not missing or not try_create:
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return os.strerror(errno.EACCES)
+        return None
+    made: list[Path] = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            made.append(d)
+    except FileExistsError:
+        return os.strerror(errno.ENOTDIR)
+    except OSError as err:
+        return err.strerror or str(err)
+    finally:
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    return None
+
+
+def _in_store(path: str | None) -> bool:
+    return bool(path) and str(path).startswith("/nix/store/")
+
+
+def _dynamic_items(
+    declared: dict[tuple[str, str], str | None], static: set[tuple[str, str]], profile_dir: Path
+) -> list[PlanItem]:
+    """Path-route containers the host declares once evaluated that the files do not name
+    (a name computed at evaluation time): listed as dynamic, not built."""
+    items = []
+    for (dialect, name), path in sorted(declared.items()):
+        if _in_store(path) or (dialect, name) in static:
+            continue
+        profile = map_profile(path, profile_dir) if path else None
+        now = read_profile(profile) if profile is not None else None
+        items.append(PlanItem(name, "path", "skipped", dialect=dialect, profile=profile,
+                              current=now, current_gone=is_gone(now),
+                              note="dynamic: its name is computed at evaluation time; not built"))
+    return items
+
+
 def _config_route_items(
     declared: dict[tuple[str, str], str], host_now: str | None
 ) -> list[PlanItem]:
@@ -279,7 +392,7 @@ def _config_route_items(
     before = container_systems_of(host_now)
     items: list[PlanItem] = []
     for (dialect, name), path in sorted(declared.items()):
-        if not path.startswith("/nix/store/"):
+        if not _in_store(path):
             continue
         old = before.get((dialect, name))
         status = "new" if old is None else ("unchanged" if old == path else "changed")
@@ -290,14 +403,23 @@ def _config_route_items(
     return items
 
 
-def _undeclared_profiles(profile_dir: Path, declared: set[str]) -> list[PlanItem]:
+def _undeclared_profiles(
+    profile_dir: Path, declared: set[str], dynamic: set[str], config_route: set[str]
+) -> list[PlanItem]:
+    """Container profiles under ``profile_dir`` that no path-route container uses any more.
+
+    Names in ``dynamic`` are listed already; a name in ``config_route`` is still declared, now
+    as a config-route container.
+    """
     items = []
     for name, (dialect, profile) in existing_container_profiles(profile_dir).items():
-        if name not in declared:
-            now = read_profile(profile)
-            items.append(PlanItem(name, "path", "removed", dialect=dialect, profile=profile,
-                                  current=now, current_gone=is_gone(now),
-                                  note="no longer declared; its profile is left in place"))
+        if name in declared or name in dynamic:
+            continue
+        note = ("now a config-route container; its profile is no longer used (left in place)"
+                if name in config_route else "no longer declared; its profile is left in place")
+        now = read_profile(profile)
+        items.append(PlanItem(name, "path", "removed", dialect=dialect, profile=profile,
+                              current=now, current_gone=is_gone(now), note=note))
     return items
 
 
@@ -333,8 +455,9 @@ def execute(
 ) -> BuildResult:
     """Realise what ``the_plan`` builds (one ``nix-store --realise``), then set the profiles.
 
-    A build failure raises :class:`NixCommandError`; with ``opts.keep_going`` it is recorded
-    in :attr:`BuildResult.failed` instead and what did build is set.
+    A build failure raises :class:`BuildFailure`, naming the systems whose build failed and
+    those not built because the build stopped; with ``opts.keep_going`` it is recorded in
+    :attr:`BuildResult.failed` instead and what did build is set.
     """
     nix = nix or make_nix(opts)
     emit = on_progress or (lambda _p: None)
@@ -345,19 +468,23 @@ def execute(
         return result
 
     drvs = [i.drv for i in todo if i.drv]
-    counter = _BuildCounter(emit, len(drvs), {i.drv: i.name for i in todo if i.drv})
+    counter = _BuildCounter(emit, len(drvs), {i.drv: i.label for i in todo if i.drv})
     emit(Progress("build", f"realising {len(drvs)} system(s)", total=len(drvs)))
     try:
         nix.realise(drvs, jobs=opts.jobs, keep_going=opts.keep_going, on_line=counter.line)
     except NixCommandError as err:
-        failed = [i for i in todo if i.new is None or not os.path.exists(i.new)]
-        if not failed:
+        missing = [i for i in todo if i.new is None or not os.path.exists(i.new)]
+        if not missing:
             raise
-        message = _failure_message(failed, err, counter.failed_drvs)
+        failed, stopped = missing, []
+        if not opts.keep_going:  # with --keep-going, Nix tried every one of them
+            failed, stopped = _blame(nix, missing, counter.failed_drvs)
+        message = _failure_message(failed, stopped, err, counter.failed_drvs)
         if not opts.keep_going:
-            raise NixCommandError(message, argv=err.argv, returncode=err.returncode,
-                                  stderr=err.stderr) from err
-        result.failed = {i.name: message for i in failed}
+            raise BuildFailure(message, failed={i.label: message for i in failed},
+                               not_built=[i.label for i in stopped], argv=err.argv,
+                               returncode=err.returncode, stderr=err.stderr) from err
+        result.failed = {i.label: message for i in failed}
         todo = [i for i in todo if i not in failed]
     result.realised = [i.name for i in todo]
 
@@ -393,7 +520,7 @@ def _set_profiles(
                           total=len(todo)))
             nix.set_profiles(pairs)
             result.profiles_set.extend(p for p, _ in pairs)
-    except BaseException:
+    except BaseException as exc:
         with signals_held():  # whatever the moment of the stop, compare with what was before
             changed = [p for p, n in before.items() if nix.current_generation(p) != n]
             if changed:
@@ -402,6 +529,9 @@ def _set_profiles(
             for line in problems:
                 emit(Progress("profile", f"could not put back {line}"))
             result.profiles_set.clear()
+        if isinstance(exc, OSError):
+            raise FileError(f"cannot set the profile: {exc.strerror or exc}",
+                            file=exc.filename) from exc
         raise
 
 
@@ -430,30 +560,77 @@ class _BuildCounter:
             self.failed_drvs.append(m.group(1))
 
 
-def _failure_message(failed: list[PlanItem], err: NixCommandError, drvs: list[str]) -> str:
-    names = ", ".join(i.name for i in failed)
+def _blame(
+    nix: Nix, missing: list[PlanItem], failed_drvs: list[str]
+) -> tuple[list[PlanItem], list[PlanItem]]:
+    """Split the systems a stopped build did not realise into those whose build failed (the
+    failed derivation is in their closure) and those Nix did not get to.
+
+    When that cannot be told, every one of them is counted as failed.
+    """
+    bad = set(failed_drvs)
+    if not bad:
+        return missing, []
+    failed: list[PlanItem] = []
+    stopped: list[PlanItem] = []
+    for item in missing:
+        if item.drv is None or item.drv in bad:
+            failed.append(item)
+            continue
+        try:
+            needs = set(nix.requisites([item.drv]))
+        except NixCommandError:
+            return missing, []
+        (failed if needs & bad else stopped).append(item)
+    if not failed:
+        return missing, []
+    return failed, stopped
+
+
+def _failure_message(failed: list[PlanItem], stopped: list[PlanItem], err: NixCommandError,
+                     drvs: list[str]) -> str:
+    names = ", ".join(i.label for i in failed)
     lines = [ln for ln in err.stderr.splitlines()
              if ln.strip() and "did not specify '--add-root'" not in ln]
     tail = "\n".join("  " + ln for ln in lines[-LOG_LINES:])
     which = f" (failed derivation: {drvs[0]})" if drvs else ""
-    return f"building {names} failed{which}; last lines of the log:\n{tail}"
+    rest = ""
+    if stopped:
+        rest = f"; not built because the build stopped: {', '.join(i.label for i in stopped)}"
+    return f"building {names} failed{which}{rest}; last lines of the log:\n{tail}"
 
 
 def profile_of(name: str, opts: BuildOptions) -> Path:
-    """The profile of ``host`` or of a path-route container named ``name``."""
-    profile_dir = Path(opts.profile_dir)
-    if name == HOST:
-        return profile_dir / "system"
-    from nixgen.containers import discover
+    """The profile of the host or of a path-route container (``name`` as
+    :func:`~nixgen.plan.parse_ref` reads it).
 
+    Plain ``host`` is refused when a container is also called host, in the configuration or
+    among the profiles: ``system:host`` and ``container:host`` tell them apart.
+    """
+    from nixgen.containers import discover
+    from nixgen.errors import NixgenError
+
+    profile_dir = Path(opts.profile_dir)
     config = Path(opts.config)
+    containers: list[Container] = []
     if config.is_file():
-        for c in discover(config):
-            if c.name == name and not c.dynamic and c.route == "path":
-                return _container_profile(c, profile_dir)
+        try:
+            containers = discover(config)
+        except NixgenError:
+            if name != HOST:
+                raise
     existing = existing_container_profiles(profile_dir)
-    if name in existing:
-        return existing[name][1]
+    if name == HOST and (HOST in existing or any(c.name == HOST and not c.dynamic
+                                                  for c in containers)):
+        raise UsageError(AMBIGUOUS_HOST)
+    kind, bare = parse_ref(name)
+    if kind == "host":
+        return profile_dir / "system"
+    for c in containers:
+        if c.name == bare and not c.dynamic and c.route == "path":
+            return _container_profile(c, profile_dir)
+    if bare in existing:
+        return existing[bare][1]
     raise UsageError(f"{name!r} is neither the host nor a path-route container with a profile "
                      f"under {profile_dir}")
 

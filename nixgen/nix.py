@@ -10,6 +10,7 @@ message and the file:line:col that message names.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -24,7 +25,13 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nixgen.errors import NixCommandError, NixNotFoundError, NixSyntaxError, ValidationError
+from nixgen.errors import (
+    FileError,
+    NixCommandError,
+    NixNotFoundError,
+    NixSyntaxError,
+    ValidationError,
+)
 from nixgen.nix_process import (
     argv_room,
     argv_size,
@@ -598,12 +605,27 @@ class Nix:
             args.append("--keep-going")
         return self.command("nix-store", *args)
 
+    def requisites(self, paths: Sequence[str]) -> list[str]:
+        """``nix-store --query --requisites PATHS``: their closure (for a ``.drv``, every
+        derivation it needs, itself included)."""
+        if not paths:
+            return []
+        return _lines(self.run(self.command("nix-store", "--query", "--requisites",
+                                            *paths)).stdout)
+
     # -- profiles ---------------------------------------------------------------------------
 
     def set_profile(self, profile: str | os.PathLike[str], store_path: str) -> None:
         """Make ``profile`` point at ``store_path`` (a new generation): ``nix-env --set``."""
         profile = Path(_abs(profile))
-        profile.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            reason = err.strerror or str(err)
+            if isinstance(err, FileExistsError):
+                reason = os.strerror(errno.ENOTDIR)
+            raise FileError(f"cannot create the profile folder: {reason}",
+                            file=profile.parent) from err
         self.run(self.command("nix-env", "-p", str(profile), "--set", store_path))
 
     def set_profiles(

@@ -2,9 +2,13 @@
 
 A :class:`BuildPlan` lists one :class:`PlanItem` per system: the host, each path-route
 container (its own system profile), each config-route container (part of the host system),
-and what is no longer declared. Each item's status is ``new``, ``changed``, ``unchanged`` or
-``removed``; nothing here runs Nix: profiles are read as symlinks, and the systems a host
-runs its containers from are read from the host system's unit files.
+and what is no longer declared. Each item's status is ``new``, ``changed``, ``unchanged``,
+``removed`` or ``skipped``; nothing here runs Nix: profiles are read as symlinks, and the systems
+a host runs its containers from are read from the host system's unit files.
+
+A system is named on the command line as ``host`` or as a container's name; ``container:NAME``
+always means a container and ``system:host`` always means the host, so that a container called
+``host`` can be told apart from the host (see :func:`parse_ref`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any, Literal
 NIX_PROFILES_ROOT = PurePosixPath("/nix/var/nix/profiles")
 DEFAULT_PROFILE_DIR = Path(str(NIX_PROFILES_ROOT))
 HOST = "host"
+CONTAINER_PREFIX = "container:"
+HOST_REF = "system:host"
 
 Status = Literal["new", "changed", "unchanged", "removed", "skipped"]
 Route = Literal["host", "path", "config"]
@@ -54,6 +60,13 @@ class PlanItem:
             and self.status in ("new", "changed")
             and self.drv is not None
         )
+
+    @property
+    def label(self) -> str:
+        """The name to show: ``container:host`` for a container called host, else the name."""
+        if self.route != "host" and self.name == HOST:
+            return CONTAINER_PREFIX + self.name
+        return self.name
 
     @property
     def unit(self) -> str | None:
@@ -103,10 +116,13 @@ class BuildPlan:
         return not self.to_build
 
     def item(self, name: str) -> PlanItem | None:
-        for i in self.items:
-            if i.name == name and i.route in ("host", "path"):
-                return i
-        return next((i for i in self.items if i.name == name), None)
+        """The item ``name`` (as :func:`parse_ref` reads it) stands for; a path-route
+        container before a config-route one or a no longer declared one."""
+        kind, bare = parse_ref(name)
+        if kind == "host":
+            return next((i for i in self.items if i.route == "host"), None)
+        others = [i for i in self.items if i.name == bare and i.route != "host"]
+        return next((i for i in others if i.route == "path"), others[0] if others else None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -223,17 +239,32 @@ def status_of(current: str | None, new: str | None) -> Status:
     return "unchanged" if current == new and not is_gone(current) else "changed"
 
 
+def parse_ref(ref: str) -> tuple[Literal["host", "container"], str]:
+    """What a system name given on the command line means: ``("host", "host")`` for
+    ``host`` or ``system:host``, ``("container", NAME)`` for ``container:NAME`` or ``NAME``.
+
+    Plain ``host`` is the host; callers refuse it when a container is also called host.
+    """
+    if ref in (HOST, HOST_REF):
+        return "host", HOST
+    if ref.startswith(CONTAINER_PREFIX):
+        return "container", ref[len(CONTAINER_PREFIX) :]
+    return "container", ref
+
+
 def select(items: Iterable[PlanItem], only: Iterable[str]) -> None:
-    """Mark the items named in ``only`` (all when empty) as selected.
+    """Mark the items named in ``only`` (all when empty) as selected (names: :func:`parse_ref`).
 
     Config-route containers are part of the host system: they follow the host.
     """
-    wanted = set(only)
+    refs = [parse_ref(ref) for ref in only]
+    wants_host = any(kind == "host" for kind, _ in refs)
+    names = {name for kind, name in refs if kind == "container"}
     for item in items:
         if item.route in ("host", "config"):
-            item.selected = not wanted or HOST in wanted
+            item.selected = not refs or wants_host
         else:
-            item.selected = not wanted or item.name in wanted
+            item.selected = not refs or item.name in names
 
 
 _CONFIG_VERBS = {"new": "starts", "changed": "restarts", "removed": "stops"}

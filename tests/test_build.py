@@ -400,3 +400,154 @@ def test_generations_and_rollback_refuse_a_profile_never_built(setup) -> None:
         rollback("host", opts)
     assert info.value.message == "no profile yet: nothing to roll back"
     assert str(info.value.file) == str(missing)
+
+
+def test_unusable_profile_folder_is_refused_before_anything_is_built(setup) -> None:
+    config, profiles = setup
+    config.write_text(HOST.replace("buildhost", "pf" + uuid.uuid4().hex[:10]))
+    host_out = plan(_opts(config, profiles), write_derivations=False).item("host").new
+    afile = profiles.parent / "afile"
+    afile.write_text("")
+    for dry_run in (True, False):
+        with pytest.raises(FileError) as info:
+            build(_opts(config, afile), dry_run=dry_run)
+        assert info.value.message.startswith("cannot create the profile folder: ")
+        assert info.value.file == str(afile / "containers")
+        assert str(info.value).count("\n") == 0
+    assert not os.path.exists(host_out)  # checked before the build
+    assert afile.is_file() and afile.read_text() == ""
+
+
+def test_a_missing_parent_folder_is_made_only_when_profiles_are_set(setup) -> None:
+    config, profiles = setup
+    deep = profiles / "a" / "b"
+    the_plan = plan(_opts(config, deep))  # the check creates nothing it leaves behind
+    assert the_plan.to_build and not profiles.exists()
+    result = build(_opts(config, deep))
+    assert (deep / "system").is_symlink() and deep / "system" in result.profiles_set
+
+
+def test_an_os_error_while_setting_profiles_is_one_line_and_puts_every_one_back(
+        setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    config, profiles = setup
+    build(_opts(config, profiles))
+    _second_build_setup(config)
+    from nixgen.nix import Nix
+
+    real = Nix.set_profile
+
+    def fail_on_host(self: Nix, profile: str, store_path: str) -> None:
+        if Path(profile).name == "system":
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(profile))
+        real(self, profile, store_path)
+
+    monkeypatch.setattr(Nix, "set_profile", fail_on_host)
+    with pytest.raises(FileError) as info:
+        build(_opts(config, profiles))
+    assert info.value.file == str(profiles / "system")
+    assert os.strerror(errno.EIO) in info.value.message and "\n" not in str(info.value)
+    _as_after_the_first_build(profiles)
+
+
+GENATTRS = """{ lib, ... }:
+{
+  containers = lib.genAttrs [ "dyn1" ] (n: { path = "/nix/var/nix/profiles/per-container/${n}/system"; });
+}
+"""
+
+
+def test_names_computed_at_evaluation_are_listed_as_dynamic_never_removed(
+        tmp_path: Path, nix_tools) -> None:
+    config, profiles = tmp_path / "configuration.nix", tmp_path / "p"
+    (tmp_path / "containers").mkdir()
+    (tmp_path / "containers" / "dyn1.nix").write_text("{ boot.isContainer = true; }\n")
+    config.write_text(GENATTRS)
+    fresh = plan(_opts(config, profiles), write_derivations=False)
+    assert _statuses(fresh)[("dyn1", "path")] == "skipped" and "dynamic" in fresh.item("dyn1").note
+    config.write_text('{ containers.dyn1.path = "/nix/var/nix/profiles/per-container/dyn1/system"; }\n')
+    build(_opts(config, profiles))  # dyn1 now has a profile
+    config.write_text(GENATTRS)
+    result = build(_opts(config, profiles))
+    dyn1 = [i for i in result.plan.items if i.name == "dyn1"]
+    assert [(i.route, i.status) for i in dyn1] == [("path", "skipped")], dyn1
+    assert "dynamic" in dyn1[0].note and "no longer declared" not in dyn1[0].note
+    assert dyn1[0].profile == profiles / "per-container" / "dyn1" / "system"
+    assert dyn1[0].current and not dyn1[0].builds
+    assert os.readlink(profiles / "per-container" / "dyn1" / "system") == "system-1-link"
+
+
+def test_a_path_container_moved_to_the_config_route_is_not_called_undeclared(setup) -> None:
+    config, profiles = setup
+    build(_opts(config, profiles))
+    config.write_text(HOST.replace('systemd.containers.bar.path = "/nix/var/nix/profiles/'
+                                   'containers/bar";', "systemd.containers.bar.config = { };"))
+    the_plan = plan(_opts(config, profiles), write_derivations=False)
+    old = next(i for i in the_plan.items if i.name == "bar" and i.route == "path")
+    assert old.profile == profiles / "containers" / "bar"
+    assert "config-route" in old.note and "no longer declared" not in old.note
+    assert _statuses(the_plan)[("bar", "config")] in ("new", "changed")
+
+
+BAR_BROKEN_DEP = """{ ... }: { boot.isContainer = true; environment.systemPackages = [ (derivation {
+  name = "bar-dep-%s"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "echo bar-dep-broke >&2; exit 1" ]; }) ]; }
+"""
+
+
+HOST_DEP = """pkgs.vim (derivation { name = "host-dep-%s"; builder = "/bin/sh";
+    system = builtins.currentSystem; args = [ "-c" "sleep 1; echo > $out" ]; }) ]"""
+
+
+def test_a_stopped_build_blames_only_the_systems_that_failed(setup) -> None:
+    config, profiles = setup
+    tag = uuid.uuid4().hex[:8]
+    config.write_text(HOST.replace("buildhost", "st" + tag).replace("pkgs.vim ]", HOST_DEP % tag))
+    (config.parent / "containers" / "bar.nix").write_text(BAR_BROKEN_DEP % tag)
+    with pytest.raises(NixCommandError) as info:
+        build(_opts(config, profiles, jobs=1))
+    err = info.value
+    message = str(err)
+    assert message.startswith("building bar failed (") and "bar-dep-broke" in message
+    assert getattr(err, "failed", None) is not None and list(err.failed) == ["bar"]
+    host_out = Path(plan(_opts(config, profiles), write_derivations=False).item("host").new)
+    if not host_out.exists():  # Nix stopped before the host: said so, not blamed
+        assert err.not_built == ["host"]
+        assert "not built because the build stopped: host" in message
+    else:
+        assert err.not_built == [] and "not built" not in message
+    assert not profiles.exists() or not (profiles / "system").exists()
+
+
+HOST_CONTAINER = """{ ... }:
+{
+  networking.hostName = "named";
+  systemd.containers.host.path = "/nix/var/nix/profiles/containers/host";
+}
+"""
+
+
+def test_a_container_called_host_is_named_container_host(tmp_path: Path, nix_tools) -> None:
+    config, profiles = tmp_path / "configuration.nix", tmp_path / "p"
+    (tmp_path / "containers").mkdir()
+    config.write_text(HOST_CONTAINER)
+    (tmp_path / "containers" / "host.nix").write_text("{ boot.isContainer = true; }\n")
+    with pytest.raises(UsageError, match="container:host"):
+        plan(_opts(config, profiles, only=["host"]), write_derivations=False)
+    result = build(_opts(config, profiles, only=["container:host"]))
+    assert result.profiles_set == [profiles / "containers" / "host"]
+    assert not (profiles / "system").exists()
+    assert result.plan.item("container:host").route == "path"
+    assert result.plan.item("system:host").route == "host"
+    assert [i.label for i in result.plan.items] == ["host", "container:host"]
+    opts = _opts(config, profiles)
+    with pytest.raises(UsageError, match="system:host"):
+        generations("host", opts)
+    with pytest.raises(UsageError, match="container:host"):
+        rollback("host", opts)
+    assert [g.number for g in generations("container:host", opts)] == [1]
+    with pytest.raises(FileError, match="no profile yet"):
+        generations("system:host", opts)
+    only_host = build(_opts(config, profiles, only=["system:host"]))
+    assert only_host.profiles_set == [profiles / "system"]

@@ -285,3 +285,63 @@ def test_missing_configuration_is_named_once(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.count(str(missing)) == 1
     assert "-f FILE" in proc.stderr
+
+
+def test_unusable_profile_dir_is_one_line_before_anything_is_built(host, tmp_path: Path) -> None:
+    config, _ = host
+    config.write_text(HOST.replace("clihost", "pd" + uuid.uuid4().hex[:12]))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    proc = _build(config, afile)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("nixgen: error: ")]
+    assert errors == [f"nixgen: error: {afile / 'containers'}: cannot create the profile "
+                      f"folder: {os.strerror(20)}"]
+    assert "nixgen: build:" not in proc.stderr
+    good = _build(config, tmp_path / "p", "--dry-run", "--json")
+    assert not Path(json.loads(good.stdout)["items"][0]["new"]).exists()
+
+
+def test_json_failure_still_prints_one_json_object(host) -> None:
+    config, profiles = host
+    config.write_text("{ pkgs, ... }:\n{\n  environment.systemPackages = [ pkgs.nope ];\n}\n")
+    proc = _build(config, profiles, "--json")
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["ok"] is False and f"{config}:3" in data["error"]
+    assert proc.stderr.splitlines()[-1] == f"nixgen: error: {data['error']}"
+    config.write_text(BROKEN_HOST % uuid.uuid4().hex[:8])
+    failed = _build(config, profiles, "--json")
+    assert failed.returncode == 1, failed.stderr
+    data = json.loads(failed.stdout)
+    assert data["ok"] is False and data["error"].startswith("building host failed")
+    assert list(data["failed"]) == ["host"] and data["profiles_set"] == []
+    assert {i["name"] for i in data["items"]} == {"host", "bar", "foo"}
+    assert "nixgen: error: building host failed" in failed.stderr
+    ok = _build(config.with_name("missing.nix"), profiles, "--json")
+    assert ok.returncode == 1 and json.loads(ok.stdout)["ok"] is False
+
+
+def test_a_container_called_host_must_be_named_container_host(host) -> None:
+    config, profiles = host
+    config.write_text(HOST.replace("bar", "host"))
+    (config.parent / "containers" / "host.nix").write_text("{ boot.isContainer = true; }\n")
+    refused = _build(config, profiles, "--only", "host", "--dry-run")
+    assert refused.returncode == 2, refused.stderr
+    assert len(refused.stderr.splitlines()) == 1 and "container:host" in refused.stderr
+    built = _build(config, profiles, "--only", "container:host")
+    assert built.returncode == 0, built.stderr
+    assert (profiles / "containers" / "host").is_symlink() and not (profiles / "system").exists()
+    row = next(ln for ln in built.stdout.splitlines() if ln.startswith("container:host "))
+    assert row.split()[1:3] == ["path/legacy", "new"], row
+    for command in ("generations", "rollback"):
+        proc = run_cli(command, "-f", str(config), "--profile-dir", str(profiles))
+        assert proc.returncode == 2 and "system:host" in proc.stderr, proc.stderr
+    gens = run_cli("generations", "container:host", "-f", str(config), "--profile-dir",
+                   str(profiles), "--json")
+    assert gens.returncode == 0, gens.stderr
+    assert json.loads(gens.stdout)["profile"] == str(profiles / "containers" / "host")
+    for command in ("build", "generations", "rollback"):
+        helped = run_cli(command, "--help", env={"COLUMNS": "300"})
+        assert "container:NAME" in helped.stdout and "system:host" in helped.stdout, command

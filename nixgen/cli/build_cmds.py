@@ -3,7 +3,13 @@
 ``build`` prints the plan (host and each container: new, changed, unchanged, no longer
 declared), then realises what changed and sets the profiles. Progress goes to stderr: a live
 display on a terminal, plain lines otherwise. Exit codes: 0 done (or nothing to do), 1 a Nix
-or build error (with ``--keep-going``: some system failed), 2 wrong arguments.
+or build error (with ``--keep-going``: some system failed), 2 wrong arguments. With ``--json``
+one JSON object is printed on stdout even when the command fails (``"ok": false`` and the
+``"error"``).
+
+A system is named ``host`` or by a container's name; ``container:NAME`` always names a
+container and ``system:host`` the host, and plain ``host`` is refused when a container is also
+called host.
 """
 
 from __future__ import annotations
@@ -58,7 +64,10 @@ def _nix_options(ctx: typer.Context) -> list[tuple[str, str]]:
         pairs.append((args.pop(0), args.pop(0)))
     return pairs
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
-NameArgument = typer.Argument("host", help="`host` or a path-route container's name.")
+NAMES_HELP = ("`container:NAME` always names a container and `system:host` the host; plain "
+              "`host` is refused when a container is also called host.")
+NameArgument = typer.Argument(
+    "host", help=f"`host` or a path-route container's name. {NAMES_HELP}")
 
 
 def _options(
@@ -170,7 +179,7 @@ def _plan_rows(the_plan: BuildPlan, arrow: str) -> list[tuple[str, str, str, str
             f"{now} {arrow} {_short(item.new)}"
         )
         route = item.route if item.dialect is None else f"{item.route}/{item.dialect}"
-        rows.append((item.name, route, status, _profile_label(item.profile, the_plan.profile_dir),
+        rows.append((item.label, route, status, _profile_label(item.profile, the_plan.profile_dir),
                      change))
     return rows
 
@@ -178,7 +187,7 @@ def _plan_rows(the_plan: BuildPlan, arrow: str) -> list[tuple[str, str, str, str
 def _print_plan(the_plan: BuildPlan) -> None:
     """The plan as a table on a terminal; as plain aligned lines, never cut, otherwise."""
     title = f"Plan for {the_plan.config} (profiles in {the_plan.profile_dir})"
-    notes = [f"  {item.name}: {item.note}" for item in the_plan.items if item.note]
+    notes = [f"  {item.label}: {item.note}" for item in the_plan.items if item.note]
     if not sys.stdout.isatty():
         rows = [PLAN_COLUMNS, *_plan_rows(the_plan, "->")]
         widths = [max(len(row[k]) for row in rows) for k in range(len(PLAN_COLUMNS) - 1)]
@@ -224,7 +233,8 @@ def build_cmd(
     include: list[str] | None = IncludeOption,
     profile_dir: str = ProfileDirOption,
     only: list[str] | None = typer.Option(
-        None, "--only", help="Build only `host` or the named path-route container (repeatable)."
+        None, "--only",
+        help=f"Build only `host` or the named path-route container (repeatable). {NAMES_HELP}",
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the plan and the exact commands; build and set nothing."
@@ -238,6 +248,49 @@ def build_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Build the host and its path-route containers into system profiles."""
+    from nixgen.errors import NixgenError
+
+    state: dict[str, Any] = {}
+    try:
+        _build(ctx, state, file, nixos, include, profile_dir, only, dry_run, jobs, keep_going,
+               builders, show_trace, json_out)
+    except NixgenError as err:
+        if json_out:
+            _print_failure_json(err, state, dry_run)
+        raise
+
+
+def _print_failure_json(err: Exception, state: dict[str, Any], dry_run: bool) -> None:
+    """The one JSON object of a failed ``build --json``: ``ok`` false, the ``error``, and the
+    plan when there is one."""
+    from nixgen.build import BuildFailure
+    from nixgen.cli.output import print_json
+
+    the_plan = state.get("plan")
+    data: dict[str, Any] = {"ok": False, "error": str(err)}
+    if the_plan is not None:
+        data.update(the_plan.to_json())
+    data.update({"dry_run": dry_run, "realised": [], "profiles_set": [],
+                 "failed": getattr(err, "failed", {}),
+                 "not_built": err.not_built if isinstance(err, BuildFailure) else []})
+    print_json(data)
+
+
+def _build(
+    ctx: typer.Context,
+    state: dict[str, Any],
+    file: str,
+    nixos: str | None,
+    include: list[str] | None,
+    profile_dir: str,
+    only: list[str] | None,
+    dry_run: bool,
+    jobs: int | None,
+    keep_going: bool,
+    builders: str | None,
+    show_trace: bool,
+    json_out: bool,
+) -> None:
     from nixgen.build import BuildResult, execute, make_nix, plan
     from nixgen.cli.output import console, err_console
 
@@ -246,6 +299,7 @@ def build_cmd(
     nix = make_nix(opts)
     with _Reporter(quiet=json_out) as report:
         the_plan = plan(opts, nix=nix, on_progress=report, write_derivations=not dry_run)
+    state["plan"] = the_plan
     if not json_out:
         _print_plan(the_plan)
     if dry_run:
