@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -822,6 +823,11 @@ def _jsonable(value: object) -> object:
         return {_jsonable(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -(1 << 63) <= value < (1 << 63)):
+        raise ValidationError(f"Nix integers are 64-bit: {value} is out of their range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"Nix has no value for the float {value}")
     return value
 
 

@@ -56,6 +56,14 @@ def test_eval_expression_arguments_are_json(nix_instantiate: str) -> None:
     proc = run_cli("eval", "--arg", "x", "not json", "{ x }: x", *OFF)
     assert proc.returncode == 2
     assert "is not JSON" in proc.stderr and "--argstr" in proc.stderr
+    top = str((1 << 63) - 1)
+    proc = run_cli("eval", "--arg", "x", top, "{ x }: x", *OFF)
+    assert (proc.returncode, proc.stdout) == (0, top + "\n"), proc.stderr
+    for beyond in (str(1 << 63), "-" + str((1 << 63) + 1), '{"a": [12345678901234567890]}',
+                   "Infinity", "NaN"):  # Nix would wrap or choke on these: refused, not bent
+        proc = run_cli("eval", "--arg", "x", beyond, "{ x }: x", *OFF)
+        assert proc.returncode == 1 and proc.stdout == "", (beyond, proc.stderr)
+        assert proc.stderr.startswith("nixgen: error: Nix ") and proc.stderr.count("\n") == 1
 
 
 def test_eval_negative_and_dash_expressions(nix_instantiate: str) -> None:
