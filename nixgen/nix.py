@@ -498,6 +498,7 @@ class Nix:
         read_write: bool = False,
         timeout: float | None = None,
         functions: bool = False,
+        on_stderr_line: Callable[[str], None] | None = None,
     ) -> object:
         """Evaluate Nix code (a ``str``) or a file (a ``Path``) to a Python value (via JSON).
 
@@ -508,7 +509,8 @@ class Nix:
         overrides the runner's own for this call. ``functions``: a function in the value comes
         back as :data:`LAMBDA` instead of failing (JSON cannot hold one), and a path as a
         :class:`~pathlib.PurePosixPath` of itself (without it, Nix's JSON copies the path to
-        the store and gives the store path).
+        the store and gives the store path). ``on_stderr_line`` gets each line Nix prints on
+        stderr as it prints it (``builtins.trace`` output, warnings).
         """
         mode = ["--eval", "--json"]
         if strict:
@@ -521,7 +523,7 @@ class Nix:
         if plain and not path_list and args is None and not functions:
             # Nix has no end-of-options marker here: code starting with "-" goes via --arg.
             argv = self.command("nix-instantiate", *mode, "-E", expr_or_file)
-            return _json(self.run(argv, timeout=timeout))
+            return _json(self.run(argv, timeout=timeout, on_stderr_line=on_stderr_line))
         helper = str(NIXEXPRS / "eval.nix")
         data_args = ["--argstr", "attrPath", json.dumps(path_list),
                      "--argstr", "args", json.dumps(_jsonable(args or {})),
@@ -534,7 +536,7 @@ class Nix:
         else:
             source = ["--argstr", "file", json.dumps(_abs(expr_or_file))]
         argv = self.command("nix-instantiate", *mode, helper, *source, *data_args)
-        value = _json(self.run(argv, timeout=timeout))
+        value = _json(self.run(argv, timeout=timeout, on_stderr_line=on_stderr_line))
         return decode_printable(value) if functions else value
 
     def eval_helper(self, helper: str, attr: str | None = None, *, read_write: bool = False,

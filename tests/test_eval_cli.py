@@ -404,3 +404,15 @@ def test_eval_reads_code_from_standard_input(tmp_path: Path, nix_instantiate: st
     assert proc.returncode == 2 and "standard input holds no Nix expression" in proc.stderr
     proc = run_cli("eval", "-f", "-", *OFF, input="x +")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "syntax error" in proc.stderr
+
+
+def test_eval_shows_what_builtins_trace_prints(nix_instantiate: str) -> None:
+    import subprocess
+
+    expr = 'builtins.trace "tracing" (builtins.trace { a = 1; } 1)'
+    bare = subprocess.run([nix_instantiate, *OFF, "--eval", "-E", expr], capture_output=True,
+                          text=True)
+    proc = run_cli("eval", expr, *OFF)
+    assert (proc.returncode, proc.stdout) == (0, "1\n")
+    traced = [ln for ln in bare.stderr.splitlines() if ln.startswith("trace: ")]
+    assert traced and proc.stderr.splitlines() == traced

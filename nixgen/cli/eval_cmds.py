@@ -181,17 +181,25 @@ def eval_cmd(
     nix = Nix(search_path=include or (), options=option or (), timeout=timeout,
               show_trace=show_trace)
     args = _arguments(arg or [], argstr or [])
+
+    def traces(line: str) -> None:  # what builtins.trace prints reaches the user, as with Nix
+        if line.startswith("trace: "):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
     if file in ("-", "/dev/stdin"):  # Nix's own stdin is not ours: pass the code along
         code = sys.stdin.read()
         if not code.strip():
             raise UsageError("standard input holds no Nix expression")
-        value = nix.eval(code, attr=attr, args=args, functions=True)
+        value = nix.eval(code, attr=attr, args=args, functions=True, on_stderr_line=traces)
     elif file is not None:
         if not Path(file).exists():
             raise FileError("no such file", file=file)
-        value = nix.eval(Path(file), attr=attr, args=args, functions=True)
+        value = nix.eval(Path(file), attr=attr, args=args, functions=True,
+                         on_stderr_line=traces)
     else:
-        value = nix.eval(words[0], attr=attr, args=args, functions=True)
+        value = nix.eval(words[0], attr=attr, args=args, functions=True,
+                         on_stderr_line=traces)
     show_value(value, as_json=json_out)
 
 
