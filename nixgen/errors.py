@@ -93,6 +93,7 @@ class NixCommandError(NixgenError):
         returncode: int | None = None,
         signal: int | None = None,
         stderr: str = "",
+        trace: str = "",
         **kw: object,
     ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
@@ -100,6 +101,7 @@ class NixCommandError(NixgenError):
         self.returncode = returncode
         self.signal = signal
         self.stderr = stderr
+        self.trace = trace  # Nix's whole report, when it was asked for (--show-trace)
 
 
 class NixNotFoundError(NixCommandError):

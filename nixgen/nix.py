@@ -328,6 +328,7 @@ class Nix:
                     col = char_column(Path(msg.file).read_bytes(), msg.line, col)
             raise NixCommandError(
                 msg.message, argv=argv, returncode=code, stderr=err_text,
+                trace=_user_trace(err_text) if "--show-trace" in argv else "",
                 file=msg.file, line=msg.line, col=col,
             )
         return completed
@@ -758,6 +759,18 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         signal_module.pthread_sigmask(signal_module.SIG_SETMASK, previous)
+
+
+def _user_trace(err_text: str) -> str:
+    """Nix's report with ``--show-trace``, less the frames inside nixgen's own helpers."""
+    blocks: list[list[str]] = [[]]
+    for line in err_text.strip().splitlines():
+        if line.lstrip().startswith("\u2026 "):  # "… while evaluating …" starts a frame
+            blocks.append([])
+        blocks[-1].append(line)
+    helpers = str(NIXEXPRS)
+    kept = [b for i, b in enumerate(blocks) if i == 0 or not any(helpers in ln for ln in b)]
+    return "\n".join(ln for b in kept for ln in b).strip()
 
 
 def _seconds(limit: float | None) -> str:

@@ -416,3 +416,21 @@ def test_eval_shows_what_builtins_trace_prints(nix_instantiate: str) -> None:
     assert (proc.returncode, proc.stdout) == (0, "1\n")
     traced = [ln for ln in bare.stderr.splitlines() if ln.startswith("trace: ")]
     assert traced and proc.stderr.splitlines() == traced
+
+
+def test_show_trace_adds_nixs_report_after_the_one_line(tmp_path: Path,
+                                                        nix_instantiate: str) -> None:
+    from nixgen.nix import NIXEXPRS
+
+    module = tmp_path / "m.nix"
+    module.write_text('let\n  f = x: x.missing;\nin\n{ a = f { }; }\n')
+    plain = run_cli("eval", "-f", str(module), "-A", "a", *OFF)
+    assert plain.returncode == 1 and plain.stderr.count("\n") == 1
+    traced = run_cli("eval", "-f", str(module), "-A", "a", "--show-trace", *OFF)
+    assert traced.returncode == 1
+    first, *rest = traced.stderr.splitlines()
+    assert first == plain.stderr.strip()
+    assert any("while evaluating" in line for line in rest)  # Nix's frames, as it prints them
+    assert all(line.startswith("  ") or not line for line in rest)
+    assert str(NIXEXPRS) not in traced.stderr  # nixgen's own helpers are left out
+    assert f"{module}:2:" in traced.stderr

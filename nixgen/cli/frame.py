@@ -44,6 +44,9 @@ def _run(args: list[str], debug: bool) -> None:
         if debug:
             raise
         sys.stderr.write(f"nixgen: error: {err}\n")
+        trace = getattr(err, "trace", "")
+        if trace:  # asked for with --show-trace: Nix's whole report follows the one line
+            sys.stderr.write("".join(f"  {line}\n" for line in trace.splitlines()))
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         if debug:
