@@ -297,6 +297,10 @@ def _run_operation(
         _check_known(operation, args, ("name", "delete_file"))
         name = _one(args, "name", str, required=True)
         delete_file = _one(args, "delete_file", bool, False)
+        if delete_file and not has_file:
+            raise ValidationError(
+                "argument 'delete_file': a container's file is found beside the configuration, "
+                "and this buffer has no file yet; save it first or give \"path\"")
         plan = container_edit.plan_remove(file_path, name, delete_file=delete_file,
                                           buffers=all_buffers)
         return _plan_result(plan, file_path, data, all_buffers)

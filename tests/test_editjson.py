@@ -285,3 +285,23 @@ def test_path_route_container_needs_the_buffer_file(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert proc.returncode == 0, out
     assert out["files"] == [] and "systemd.containers.foo.config" in out["edits"][0]["newText"]
+
+
+def test_removing_a_container_file_needs_the_buffer_file(tmp_path: Path) -> None:
+    (tmp_path / "containers").mkdir()
+    bystander = tmp_path / "containers" / "foo.nix"  # in the current folder, not the buffer's
+    bystander.write_text("{ }\n")
+    text = '{\n  systemd.containers.foo.path = "/nix/var/nix/profiles/containers/foo";\n}\n'
+    request = {"text": text, "operation": "remove-container",
+               "args": {"name": "foo", "delete_file": True}}
+    proc = run_cli("edit", "--json", input=json.dumps(request), cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1 and "files" not in out
+    assert "delete_file" in out["error"]["message"] and '"path"' in out["error"]["message"]
+    # without deleting the file, the buffer alone is enough
+    request["args"] = {"name": "foo"}
+    proc = run_cli("edit", "--json", input=json.dumps(request), cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0, out
+    assert out["files"] == [] and apply_text_edits(text, out["edits"]) == "{\n}\n"
+    assert bystander.read_text() == "{ }\n"
