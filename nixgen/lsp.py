@@ -173,7 +173,8 @@ class NixgenServer(LanguageServer):
     def publish(self, buf: Buffer) -> None:
         try:
             diags, findings = buffer_diagnostics(buf.data, buf.tree, buf.index, path=buf.path,
-                                                 document=buf.document)
+                                                 document=buf.document,
+                                                 buffers=self.other_buffers(buf.uri))
         except Exception as exc:
             log.exception("diagnostics failed")
             diags, findings = [], []

@@ -6,7 +6,7 @@ Produces LSP ``Diagnostic`` objects as JSON-ready dicts (UTF-16 ranges). Finding
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,11 +73,12 @@ def diagnostic(index: LineIndex, start: int, end: int, message: str, *, severity
     return out
 
 
-def check_findings(document: Any, path: Path | None) -> list[Any]:
-    """Findings of ``nixgen check`` for ``document``."""
+def check_findings(document: Any, path: Path | None,
+                   buffers: Mapping[Path, bytes] | None = None) -> list[Any]:
+    """Findings of ``nixgen check`` for ``document`` (other open ``buffers`` as they are)."""
     from nixgen.checks import check_document
 
-    return list(check_document(document, path=path))
+    return list(check_document(document, path=path, buffers=buffers))
 
 
 def _same(a: Path | None, b: Path | None) -> bool:
@@ -105,7 +106,9 @@ def finding_diagnostic(index: LineIndex, finding: Finding) -> dict[str, Any]:
 
 
 def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path | None,
-                       document: Callable[[], Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+                       document: Callable[[], Any],
+                       buffers: Mapping[Path, bytes] | None = None,
+                       ) -> tuple[list[dict[str, Any]], list[Any]]:
     """Diagnostics for a buffer and the check findings behind them (for quick fixes)."""
     problems = syntax_problems(tree, data)
     bom = byte_order_mark_findings(data, tree, path)
@@ -116,7 +119,7 @@ def buffer_diagnostics(data: bytes, tree: Any, index: LineIndex, *, path: Path |
     findings: list[Any] = []
     try:
         doc = document()
-        findings = [f for f in check_findings(doc, path)
+        findings = [f for f in check_findings(doc, path, buffers)
                     if _same(f.file, path) and f.code != "NG001"]
     except Exception as exc:  # a broken check must not hide the rest
         out.append(diagnostic(index, 0, 0, f"nixgen check failed: {exc}", severity=4))

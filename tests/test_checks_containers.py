@@ -281,7 +281,7 @@ def test_container_rules_follow_imports_and_report_in_the_right_file(tmp_path: P
     assert found(config, "NG301") == [("NG301", "more.nix", 1)]
 
 
-def test_check_document_reports_only_its_own_file(tmp_path: Path) -> None:
+def test_check_document_reports_its_own_file_and_clashes_involving_it(tmp_path: Path) -> None:
     from nixgen.document import Document
 
     config = write(tmp_path, {
@@ -289,11 +289,18 @@ def test_check_document_reports_only_its_own_file(tmp_path: Path) -> None:
         "containers.nix": "{ systemd.containers.foo.config.services.openssh.enable = true; }\n",
     })
     doc = Document.from_path(config)
-    assert [f.code for f in check_document(doc)] == []
+    (clash,) = check_document(doc)  # located in containers.nix; shown here at the host's sshd
+    assert (clash.code, clash.file, clash.line) == ("NG301", config, 4)
+    assert f"reported at {tmp_path / 'containers.nix'}:1" in clash.message and clash.fix is None
+    assert clash.related == ((str(tmp_path / "containers.nix"), 1, 59),)
+    # an unsaved buffer of the imported module counts, not the file on disk
+    quiet = b"{ systemd.containers.foo.config.services.openssh.ports = [ 2022 ]; }\n"
+    assert check_document(doc, buffers={tmp_path / "containers.nix": quiet}) == []
     sub = Document.from_path(tmp_path / "containers.nix")
     assert {f.code for f in check_document(sub)} == {"NG401"}
     buffer = Document.from_text(HOST_SSH + "\n", path=config)
-    assert check_document(buffer, select=["NG3"]) == []
+    assert [f.code for f in check_document(buffer, select=["NG3"])] == ["NG301"]
+    assert check_document(buffer, select=["NG4"]) == []
 
 
 def test_fix_all_tree_twice_and_parse(tmp_path: Path, nix_instantiate: str) -> None:

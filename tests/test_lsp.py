@@ -570,3 +570,24 @@ def test_convert_actions_are_not_offered_when_a_comment_would_be_lost(
                   if a["title"] == "Convert x to dotted form")
     got = apply_text_edits(text, edits_for(action["edit"], uri))
     assert got == text.replace("x = { y /* k */ = 1; };", "x.y /* k */ = 1;")
+
+
+def test_a_clash_with_an_imported_module_shows_in_the_configuration(
+        client: LspClient, tmp_path: Path) -> None:
+    module = tmp_path / "c.nix"
+    module.write_text("{ ... }:\n{\n  systemd.containers.bar.config = {\n"
+                      "    services.openssh.enable = true;\n"
+                      "    services.openssh.ports = [ 2023 ];\n  };\n}\n")
+    text = ("{ ... }:\n{\n  imports = [ ./c.nix ];\n  systemd.containers.foo.config = {\n"
+            "    services.openssh.enable = true;\n    services.openssh.ports = [ 2022 ];\n"
+            "  };\n}\n")
+    _path, uri = _file(tmp_path, text)
+    assert not [d for d in client.open(uri, text)["diagnostics"] if d["code"] == "NG301"]
+    # bar's file is opened and changed, unsaved, to foo's port: the configuration sees it
+    unsaved = module.read_text().replace("2023", "2022")
+    client.open(module.as_uri(), unsaved)
+    diags = client.change(uri, 2, [{"text": text}])["diagnostics"]
+    (clash,) = [d for d in diags if d["code"] == "NG301"]
+    assert f"reported at {module}:5" in clash["message"]
+    assert clash["range"]["start"]["line"] == 3  # at foo, the other party, in this buffer
+    assert module.read_text().count("2023") == 1  # nothing was written

@@ -10,6 +10,7 @@ an open buffer.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -337,10 +338,14 @@ def check_document(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     configuration: bool = True,
+    buffers: Mapping[Path, bytes] | None = None,
 ) -> list[Finding]:
     """Findings located in one document (an open buffer: ``doc.data`` is what is checked).
 
-    With a path, configuration rules also run, reading the modules it imports from disk.
+    With a path, configuration rules also run, reading the modules it imports from
+    ``buffers`` (other unsaved buffers) or else from disk. A configuration finding located in
+    another file but involving this one (a port clash with an imported module) comes back at
+    this file's place, naming the other.
     """
     p = Path(path) if path is not None else doc.path
     data: bytes = doc.data
@@ -348,12 +353,34 @@ def check_document(
     findings = check_source(data, p, tree=tree, select=select, ignore=ignore)
     sel, ign = normalise_codes(select), normalise_codes(ignore)
     if configuration and p is not None and _wanted(CONFIG_CODES, sel, ign):
-        ws = Workspace({p: data})
+        ws = Workspace({**(buffers or {}), p: data})
         parsed: dict[str, _Parsed] = {}
         _read_modules(p, ws, parsed, root_tree=tree, root_document=doc)
         real_p = os.path.realpath(p)
         for f in _configuration_findings(p, parsed, ws):
-            if (f.file is not None and os.path.realpath(f.file) == real_p
-                    and code_enabled(f.code, sel, ign)):
+            if f.file is None or not code_enabled(f.code, sel, ign):
+                continue
+            if os.path.realpath(f.file) == real_p:
                 findings.append(replace(f, file=p))
+                continue
+            here = next(((ln, c) for rf, ln, c in f.related
+                         if rf and os.path.realpath(rf) == real_p), None)
+            if here is not None:
+                findings.append(_moved_here(f, p, data, *here))
     return _dedupe(findings)
+
+
+def _moved_here(f: Finding, path: Path, data: bytes, line: int, col: int) -> Finding:
+    """``f`` (located in another file) at ``line``:``col`` of this file, naming its place."""
+    lines = data.split(b"\n")
+    line = min(max(line, 1), len(lines))
+    text = lines[line - 1].decode("utf-8", "replace")
+    start = sum(len(x) + 1 for x in lines[: line - 1]) + len(
+        text[: max(col - 1, 0)].encode("utf-8"))
+    m = re.match(rb"[A-Za-z0-9_.'-]+", data[start:])
+    end = start + (len(m.group(0)) if m else 0)
+    end_col = col + len(data[start:end].decode("utf-8", "replace"))
+    return replace(f, file=path, line=line, col=col, end_line=line, end_col=end_col,
+                   start_byte=start, end_byte=end, fix=None,
+                   message=f"{f.message} (reported at {f.file}:{f.line})",
+                   related=((str(f.file), f.line, f.col),))
