@@ -112,6 +112,8 @@ class Container:
     port_sites: dict[int, str] = field(default_factory=dict)
     ports_unread: list[str] = field(default_factory=list)
     ssh_enable_site: str | None = None
+    unreadable: dict[str, list[str]] = field(default_factory=dict)
+    wrappers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def location(self) -> str:
@@ -123,13 +125,19 @@ class Container:
         """Whether the container uses the host's network (no private network)."""
         return not self.private_network
 
+    @property
+    def ports_default(self) -> bool:
+        """Whether its sshd is enabled and no ``ports`` are set, so that it listens on NixOS's
+        default port 22."""
+        return bool(self.ssh_enabled) and not self.ports and not self.ports_unread
+
     def sshd_ports(self) -> list[int]:
-        """Ports its sshd listens on as far as the files tell: the explicit list, or 22 when
-        enabled without one. A ``ports`` value that is not a literal (see
-        :attr:`ports_unread`) adds nothing, and 22 is then not assumed."""
+        """Ports its sshd listens on as far as the files tell: the ports written as literals,
+        or 22 when enabled without any. A ``ports`` value (or element) that is not a literal
+        (see :attr:`ports_unread`) adds nothing, and 22 is then not assumed."""
         if self.ports:
             return list(self.ports)
-        if self.ssh_enabled and not self.ports_unread:
+        if self.ports_default:
             return [DEFAULT_SSH_PORT]
         return []
 
@@ -167,6 +175,10 @@ class Container:
             "container_file": str(self.container_file) if self.container_file else None,
             "conditional": self.conditional,
             "dynamic": self.dynamic,
+            "sshd_ports": self.sshd_ports(),
+            "ports_default": self.ports_default,
+            "unreadable": {k: list(v) for k, v in self.unreadable.items()},
+            "wrappers": {k: list(v) for k, v in self.wrappers.items()},
         }
 
 
@@ -507,11 +519,206 @@ def file_exists(path: Path, buffers: Mapping[Path, bytes] | None = None) -> bool
     return _buffer_for(path, buffers) is not None or path.is_file()
 
 
+#: The settings the container commands report: JSON key, path relative to the container, and
+#: whether only the modern dialect has the option.
+_FIELDS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("auto_start", ("autoStart",), True),
+    ("private_network", ("privateNetwork",), True),
+    ("host_address", ("hostAddress",), True),
+    ("host_address", ("hostAddress6",), True),
+    ("local_address", ("localAddress",), True),
+    ("local_address", ("localAddress6",), True),
+    ("forward_ports", ("forwardPorts",), True),
+    ("bind_mounts", ("bindMounts",), True),
+    ("ssh_enabled", ("config", *SSH_ENABLE), False),
+    ("ssh_enabled", ("config", *SSH_ENABLE_OLD), False),
+    ("ports", ("config", *SSH_PORTS), False),
+    ("ssh_keys", ("config", "users", "users", "root", "openssh", "authorizedKeys", "keys"), False),
+)
+
+#: Wrappers that make a value conditional or give it a priority; they are shown with it.
+MARKED_WRAPPERS = ("mkIf", "mkDefault", "mkForce", "mkOverride", "mkOptionDefault",
+                   "mkVMOverride", "mkImageMediaOverride")
+
+#: How many variables and nested sets a value is followed through (``let a = b; b = a;``).
+_MAX_DEPTH = 6
+
+
+@dataclass
+class _Def:
+    """One definition that concerns a container: the binding, its path below the container,
+    its file, and the wrappers between the container's own definition and the value."""
+
+    binding: Binding
+    rel: tuple[Any, ...]
+    file: Path
+    wrappers: tuple[str, ...]
+
+
+def _own_wrappers(binding: Binding) -> tuple[str, ...]:
+    """The wrappers written on the binding's own value (``x = mkDefault 5;``: mkDefault)."""
+    from nixgen import scope
+
+    if getattr(binding, "is_inherit", False) or binding.node.type != "binding":
+        return ()
+    expr = binding.node.child_by_field_name("expression")
+    return () if expr is None else scope.strip_value(expr, binding.data)[1]
+
+
+def _fields_below(rel: tuple[Any, ...], dialect: str) -> list[str]:
+    """JSON keys of the reported settings that lie strictly below ``rel``."""
+    return [
+        key for key, path, modern in _FIELDS
+        if (dialect == "modern" or not modern) and len(rel) < len(path)
+        and path[: len(rel)] == rel
+    ]
+
+
+def _short_text(binding: Binding) -> str:
+    """The source text of a value (of an ``inherit``, the whole of it), whitespace collapsed."""
+    if getattr(binding, "is_inherit", False) or binding.value_node is None:
+        text = binding.data[binding.node.start_byte : binding.node.end_byte]
+        return " ".join(text.decode("utf-8", "replace").split())
+    return " ".join(binding.text.split())
+
+
+def _resolved(node: Any, data: bytes) -> Any:
+    """``node``, or when it is a variable bound by a ``let`` as ``name = VALUE;``, that value
+    (followed through further such variables)."""
+    node = _strip_parens(node)
+    for _ in range(_MAX_DEPTH):
+        if node is None or node.type != "variable_expression":
+            break
+        _, value = _variable_definition(node, node.text.decode("utf-8"), data)
+        if value is None:
+            break
+        node = _strip_parens(value)
+    return node
+
+
+def _target(binding: Binding) -> Any:
+    """The node a binding's value is (a ``let`` variable followed, ``inherit name;`` too)."""
+    if getattr(binding, "is_inherit", False):
+        node = binding.node
+        if node.type != "inherit" or not binding.path or not isinstance(binding.path[-1], str):
+            return None  # inherit (x) name;
+        skip = node.parent.parent if node.parent is not None else None
+        _, value = _variable_definition(node, binding.path[-1], binding.data, skip)
+        return None if value is None else _resolved(value, binding.data)
+    if binding.value_node is None:
+        return None
+    return _resolved(binding.value_node, binding.data)
+
+
+def _node_value(node: Any, data: bytes) -> tuple[object, bool]:
+    """The literal value of ``node`` (a let-bound variable followed) and whether it is one."""
+    from nixgen.literal import Unevaluated, literal_value
+
+    target = _resolved(node, data)
+    if target is None:
+        return None, False
+    value = literal_value(target, data)
+    return (None, False) if isinstance(value, Unevaluated) else (value, True)
+
+
+def read_value(binding: Binding) -> tuple[object, str | None]:
+    """The literal value of a binding and None, or None and the value's source text when it is
+    not a literal. A variable bound by a ``let`` as ``name = LITERAL;`` (also through
+    ``inherit name;``) counts as that literal."""
+    from nixgen.literal import Unevaluated, literal_value
+
+    value = literal_of(binding)
+    if value is not None or not isinstance(binding.value, Unevaluated):
+        return value, None
+    target = _target(binding)
+    if target is not None:
+        value = literal_value(target, binding.data)
+        if not isinstance(value, Unevaluated):
+            return value, None
+    return None, _short_text(binding)
+
+
+def read_list(binding: Binding) -> tuple[list[object], list[str]]:
+    """The elements of a list value that are literals (let-bound variables followed), and the
+    source text of each element that is not; for a value that is not a list at all, ``[]`` and
+    its source text."""
+    target = _target(binding)
+    if target is None or target.type != "list_expression":
+        value, text = read_value(binding)
+        if isinstance(value, list):
+            return value, []
+        return [], [text if text is not None else _short_text(binding)]
+    values: list[object] = []
+    unread: list[str] = []
+    for element in target.named_children:
+        if element.type == "comment":
+            continue
+        value, ok = _node_value(element, binding.data)
+        if ok:
+            values.append(value)
+        else:
+            raw = binding.data[element.start_byte : element.end_byte]
+            unread.append(" ".join(raw.decode("utf-8", "replace").split()))
+    return values, unread
+
+
+def _expand(out: list[_Def], binding: Binding, rel: tuple[Any, ...], file: Path,
+            wrappers: tuple[str, ...], c: Container, depth: int = 0) -> None:
+    """Add the definition to ``out`` and, when it is a set the reported settings lie in but
+    written as something else than a set literal (a let-bound variable, a module function),
+    the definitions inside it; when that cannot be read, its settings are marked unreadable."""
+    from nixgen import scope
+    from nixgen.binding_index import scan
+
+    out.append(_Def(binding, rel, file, wrappers))
+    below = _fields_below(rel, c.dialect)
+    if not below:
+        return
+    if not getattr(binding, "is_inherit", False) and (
+        _is_attrset(binding.value_node) or _is_mkmerge_list(binding)
+    ):
+        return  # a set literal: its bindings are found (and expanded) on their own
+    target = _target(binding) if depth < _MAX_DEPTH else None
+    sources = [] if target is None else scope.body_sources(target, binding.data)
+    if not sources:
+        text = _short_text(binding)
+        for key in dict.fromkeys(below):
+            _unread(c, key, [text])
+        if "ports" in below:
+            c.ports_unread.append(f"{file}:{binding.line}")
+        return
+    for inner in scan(target, binding.data, file, None):
+        _expand(out, inner, (*rel, *inner.path), file, (*wrappers, *inner.wrappers), c,
+                depth + 1)
+
+
+def _unread(c: Container, key: str, texts: list[str]) -> None:
+    """Note the source text of values of a reported setting that are not literals."""
+    for text in texts:
+        if text not in c.unreadable.get(key, []):
+            c.unreadable.setdefault(key, []).append(text)
+
+
+def _mark(c: Container, key: str, wrappers: tuple[str, ...]) -> None:
+    """Note the wrappers (mkIf, mkDefault, …) a reported setting was read through."""
+    for name in wrappers:
+        if name in MARKED_WRAPPERS and name not in c.wrappers.get(key, []):
+            c.wrappers.setdefault(key, []).append(name)
+
+
 def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
     items = [(b, m) for b, _, m in entry.bindings]
     defs = topmost(items)
     defs.sort(key=lambda bm: (bm[1] is not entry.module, bm[0].line, bm[0].col))
     first, first_module = defs[0]
+    # Wrappers around a whole definition of the container (``containers.x = mkIf c { … };``
+    # and those above ``containers``) make the container conditional; those further in
+    # belong to the settings they wrap.
+    rels = {id(b): rel for b, rel, _ in entry.bindings}
+    outer: dict[int, int] = {}
+    for b, _ in defs:
+        own = 0 if not rels.get(id(b)) else len(_own_wrappers(b))
+        outer[id(b)] = len(b.wrappers) - own
     c = Container(
         name=entry.name,
         dialect=entry.dialect,
@@ -522,22 +729,28 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
         definitions=[b for b, _ in defs],
         definition_files=[m.path for _, m in defs],
         dynamic=entry.dynamic,
-        conditional=any("mkIf" in tuple(b.wrappers or ()) for b, _, _ in entry.bindings),
+        conditional=any("mkIf" in tuple(b.wrappers[: outer[id(b)]]) for b, _ in defs),
     )
-    routes = set()
+    flat: list[_Def] = []
     for binding, rel, module in entry.bindings:
-        if not rel:
+        top = next((d for d, m in defs if m is module and (d is binding or _contains(d, binding))),
+                   None)
+        start = outer[id(top)] if top is not None else len(binding.wrappers)
+        _expand(flat, binding, rel, module.path, tuple(binding.wrappers[start:]), c)
+    routes = set()
+    for d in flat:
+        if not d.rel:
             continue
-        head = rel[0]
+        head = d.rel[0]
         if head == "config":
             routes.add("config")
         elif head == "path":
             routes.add("path")
-            value = literal_of(binding) if len(rel) == 1 else None
+            value = read_value(d.binding)[0] if len(d.rel) == 1 else None
             if value is not None:
                 c.profile = str(value)
-                c.path_file = module.path
-        _read_field(c, binding, rel, module)
+                c.path_file = d.file
+        _read_field(c, d)
     if routes == {"config"}:
         c.route = "config"
     elif routes == {"path"}:
@@ -549,40 +762,61 @@ def _build(entry: _Found, buffers: Mapping[Path, bytes] | None) -> Container:
     return c
 
 
-def _read_field(c: Container, binding: Binding, rel: tuple[Any, ...], module: Module) -> None:
-    data = module.document.data
-    if rel == ("config",):
-        body = function_body(binding.value_node)
-        opened = None if body is None else body_document(data, body)
-        if opened is not None:
-            sub = opened[0]
-            offset = module.document.line_col(body.start_byte)[0] - 1
-            for inner in sub.bindings():
-                _read_guest_field(c, inner, tuple(inner.path), module.path, offset)
-            return
+_HOST_SIDE = {
+    "autoStart": ("auto_start", bool),
+    "privateNetwork": ("private_network", bool),
+    "hostAddress": ("host_address", str),
+    "hostAddress6": ("host_address", str),
+    "localAddress": ("local_address", str),
+    "localAddress6": ("local_address", str),
+    "forwardPorts": ("forward_ports", list),
+    "bindMounts": ("bind_mounts", dict),
+}
+
+
+def _read_field(c: Container, d: _Def) -> None:
+    binding, rel = d.binding, d.rel
     if rel[:1] == ("config",):
-        _read_guest_field(c, binding, rel[1:], module.path)
+        _read_guest_field(c, binding, rel[1:], d.file, d.wrappers)
         return
+    if c.dialect != "modern" or not rel or rel[0] not in _HOST_SIDE:
+        return
+    key, kind = _HOST_SIDE[rel[0]]
     if len(rel) != 1:
-        if rel[:1] == ("bindMounts",) and len(rel) == 2 and isinstance(rel[1], str):
-            value = literal_of(binding)
+        if rel[0] == "bindMounts" and len(rel) == 2 and isinstance(rel[1], str):
+            value, text = read_value(binding)
             if isinstance(value, dict):
                 c.bind_mounts[rel[1]] = value
+                _mark(c, key, d.wrappers)
+            elif text is not None:
+                _unread(c, key, [text])
         return
-    value = literal_of(binding)
-    head = rel[0]
-    if head == "autoStart" and isinstance(value, bool):
-        c.auto_start = value
-    elif head == "privateNetwork" and isinstance(value, bool):
-        c.private_network = value
-    elif head in ("hostAddress", "hostAddress6") and isinstance(value, str):
-        c.host_address = c.host_address or value
-    elif head in ("localAddress", "localAddress6") and isinstance(value, str):
-        c.local_address = c.local_address or value
-    elif head == "forwardPorts" and isinstance(value, list):
-        c.forward_ports.extend(v for v in value if isinstance(v, dict))
-    elif head == "bindMounts" and isinstance(value, dict):
-        c.bind_mounts.update(value)
+    if kind is dict and _is_attrset(binding.value_node):
+        return  # bindMounts = { … }: its entries are read one by one
+    if kind is list:
+        values, unread = read_list(binding)
+        c.forward_ports.extend(v for v in values if isinstance(v, dict))
+        if unread:
+            _unread(c, key, unread)
+        _mark(c, key, d.wrappers)
+        return
+    value, text = read_value(binding)
+    if text is not None:
+        _unread(c, key, [text])
+        return
+    if not isinstance(value, kind):
+        return
+    if key == "auto_start":
+        c.auto_start = bool(value)
+    elif key == "private_network":
+        c.private_network = bool(value)
+    elif key == "host_address":
+        c.host_address = c.host_address or str(value)
+    elif key == "local_address":
+        c.local_address = c.local_address or str(value)
+    elif key == "bind_mounts":
+        c.bind_mounts.update(value)  # type: ignore[arg-type]
+    _mark(c, key, d.wrappers)
 
 
 def _read_guest_field(
@@ -590,36 +824,42 @@ def _read_guest_field(
     binding: Binding,
     rel: tuple[Any, ...],
     file: Path | None = None,
-    line_offset: int = 0,
+    wrappers: tuple[str, ...] = (),
 ) -> None:
     """Fields of the container's own NixOS configuration (relative to ``config``).
 
-    ``file`` and ``line_offset`` say where the binding is (its document may be a part of the
-    file, ``line_offset`` lines down), for the sites of the sshd ports."""
-    site = f"{file or c.file}:{binding.line + line_offset}"
-    if rel == SSH_PORTS or ssh_ports_hidden(binding, rel):
-        ports = ssh_ports_value(binding) if rel == SSH_PORTS else None
-        if ports is None:
-            c.ports_unread.append(site)
-            return
+    ``file`` says where the binding is, for the sites of the sshd ports; ``wrappers`` are
+    those between the container's definition and the value."""
+    site = f"{file or c.file}:{binding.line}"
+    if rel == SSH_PORTS:
+        values, unread = read_list(binding)
+        ports = [p for p in values if isinstance(p, int) and not isinstance(p, bool)]
         for p in ports:
             if p not in c.ports:
                 c.ports.append(p)
                 c.port_sites[p] = site
+        if unread:
+            c.ports_unread.append(site)
+            _unread(c, "ports", unread)
+        _mark(c, "ports", wrappers)
     elif rel in (SSH_ENABLE, SSH_ENABLE_OLD):
-        value = literal_of(binding)
-        if isinstance(value, bool):
+        value, text = read_value(binding)
+        if text is not None:
+            _unread(c, "ssh_enabled", [text])
+        elif isinstance(value, bool):
             c.ssh_enabled = value
             c.ssh_enable_site = site if value else None
+            _mark(c, "ssh_enabled", wrappers)
     elif (
         len(rel) == 6
         and rel[0] == "users"
         and rel[2] == "root"
         and rel[3:] == ("openssh", "authorizedKeys", "keys")
     ):
-        value = literal_of(binding)
-        if isinstance(value, list):
-            c.ssh_keys.extend(k for k in value if isinstance(k, str))
+        values, unread = read_list(binding)
+        c.ssh_keys.extend(k for k in values if isinstance(k, str))
+        if unread:
+            _unread(c, "ssh_keys", unread)
 
 
 def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = None) -> None:
@@ -630,10 +870,13 @@ def read_container_file(c: Container, buffers: Mapping[Path, bytes] | None = Non
         doc = load_document(c.container_file, buffers)
     except NixgenError:
         return
+    flat: list[_Def] = []
     for binding in doc.bindings():
         path = settings_path(binding, config_root(doc))
         if path:
-            _read_guest_field(c, binding, path, c.container_file)
+            _expand(flat, binding, ("config", *path), c.container_file, tuple(binding.wrappers), c)
+    for d in flat:
+        _read_guest_field(c, d.binding, d.rel[1:], d.file, d.wrappers)
 
 
 def discover(config: Path, *, buffers: Mapping[Path, bytes] | None = None) -> list[Container]:

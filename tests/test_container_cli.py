@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import nix_parse_ok, run_cli
@@ -663,3 +664,171 @@ def test_add_container_with_ports_from_a_let(tmp_path: Path, env: dict[str, str]
     col = line.index("ports", line.index("enable")) + 1
     assert code != 0 and f"{path}:4:{col}:" in err and "line 2" in err
     assert path.read_text() == text
+
+
+# --- show/list report what the files say, compared with what the stand-in NixOS evaluates ------
+
+READ_BACK = """{ lib, ... }:
+let
+  sshPort = 2024;
+  addr = "10.233.7.1";
+  guest = { services.openssh.enable = true; services.openssh.ports = [ 2030 ]; };
+  hostSide = { autoStart = true; config = { }; };
+in
+{
+  containers.a.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ sshPort 2023 2022 ];
+  };
+  containers.h = { config = guest; privateNetwork = true; hostAddress = addr; };
+  containers.g = hostSide;
+  containers.f.config = { pkgs, ... }: let p = 2200; in {
+    services.openssh.enable = true;
+    services.openssh.ports = [ p ];
+  };
+  containers.d.config = { services.openssh.enable = true; };
+  containers.u.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ 2040 (2000 + 41) ];
+  };
+  containers.m = {
+    autoStart = lib.mkIf false true;
+    privateNetwork = lib.mkDefault true;
+    config = { services.openssh.enable = lib.mkIf false true; };
+  };
+}
+"""
+
+READ_BACK_EVAL = """{ nixos, cfg }:
+let
+  host = (import nixos { configuration = cfg; }).config;
+  guest = c: (import nixos { configuration = c; }).config;
+in builtins.mapAttrs (name: c: {
+  inherit (c) autoStart privateNetwork hostAddress;
+  inherit ((guest c.config).services.openssh) enable ports;
+}) host.containers
+"""
+
+
+def _evaluated(tmp_path: Path, cfg: Path, nix_instantiate: str) -> dict[str, Any]:
+    import subprocess
+
+    from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+    expr = tmp_path / "read_back_eval.nix"
+    expr.write_text(READ_BACK_EVAL)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", str(expr),
+         "--arg", "nixos", str(STAND_IN_NIXOS), "--arg", "cfg", str(cfg)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_list_json_agrees_with_the_stand_in_nixos(
+    tmp_path: Path, env: dict[str, str], nix_instantiate: str
+) -> None:
+    cfg = tmp_path / "configuration.nix"
+    cfg.write_text(READ_BACK)
+    evaluated = _evaluated(tmp_path, cfg, nix_instantiate)
+    code, out, err = cli("list-containers", "-f", str(cfg), "--json", env=env)
+    assert code == 0, err
+    listed = {c["name"]: c for c in json.loads(out)}
+    assert set(listed) == set(evaluated)
+    # literals (let-bound variables followed, module functions read) are the evaluated values
+    for name in ("a", "h", "f"):
+        assert listed[name]["ports"] == evaluated[name]["ports"], name
+        assert listed[name]["ssh_enabled"] is evaluated[name]["enable"] is True, name
+    assert listed["h"]["host_address"] == evaluated["h"]["hostAddress"]
+    assert listed["h"]["private_network"] is evaluated["h"]["privateNetwork"] is True
+    assert listed["g"]["auto_start"] is evaluated["g"]["autoStart"] is True
+    assert listed["g"]["route"] == "config"
+    # sshd without ports listens on the default port
+    assert listed["d"]["ports"] == []
+    assert listed["d"]["sshd_ports"] == evaluated["d"]["ports"] == [22]
+    assert listed["d"]["ports_default"] is True
+    # a port that is not a literal is named, not dropped silently nor guessed
+    assert listed["u"]["ports"] == [2040]
+    assert listed["u"]["unreadable"] == {"ports": ["(2000 + 41)"]}
+    assert evaluated["u"]["ports"] == [2040, 2041]
+    for name, c in listed.items():
+        assert set(c["ports"]) <= set(evaluated[name]["ports"]), name
+        unread = len(c["unreadable"].get("ports", []))
+        if evaluated[name]["enable"] and not c["ports_default"]:
+            assert len(c["ports"]) + unread == len(evaluated[name]["ports"]), name
+    # a value that differs from the evaluated one is marked with the wrapper that explains it
+    m = listed["m"]
+    assert (m["auto_start"], evaluated["m"]["autoStart"]) == (True, False)
+    assert (m["ssh_enabled"], evaluated["m"]["enable"]) == (True, False)
+    assert m["wrappers"] == {"auto_start": ["mkIf"], "private_network": ["mkDefault"],
+                             "ssh_enabled": ["mkIf"]}
+    assert m["conditional"] is False  # the container itself is not under mkIf
+    for name in ("a", "h", "g", "f", "d", "u"):
+        assert listed[name]["wrappers"] == {} and listed[name]["conditional"] is False
+
+
+def _rows(out: str) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("  ")
+        rows.setdefault(key.strip(), value.strip())
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a", {"ports": "2024, 2023, 2022", "sshd": "yes"}),
+        ("h", {"ports": "2030", "sshd": "yes", "host address": "10.233.7.1",
+               "private network": "yes"}),
+        ("g", {"autostart": "yes", "route": "config", "sshd": "-"}),
+        ("f", {"ports": "2200", "sshd": "yes"}),
+        ("d", {"ports": "22 (default)", "sshd": "yes"}),
+        ("u", {"ports": "2040, (not a literal: (2000 + 41))"}),
+        ("m", {"autostart": "yes (under mkIf)", "private network": "yes (mkDefault)",
+               "sshd": "yes (under mkIf)", "ports": "22 (default)"}),
+    ],
+)
+def test_show_text_reports_literals_defaults_and_wrappers(
+    tmp_path: Path, env: dict[str, str], name: str, expected: dict[str, str]
+) -> None:
+    cfg = tmp_path / "configuration.nix"
+    cfg.write_text(READ_BACK)
+    code, out, err = cli("show-container", name, "-f", str(cfg), env=env)
+    assert code == 0, err
+    rows = _rows(out)
+    for key, value in expected.items():
+        assert rows.get(key) == value, (key, out)
+
+
+def test_values_that_are_not_literals_are_marked(tmp_path: Path, env: dict[str, str]) -> None:
+    cfg = tmp_path / "configuration.nix"
+    cfg.write_text(
+        "{ config, mkC, ... }:\n{\n"
+        "  containers.u = { config = config.guestCfg; autoStart = config.x;\n"
+        "    hostAddress = config.addr; };\n"
+        "  containers.v = mkC 1;\n"
+        "}\n"
+    )
+    code, out, err = cli("show-container", "u", "-f", str(cfg), env=env)
+    assert code == 0, err
+    rows = _rows(out)
+    assert rows["ports"] == rows["sshd"] == "(not a literal: config.guestCfg)"
+    assert rows["autostart"] == "(not a literal: config.x)"
+    assert rows["host address"] == "(not a literal: config.addr)"
+    assert rows["private network"] == "-"  # not set at all
+    code, out, err = cli("list-containers", "-f", str(cfg), "--json", env=env)
+    assert code == 0, err
+    listed = {c["name"]: c for c in json.loads(out)}
+    u, v = listed["u"], listed["v"]
+    assert (u["auto_start"], u["ssh_enabled"], u["ports"], u["host_address"]) == \
+        (None, None, [], None)
+    assert u["unreadable"]["auto_start"] == ["config.x"]
+    assert u["unreadable"]["ssh_enabled"] == u["unreadable"]["ports"] == ["config.guestCfg"]
+    assert "private_network" not in u["unreadable"]
+    assert v["route"] == "unknown"
+    for key in ("auto_start", "private_network", "ssh_enabled", "ports"):
+        assert v["unreadable"][key] == ["mkC 1"], key
+    code, out, _ = cli("show-container", "--help", env=env)
+    assert code == 0 and "not a literal" in out and "unreadable" in out

@@ -471,3 +471,24 @@ def test_each_container_module_imports_on_its_own(module: str) -> None:
 
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_discover_follows_let_bound_values_and_keeps_unread_sites(tmp_path: Path) -> None:
+    cfg = tmp_path / "configuration.nix"
+    cfg.write_text(
+        "{ config, ... }:\nlet\n  sshPort = 2024;\n  guest = { services.openssh.enable = true; };\n"
+        "in\n{\n"
+        "  systemd.containers.a.config = {\n"
+        "    services.openssh.enable = true;\n"
+        "    services.openssh.ports = [ sshPort 2023 config.x ];\n"
+        "  };\n"
+        "  systemd.containers.b.config = guest;\n"
+        "}\n"
+    )
+    a, b = discover(cfg)
+    assert a.ports == [2024, 2023] and a.sshd_ports() == [2024, 2023]
+    assert a.port_sites == {2024: f"{cfg}:9", 2023: f"{cfg}:9"}
+    assert a.ports_unread == [f"{cfg}:9"] and a.unreadable == {"ports": ["config.x"]}
+    assert b.route == "config" and b.ssh_enabled is True
+    assert b.ports_default and b.sshd_ports() == [22]
+    assert b.port_site(22) == f"{cfg}:4"

@@ -204,12 +204,62 @@ def _yes_no(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
+def _abbrev(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _marks(c: Any, key: str) -> str:
+    """`` (under mkIf, mkDefault)``: the wrappers a setting was read through, else ``""``."""
+    names = c.wrappers.get(key, [])
+    if not names:
+        return ""
+    return " (" + ", ".join("under mkIf" if n == "mkIf" else n for n in names) + ")"
+
+
+def _shown(c: Any, key: str, known: list[str]) -> str:
+    """A setting as text: the values read, each value that is not a literal as
+    ``(not a literal: SOURCE)``, the wrappers it was read through; ``-`` when not set."""
+    parts = known + [f"(not a literal: {_abbrev(t)})" for t in c.unreadable.get(key, [])]
+    if not parts:
+        return "-"
+    return ", ".join(parts) + (_marks(c, key) if known else "")
+
+
+def _ports_text(c: Any) -> str:
+    known = [str(p) for p in c.ports]
+    if c.ports_default:
+        known.append(f"{DEFAULT_SSH_PORT} (default)")
+    return _shown(c, "ports", known)
+
+
+def _flag_text(c: Any, key: str) -> str:
+    value = getattr(c, key)
+    return _shown(c, key, [] if value is None else [_yes_no(value)])
+
+
+DEFAULT_SSH_PORT = 22
+
+SHOW_HELP = """Show what the configuration says about one container.
+
+Values are read from the files, not evaluated. A variable bound by a `let` to a literal counts
+as that literal. `-`: the configuration does not set it. `22 (default)`: sshd is enabled without
+`ports`, so it listens on NixOS's default port. `(not a literal: SOURCE)`: a value nixgen
+cannot read without evaluating (SOURCE is its text). `(under mkIf)`, `(mkDefault)`,
+`(mkForce)`, …: the value is conditional or has a priority, so it may not be the one in
+effect. With --json, the same keys as before plus `sshd_ports`, `ports_default`,
+`unreadable` (setting -> source texts of values that are not literals) and `wrappers`
+(setting -> mkIf, mkDefault, … it was read through)."""
+
+
 @app.command("list-containers")
 def list_containers(
     file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
-    """List the containers of a configuration and the modules it imports."""
+    """List the containers of a configuration and the modules it imports.
+
+    Values are shown as by show-container (see its --help): `-` not set, `22 (default)`,
+    `(not a literal: SOURCE)`, `(under mkIf)`, `(mkDefault)`."""
     from nixgen.cli.output import console, print_json
     from nixgen.containers import discover
 
@@ -237,21 +287,20 @@ def list_containers(
             _escape(name),
             c.dialect,
             c.route,
-            ", ".join(map(str, c.ports)) or "-",
-            _yes_no(c.auto_start),
-            _yes_no(c.private_network),
+            _escape(_ports_text(c)),
+            _escape(_flag_text(c, "auto_start")),
+            _escape(_flag_text(c, "private_network")),
             _escape(c.location),
         )
     console().print(table)
 
 
-@app.command("show-container")
+@app.command("show-container", help=SHOW_HELP)
 def show_container(
     name: str = typer.Argument(..., metavar="NAME", help="Name of the container."),
     file: Path = typer.Option(Path(DEFAULT_CONFIG), "-f", "--file", metavar="FILE", help=FILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show what the configuration says about one container."""
     from nixgen.cli.output import console, print_json
     from nixgen.containers import discover
     from nixgen.errors import ValidationError
@@ -267,25 +316,31 @@ def show_container(
         ("name", c.name),
         ("dialect", c.dialect),
         ("route", c.route),
-        ("ports", ", ".join(map(str, c.ports)) or "-"),
-        ("autostart", _yes_no(c.auto_start)),
-        ("private network", _yes_no(c.private_network)),
+        ("ports", _ports_text(c)),
+        ("autostart", _flag_text(c, "auto_start")),
+        ("private network", _flag_text(c, "private_network")),
     ]
-    rows.append(("sshd", _yes_no(c.ssh_enabled)))
+    rows.append(("sshd", _flag_text(c, "ssh_enabled")))
     rows.extend(("ssh key", _short_key(key)) for key in c.ssh_keys)
-    if c.host_address:
-        rows.append(("host address", c.host_address))
-    if c.local_address:
-        rows.append(("local address", c.local_address))
+    rows.extend(("ssh key", f"(not a literal: {_abbrev(t)})")
+                for t in c.unreadable.get("ssh_keys", []))
+    for key, label in (("host_address", "host address"), ("local_address", "local address")):
+        value = getattr(c, key)
+        if value or key in c.unreadable:
+            rows.append((label, _shown(c, key, [value] if value else [])))
     for fwd in c.forward_ports:
         rows.append(
             ("forward port", f"{fwd.get('hostPort')} -> {fwd.get('containerPort')}"
              f"/{fwd.get('protocol', 'tcp')}")
         )
+    rows.extend(("forward port", f"(not a literal: {_abbrev(t)})")
+                for t in c.unreadable.get("forward_ports", []))
     for target, mount in c.bind_mounts.items():
         if isinstance(mount, dict):
             mode = "ro" if mount.get("isReadOnly", True) else "rw"
             rows.append(("bind mount", f"{mount.get('hostPath', target)} -> {target} ({mode})"))
+    rows.extend(("bind mount", f"(not a literal: {_abbrev(t)})")
+                for t in c.unreadable.get("bind_mounts", []))
     if c.profile:
         rows.append(("profile", c.profile))
     if c.container_file:
