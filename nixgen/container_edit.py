@@ -37,6 +37,10 @@ from nixgen.containers import (
     Module,
     _buffer_for,
     _real,
+    _scan,
+    _strip_parens,
+    _variable_definition,
+    _variable_value,
     body_document,
     config_root,
     container_file_for,
@@ -51,11 +55,12 @@ from nixgen.containers import (
     prefix_of,
     profile_path,
     reindent,
+    settings_path,
     ssh_ports_source,
     ssh_ports_value,
     unwrap,
 )
-from nixgen.errors import EditError, FileError, ValidationError
+from nixgen.errors import EditError, FileError, NixgenError, ValidationError
 
 if TYPE_CHECKING:
     from nixgen.document import Document
@@ -418,6 +423,50 @@ def _undecided(spec: ContainerSpec, containers: list[Container], existing: Conta
 
 # --- port clashes ----------------------------------------------------------------------------------
 
+Site = tuple[Path, int, int | None]
+
+
+def _refusal(what: str, site: Site | None) -> ValidationError:
+    """A ValidationError at ``site`` (``file, line, col``), if one is known."""
+    if site is None:
+        return ValidationError(what)
+    return ValidationError(what, file=site[0], line=site[1], col=site[2])
+
+
+def _option_site(c: Container, rel: tuple[str, ...], modules: Sequence[Module]) -> str:
+    """``file:line`` where container ``c`` defines ``rel`` (``("forwardPorts",)``), else where
+    it is first defined."""
+    files = {_real(f) for f in c.definition_files}
+    for module in modules:
+        if module.real_path not in files:
+            continue
+        doc = module.document
+        for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, *rel)):
+            return f"{module.path}:{b.line}"
+    return c.location
+
+
+def _insertion_site(doc: Document, file: Path, path: tuple[Any, ...]) -> Site:
+    """Where new code for ``path`` goes in ``doc``: the first binding of the deepest set
+    already on the path (``containers = { … };``, ``containers.web = …;``), else the module's
+    body set, else the file's start."""
+    for n in range(len(path), 0, -1):
+        for b in [*doc.get(path[:n]), *doc.find_prefix(path[:n])]:
+            return file, b.line, b.col
+    top = doc.top_attrset()
+    if top is not None:
+        line, col = doc.line_col(top.start_byte)
+        return file, line, col
+    return file, 1, 1
+
+
+def _existing_site(c: Container, rel: tuple[str, ...], ws: _Workspace) -> Site:
+    """Where container ``c`` defines ``rel``, else where it is first defined."""
+    found = _find_literal(c, rel, ws)
+    if found is not None:
+        return found[1], found[2], found[3]
+    return c.file, c.line, c.col
+
 
 def _check_port_clashes(
     spec: ContainerSpec,
@@ -428,8 +477,13 @@ def _check_port_clashes(
     *,
     implicit: bool = False,
     dialect: str = "modern",
+    port_site: Site | None = None,
+    forward_site: Site | None = None,
 ) -> list[str]:
     """ValidationError when a port of the new settings is already in use on the host's network.
+
+    ``port_site`` / ``forward_site``: ``(file, line, col)`` in the file being edited that a
+    refusal about an sshd port / a forwarded port starts with.
 
     ``implicit``: ``new_ports`` is sshd's default port 22, not a port the user gave. Ports are
     compared with their protocol (sshd is TCP; a UDP forward does not clash with it).
@@ -466,7 +520,8 @@ def _check_port_clashes(
             hp = fwd.get("hostPort")
             if isinstance(hp, int):
                 users.append(((hp, str(fwd.get("protocol", "tcp"))),
-                              f"a port forwarded to container {c.name} ({c.location})"))
+                              f"a port forwarded to container {c.name} "
+                              f"({_option_site(c, ('forwardPorts',), modules)})"))
     private_hint = "--private-network, " if dialect == "modern" else ""
     for key in [*shared, *forwarded]:
         port = key[0]
@@ -474,26 +529,30 @@ def _check_port_clashes(
             if used != key:
                 continue
             if key not in shared:
-                raise ValidationError(
+                raise _refusal(
                     f"host port {port} cannot be forwarded: it is already used by {who}; "
-                    "choose another host port, or --force to write it anyway"
+                    "choose another host port, or --force to write it anyway",
+                    forward_site,
                 )
             if implicit:
-                raise ValidationError(
+                raise _refusal(
                     f"the container's sshd would listen on port {port} (no --port was given), "
                     f"which is already used by {who}; give --port N, {private_hint}"
-                    "or --force to write it anyway"
+                    "or --force to write it anyway",
+                    port_site,
                 )
-            raise ValidationError(
+            raise _refusal(
                 f"port {port} is already used by {who}; choose another port, "
-                f"{'give ' + private_hint if private_hint else ''}or --force to write it anyway"
+                f"{'give ' + private_hint if private_hint else ''}or --force to write it anyway",
+                port_site,
             )
     if shared:
         for key in forwarded:
             if key in shared:
                 port = key[0]
-                raise ValidationError(
-                    f"port {port} is both the container's sshd port and a forwarded host port"
+                raise _refusal(
+                    f"port {port} is both the container's sshd port and a forwarded host port",
+                    forward_site,
                 )
     return warnings
 
@@ -640,6 +699,7 @@ def _new_container_file(ws: _Workspace, file: Path, text: bytes, spec: Container
             f"{file} already exists with other content; give --replace to overwrite it",
             file=file,
             line=1,
+            col=1,
         )
     ws.new_files[_real(file)] = (file, text)
 
@@ -671,15 +731,164 @@ def _conflict(what: str, file: Path, line: int, col: int | None = None) -> Valid
     )
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A value nixgen cannot read without evaluating: its source text as written."""
+
+    text: str
+
+
+def _let_literal(node: Any, data: bytes) -> object:
+    """The value of ``node`` (a literal, or a variable a ``let`` binds to a literal), else an
+    :class:`Unread` with its source text. ``data``: the source ``node`` was parsed from."""
+    from nixgen.literal import Unevaluated, literal_value
+
+    inner = _strip_parens(node)
+    text = " ".join(data[node.start_byte : node.end_byte].decode("utf-8", "replace").split())
+    if inner is None:
+        return Unread(text)
+    if inner.type == "variable_expression" and inner.text not in (b"true", b"false", b"null"):
+        _, bound = _variable_definition(inner, inner.text.decode("utf-8"), data)
+        bound = _strip_parens(bound)
+        if bound is None or (
+            bound.type == "variable_expression" and bound.text not in (b"true", b"false")
+        ):
+            return Unread(text)  # not a let's own value, or another variable: not followed
+        value = literal_value(bound, data)
+        return Unread(text) if isinstance(value, Unevaluated) or value is None else value
+    value = literal_value(inner, data)
+    return Unread(text) if isinstance(value, Unevaluated) else value
+
+
+def binding_value(b: Any) -> object:
+    """A binding's value (its own wrappers looked through), read through a ``let`` when the
+    value is a variable bound to a literal; an :class:`Unread` when it cannot be read."""
+    from nixgen.literal import Unevaluated
+
+    value = b.value
+    if not isinstance(value, Unevaluated):
+        return value
+    if getattr(b, "is_inherit", False) or b.value_node is None:
+        return Unread(" ".join(b.text.split()))
+    node, wrappers = unwrap(b.value_node)
+    if wrappers or node is None:
+        return Unread(" ".join(b.text.split()))
+    return _let_literal(node, b.data)
+
+
 def _find_literal(
     c: Container, rel: tuple[str, ...], ws: _Workspace
 ) -> tuple[Any, Path, int, int] | None:
-    """The Python value of ``<prefix>.NAME.<rel>`` and where (file, line, col) it is defined."""
+    """The value of ``<prefix>.NAME.<rel>`` (read through a ``let``, else :class:`Unread`) and
+    where (file, line, col) it is defined."""
+    found = _find_binding(c, rel, ws)
+    if found is None:
+        return None
+    b, file = found
+    return binding_value(b), file, b.line, b.col
+
+
+def _find_binding(c: Container, rel: tuple[str, ...], ws: _Workspace) -> tuple[Any, Path] | None:
+    """The first binding of ``<prefix>.NAME.<rel>`` in the container's files, and its file."""
     for file in dict.fromkeys(c.definition_files):
         doc = ws.doc(file)
         for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, *rel)):
-            return literal_of(b), file, b.line, b.col
+            return b, file
     return None
+
+
+def _port_elements(node: Any, data: bytes, outer: tuple[Any, bytes] | None) -> tuple[
+    list[int], bool
+]:
+    """The ports of an sshd ``ports`` list and whether every element was read. An element may
+    be a number or a variable a ``let`` binds to one; ``outer``: for a list in a module
+    function's body read as a document of its own, the body's node in the file and the file's
+    source, where a variable the body does not bind is looked up."""
+    node, wrappers = unwrap(node)
+    if node is None or node.type != "list_expression" or wrappers:
+        return [], False
+    ports: list[int] = []
+    complete = True
+    for element in node.named_children:
+        if element.type == "comment":
+            continue
+        value = _let_literal(element, data)
+        inner = _strip_parens(element)
+        if (
+            isinstance(value, Unread)
+            and outer is not None
+            and inner is not None
+            and inner.type == "variable_expression"
+        ):
+            name = inner.text.decode("utf-8")
+            if _variable_definition(inner, name, data)[0] is None:
+                body, file_data = outer
+                found = _variable_value(body, name, file_data)
+                value = value if found is None else found
+        if isinstance(value, int) and not isinstance(value, bool):
+            ports.append(value)
+        else:
+            complete = False
+    return ports, complete
+
+
+def known_ports(c: Container, modules: Sequence[Module],
+                buffers: Mapping[Path, bytes] | None = None) -> tuple[list[int], list[str]]:
+    """Every port container ``c``'s sshd lists over all its definitions (config bindings,
+    ``config`` functions, its path-route file), list elements bound by a ``let`` included;
+    and ``file:line`` of each ``ports`` definition that could not be read in full."""
+    from nixgen.containers import load_document, ssh_ports_hidden
+
+    ports: list[int] = list(c.ports)
+    unread: list[str] = []
+    read_in_full: set[str] = set()
+
+    def read(b: Any, rel: tuple[Any, ...], site: str,
+             outer: tuple[Any, bytes] | None = None) -> None:
+        if rel != SSH_PORTS:
+            if ssh_ports_hidden(b, rel) and site not in unread:
+                unread.append(site)
+            return
+        found, complete = _port_elements(b.value_node, b.data, outer)
+        if not complete:
+            whole = ssh_ports_value(b)  # ``ports = ports;`` / ``inherit ports;`` through a let
+            if whole is not None:
+                found, complete = whole, True
+        ports.extend(p for p in found if p not in ports)
+        if complete:
+            read_in_full.add(site)
+        elif site not in unread:
+            unread.append(site)
+
+    prefix = prefix_of(c.dialect)
+    n = len(prefix)
+    for module, b, path in _scan(list(modules)):
+        if tuple(path[:n]) != prefix or len(path) <= n or path[n] != c.name:
+            continue
+        rel = tuple(path[n + 1 :])
+        if rel == ("config",):
+            body = function_body(b.value_node)
+            opened = None if body is None else body_document(module.document.data, body)
+            if opened is not None:
+                offset = module.document.line_col(body.start_byte)[0] - 1
+                for inner in opened[0].bindings():
+                    read(inner, tuple(inner.path), f"{module.path}:{inner.line + offset}",
+                         (body, module.document.data))
+                continue
+        if rel[:1] == ("config",):
+            read(b, rel[1:], f"{module.path}:{b.line}")
+    if c.route == "path" and c.container_file is not None:
+        try:
+            doc = load_document(c.container_file, buffers)
+        except NixgenError:
+            doc = None
+        for b in doc.bindings() if doc is not None else ():
+            rel = settings_path(b, config_root(doc))
+            if rel:
+                read(b, tuple(rel), f"{c.container_file}:{b.line}")
+    # what discovery could not read and the reading above did not either
+    unread.extend(s for s in c.ports_unread if s not in read_in_full and s not in unread)
+    return ports, unread
 
 
 def _not_editable(c: Container, file: Path, line: int, col: int | None = None) -> ValidationError:
@@ -709,8 +918,10 @@ def _config_file(c: Container, ws: _Workspace) -> Path:
     return c.file
 
 
-def _check_address_clash(spec: ContainerSpec, containers: list[Container]) -> None:
-    """ValidationError when the new local address is another container's local address."""
+def _check_address_clash(spec: ContainerSpec, containers: list[Container],
+                         site: Site | None = None,
+                         modules: Sequence[Module] = ()) -> None:
+    """ValidationError (at ``site``) when the new local address is another container's."""
     import ipaddress
 
     if not spec.local_address:
@@ -724,9 +935,11 @@ def _check_address_clash(spec: ContainerSpec, containers: list[Container]) -> No
         except ValueError:
             continue
         if theirs == wanted:
-            raise ValidationError(
+            where = _option_site(c, ("localAddress",), modules) if modules else c.location
+            raise _refusal(
                 f"local address {wanted} is already the address of container {c.name} "
-                f"({c.location}); choose another --local-address, or --force to write it anyway"
+                f"({where}); choose another --local-address, or --force to write it anyway",
+                site,
             )
 
 
@@ -867,9 +1080,13 @@ def _ports_to_add(
 
 
 def _extend(
-    ws: _Workspace, c: Container, spec: ContainerSpec, dialect: str, route: str
+    ws: _Workspace, c: Container, spec: ContainerSpec, dialect: str, route: str,
+    known: Sequence[int] | None = None,
 ) -> list[str]:
-    """Add what is missing to an existing container; ValidationError on a conflict."""
+    """Add what is missing to an existing container; ValidationError on a conflict.
+
+    ``known``: the ports its sshd already lists over all its definitions (:func:`known_ports`;
+    default: the ports discovery read); those are not added again."""
     if dialect != c.dialect:
         raise _conflict(
             f"container {c.name} is already declared in the {c.dialect} dialect, not {dialect}",
@@ -900,11 +1117,24 @@ def _extend(
         found = _find_literal(c, (key,), ws)
         if found is None:
             host_sets.append(((key,), wanted))
-        elif found[0] != wanted and not _same_address(found[0], wanted):
+        elif isinstance(found[0], Unread):
             from nixgen.emit import to_nix
 
             raise _conflict(
-                f"container {c.name} sets {key} to {to_nix(found[0])}, not {to_nix(wanted)}",
+                f"container {c.name} sets {key} to `{found[0].text}`, which nixgen cannot read "
+                f"to compare with {to_nix(wanted)}",
+                *found[1:],
+            )
+        elif found[0] != wanted and not _same_address(found[0], wanted):
+            from nixgen.emit import to_nix
+
+            value = to_nix(found[0])
+            bound = _find_binding(c, (key,), ws)
+            written = " ".join(bound[0].text.split()) if bound is not None else value
+            if written != value:  # read through a let: quote it as written
+                value = f"`{written}` ({value})"
+            raise _conflict(
+                f"container {c.name} sets {key} to {value}, not {to_nix(wanted)}",
                 *found[1:],
             )
     for item in spec.bind_mounts:
@@ -954,7 +1184,12 @@ def _extend(
         guest_root = (*root, "config")
     known_keys = {key_identity(k) for k in c.ssh_keys}
     new_keys = [k for k in spec.ssh_keys if key_identity(k) not in known_keys]
-    if (spec.ports or new_keys) and effective_route == "config":
+    listed = set(c.ports if known is None else known)
+    # a port listed anywhere (another module, a let) is not written again; sshd is still
+    # switched on when no definition does so
+    enable = bool(spec.ports) and not c.ssh_enabled
+    spec = dataclasses.replace(spec, ports=[p for p in spec.ports if p not in listed])
+    if (spec.ports or new_keys or enable) and effective_route == "config":
         doc = ws.doc(guest_file)
         config_path = (*config_root(doc), *guest_root)
         if not doc.get(config_path) and not doc.find_prefix(config_path):
@@ -967,7 +1202,8 @@ def _extend(
             done.extend("added an SSH key" for _ in new_keys)
             spec = dataclasses.replace(spec, ports=[], ssh_keys=[])
             new_keys = []
-    if spec.ports or new_keys:
+            enable = False
+    if spec.ports or new_keys or enable:
         doc = ws.doc(guest_file)
         guest_root = (*config_root(doc), *guest_root)
         function = _function_config(doc, guest_root) if effective_route == "config" else None
@@ -1002,6 +1238,75 @@ def _extend(
             doc = change.document
         ws.update(c.file, doc)
     return done
+
+
+# --- names computed at evaluation time --------------------------------------------------------------
+
+
+def _dynamic_key_value(key: Any, data: bytes) -> object:
+    """The name a dynamic key (``${name}``, ``"${name}"``) evaluates to when it is a variable a
+    ``let`` binds to a literal; else an :class:`Unread`."""
+    text = data[key.start_byte : key.end_byte].decode("utf-8", "replace")
+    node = key
+    if node.type == "string_expression":
+        parts = [c for c in node.named_children if c.type != "comment"]
+        between = data[node.start_byte + 1 : node.end_byte - 1]
+        if len(parts) != 1 or parts[0].type != "interpolation" or (
+            between != data[parts[0].start_byte : parts[0].end_byte]
+        ):
+            return Unread(text)
+        node = parts[0]
+    if node.type != "interpolation":
+        return Unread(text)
+    inner = [c for c in node.named_children if c.type != "comment"]
+    if len(inner) != 1 or _strip_parens(inner[0]) is None:
+        return Unread(text)
+    if _strip_parens(inner[0]).type != "variable_expression":
+        return Unread(text)
+    value = _let_literal(inner[0], data)
+    return value if isinstance(value, str) else Unread(text)
+
+
+def _check_dynamic_keys(doc: Document, file: Path, dialect: str, name: str) -> list[str]:
+    """Names computed at evaluation time beside which container ``name`` is to be written
+    (``containers.${x}`` in the same file): a warning line for each, since Nix rejects the file
+    should one evaluate to ``name``; a ValidationError at the key when one is a variable a
+    ``let`` binds to ``name`` itself."""
+    from nixgen.attrpath import Dynamic
+    from nixgen.emit import to_nix
+
+    prefix = (*config_root(doc), *prefix_of(dialect))
+    n = len(prefix)
+    warnings: list[str] = []
+    seen: set[int] = set()
+    for b in doc.bindings():
+        path = tuple(b.path)
+        if len(path) <= n or path[:n] != prefix or not isinstance(path[n], Dynamic):
+            continue
+        index = n - b.prefix_len
+        if not 0 <= index < len(b.key_nodes):
+            continue  # the key is written by an enclosing binding, seen there
+        key = b.key_nodes[index]
+        if key.start_byte in seen:
+            continue
+        seen.add(key.start_byte)
+        line, col = doc.line_col(key.start_byte)
+        text = b.data[key.start_byte : key.end_byte].decode("utf-8", "replace")
+        where = ".".join(prefix_of(dialect))
+        value = _dynamic_key_value(key, b.data)
+        if value == name:
+            raise ValidationError(
+                f"{where}.{text} is container {name} too (a let binds it to {to_nix(value)}): "
+                f"Nix would reject the file (dynamic attribute '{name}' already defined); "
+                "choose another name",
+                file=file, line=line, col=col,
+            )
+        known = f", {to_nix(value)} by a let" if isinstance(value, str) else ""
+        warnings.append(
+            f"{where}.{text} ({file}:{line}) is a container name computed at evaluation "
+            f"time{known}; Nix rejects the file should it evaluate to {name}"
+        )
+    return warnings
 
 
 # --- the public planners -----------------------------------------------------------------------
@@ -1039,10 +1344,20 @@ def plan_add(
     if asked is not None:
         notes.append(f"dialect question to NixOS: {asked}" if declared_dialects is not None
                      else f"NixOS not consulted, the file-based rule decided: {asked}")
-    validate_spec(spec, dialect=dialect)
+    ws = _Workspace(buffers, modules)
+    extending = existing is not None and not spec.replace
+    has_private = False
+    if existing is not None:
+        found = _find_literal(existing, ("privateNetwork",), ws)
+        has_private = bool(existing.private_network) or (found is not None and found[0] is True)
+    validate_spec(spec, dialect=dialect, has_private_network=extending and has_private)
     route = spec.route or (existing.route if existing and existing.route != "unknown" else "config")
-    private = spec.private_network or bool(existing and existing.private_network)
-    new_ports = [p for p in spec.ports if existing is None or p not in existing.ports]
+    private = spec.private_network or has_private
+    known: list[int] = []
+    unread: list[str] = []
+    if existing is not None:
+        known, unread = known_ports(existing, modules, buffers)
+    new_ports = [p for p in spec.ports if p not in known]
     implicit = False
     if not spec.ports and spec.ssh_keys and (
         existing is None or not (existing.sshd_ports() or existing.ports_unread)
@@ -1050,15 +1365,37 @@ def plan_add(
         new_ports = [DEFAULT_SSH_PORT]  # sshd without ports listens on 22
         implicit = True
     warnings: list[str] = []
+    target = existing.file if existing is not None else config
+    if extending:
+        assert existing is not None
+        port_site = _existing_site(existing, ("config", *SSH_PORTS), ws)
+        forward_site = _existing_site(existing, ("forwardPorts",), ws)
+        address_site = _existing_site(existing, ("localAddress",), ws)
+    elif existing is not None:
+        port_site = forward_site = address_site = (existing.file, existing.line, existing.col)
+    else:
+        doc = ws.doc(config)
+        port_site = _insertion_site(doc, config,
+                                    (*config_root(doc), *prefix_of(dialect), spec.name))
+        forward_site = address_site = port_site
     if not spec.force:
         warnings = _check_port_clashes(spec, new_ports, private, modules, containers,
-                                       implicit=implicit, dialect=dialect)
-        _check_address_clash(spec, containers)
+                                       implicit=implicit, dialect=dialect,
+                                       port_site=port_site, forward_site=forward_site)
+        _check_address_clash(spec, containers, address_site, modules)
+    if not extending:
+        warnings.extend(_check_dynamic_keys(ws.doc(target), target, dialect, spec.name))
+    if extending and new_ports and unread:
+        listed = ", ".join(str(p) for p in new_ports)
+        warnings.append(
+            f"some sshd ports of container {spec.name} could not be read "
+            f"({', '.join(unread)}); port{'s' if len(new_ports) > 1 else ''} {listed} "
+            "added all the same, and may now be listed twice"
+        )
     notes.extend(warnings)
-    ws = _Workspace(buffers, modules)
     state_version = host_state_version(modules)
     if existing is not None and not spec.replace:
-        done = _extend(ws, existing, spec, dialect, route)
+        done = _extend(ws, existing, spec, dialect, route, known)
         changes = ws.changes()
         if not changes:
             return Plan([], f"container {spec.name} already has these settings; nothing to change",
@@ -1066,10 +1403,8 @@ def plan_add(
         where = ", ".join(str(c.path) for c in changes)
         return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} ({where})",
                     False, dialect, existing.route, notes, spec.name, warnings)
-    target = config
     done = None
     if existing is not None:
-        target = existing.file
         if len(matches) == 1:
             done = _replace_in_place(ws, existing, spec, dialect, route, state_version)
         if done is None:

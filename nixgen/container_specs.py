@@ -271,8 +271,14 @@ def _clean_path(path: str) -> str:
     return "/" + clean.lstrip("/")
 
 
-def validate_spec(spec: ContainerSpec, *, dialect: str) -> ContainerSpec:
-    """Check the whole request for the chosen dialect (``legacy`` or ``modern``)."""
+def validate_spec(
+    spec: ContainerSpec, *, dialect: str, has_private_network: bool = False
+) -> ContainerSpec:
+    """Check the whole request for the chosen dialect (``legacy`` or ``modern``).
+
+    ``has_private_network``: the container being extended already has a private network
+    (``privateNetwork = true;``), so addresses and forwarded ports need no --private-network.
+    """
     if spec.route not in (None, "config", "path"):
         raise UsageError(f"invalid route {spec.route!r}: expected config or path")
     validate_name(spec.name, private_network=spec.private_network)
@@ -286,7 +292,8 @@ def validate_spec(spec: ContainerSpec, *, dialect: str) -> ContainerSpec:
                 f"{', '.join(used)} {verb} only in the modern dialect (containers.<name>); "
                 "systemd.containers.<name> has only config and path - use --dialect modern"
             )
-    if (spec.host_address or spec.local_address or spec.forward_ports) and not spec.private_network:
+    private = spec.private_network or has_private_network
+    if (spec.host_address or spec.local_address or spec.forward_ports) and not private:
         raise UsageError(
             "--host-address, --local-address and --forward-port need --private-network"
         )

@@ -681,3 +681,240 @@ def test_a_port_missing_from_unreadable_ports_in_a_function_config_names_the_fil
         plan_add(config, ContainerSpec("b", ports=[2023]))
     assert info.value.line == 4 and "`config.x`" in info.value.message
     assert config.read_text() == text
+
+
+# --- ports already listed elsewhere are not written again --------------------------------------
+
+def _guest_ports(nix_instantiate: str, config: Path, option: str) -> list[int]:
+    """The sshd ports container ``option`` (``containers.s``) gets, as the real Nix merges its
+    config with the stand-in NixOS (tests/fixtures/nixos)."""
+    import json
+    import subprocess
+
+    from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+    expr = (f"let n = {STAND_IN_NIXOS}; h = import n {{ configuration = {config}; }}; "
+            f"g = import n {{ configuration = h.config.{option}.config; }}; "
+            "in g.config.services.openssh.ports")
+    proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                           "-E", expr], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+SPLIT_PORTS = """{ ... }:
+{
+  imports = [ ./extra.nix ];
+  containers.s.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ 5000 ];
+  };
+}
+"""
+SPLIT_EXTRA = """{ ... }:
+{
+  containers.s.config = { ... }: { services.openssh.ports = [ 5001 ]; };
+}
+"""
+
+
+def test_a_port_listed_by_another_definition_is_not_added_again(
+    tmp_path: Path, nix_instantiate: str
+) -> None:
+    config = write(tmp_path, SPLIT_PORTS)
+    write(tmp_path, SPLIT_EXTRA, "extra.nix")
+    plan = plan_add(config, ContainerSpec("s", ports=[5001]))
+    assert plan.noop and plan.changes == [] and "nothing to change" in plan.summary
+    text = add(config, ContainerSpec("s", ports=[5001, 5002]))
+    assert "[ 5000 5002 ]" in text
+    ports = _guest_ports(nix_instantiate, config, "containers.s")
+    assert sorted(ports) == [5000, 5001, 5002]
+
+
+LET_ELEMENT = """{ ... }:
+let sshPort = 2022; in
+{
+  systemd.containers.foo.config = {
+    services.openssh.enable = true;
+    services.openssh.ports = [ sshPort ];
+  };
+}
+"""
+
+
+def test_a_list_element_bound_by_a_let_counts_as_listed(tmp_path: Path,
+                                                       nix_instantiate: str) -> None:
+    config = write(tmp_path, LET_ELEMENT)
+    assert plan_add(config, ContainerSpec("foo", ports=[2022])).noop
+    assert config.read_text() == LET_ELEMENT
+    plan = plan_add(config, ContainerSpec("foo", ports=[2022, 2023]))
+    assert not plan.warnings
+    commit(plan.changes)
+    assert "[ sshPort 2023 ]" in config.read_text()
+    assert sorted(_guest_ports(nix_instantiate, config, "systemd.containers.foo")) == [2022, 2023]
+
+
+def test_a_let_element_read_from_outside_a_function_config(tmp_path: Path) -> None:
+    text = ("{ ... }:\nlet p = 5000; in\n{\n  containers.s.config = { ... }: {\n"
+            "    services.openssh.enable = true;\n    services.openssh.ports = [ p ];\n  };\n}\n")
+    config = write(tmp_path, text)
+    assert plan_add(config, ContainerSpec("s", ports=[5000])).noop
+    # a function argument of the same name is not the let's value
+    shadowed = text.replace("{ ... }: {\n    services", "{ p, ... }: {\n    services")
+    write(tmp_path, shadowed)
+    plan = plan_add(config, ContainerSpec("s", ports=[5000]))
+    assert not plan.noop and any("could not be read" in w for w in plan.warnings)
+
+
+def test_an_unreadable_element_adds_the_port_with_a_warning(tmp_path: Path) -> None:
+    config = write(tmp_path, LET_ELEMENT.replace("[ sshPort ]", "[ (builtins.head [ 2022 ]) ]"))
+    plan = plan_add(config, ContainerSpec("foo", ports=[2022]))
+    assert not plan.noop
+    assert any("could not be read" in w and f"{config}:6" in w and "2022" in w
+               for w in plan.warnings)
+    assert plan.warnings[0] in plan.notes
+
+
+# --- a value read through a let ------------------------------------------------------------------
+
+LET_ADDRESS = """{ ... }:
+let addr = "10.9.0.1"; in
+{
+  containers.h = {
+    privateNetwork = true;
+    hostAddress = addr;
+  };
+}
+"""
+
+
+def test_a_value_bound_by_a_let_counts_as_set(tmp_path: Path) -> None:
+    config = write(tmp_path, LET_ADDRESS)
+    plan = plan_add(config, ContainerSpec("h", private_network=True, host_address="10.9.0.1"))
+    assert plan.noop and "nothing to change" in plan.summary
+
+
+@pytest.mark.parametrize(("value", "quoted"), [("addr", "`addr`"),
+                                               ('addr + ""', '`addr + ""`')])
+def test_a_different_or_unreadable_let_value_is_quoted_as_written(
+    tmp_path: Path, value: str, quoted: str
+) -> None:
+    config = write(tmp_path, LET_ADDRESS.replace("= addr;", f"= {value};"))
+    wanted = "10.9.0.3" if value == "addr" else "10.9.0.1"
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("h", private_network=True, host_address=wanted))
+    assert quoted in info.value.message and "null" not in info.value.message
+    assert f'"{wanted}"' in info.value.message
+    assert str(info.value).startswith(f"{config}:6:5: ")
+
+
+# --- a container that already has a private network ------------------------------------------------
+
+@pytest.mark.parametrize("private", ["true", "pn"])
+def test_addresses_need_no_flag_when_the_container_has_a_private_network(
+    tmp_path: Path, private: str, nix_instantiate: str
+) -> None:
+    text = ("{ ... }:\nlet pn = true; in\n{\n  containers.h = {\n"
+            f"    privateNetwork = {private};\n  }};\n  containers.n.autoStart = true;\n}}\n")
+    config = write(tmp_path, text)
+    new = add(config, ContainerSpec("h", host_address="10.9.0.1", local_address="10.9.0.2",
+                                    forward_ports=["8080:80"]))
+    assert 'hostAddress = "10.9.0.1";' in new and "hostPort = 8080;" in new
+    assert nix_parse_ok(new.encode(), nix_instantiate)[0]
+    from nixgen.errors import UsageError
+
+    with pytest.raises(UsageError, match="need --private-network"):
+        plan_add(config, ContainerSpec("n", host_address="10.9.0.5"))
+    with pytest.raises(UsageError, match="need --private-network"):
+        plan_add(config, ContainerSpec("h", host_address="10.9.0.1", replace=True))
+
+
+# --- names computed at evaluation time in the same set ------------------------------------------------
+
+DYNAMIC = """{ ... }:
+let name = "dyn"; in
+{
+  containers.${name}.config = { };
+}
+"""
+
+
+def test_a_dynamic_key_bound_to_the_same_name_is_refused(tmp_path: Path) -> None:
+    config = write(tmp_path, DYNAMIC)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("dyn", ports=[2022]))
+    assert str(info.value).startswith(f"{config}:4:14: ")
+    assert "dyn" in info.value.message and "\n" not in str(info.value)
+    nested = DYNAMIC.replace("containers.${name}.config = { };",
+                             'containers = {\n    "${name}" = { };\n  };')
+    write(tmp_path, nested)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("dyn", ports=[2022]))
+    assert (info.value.line, info.value.col) == (5, 5)
+
+
+def test_a_dynamic_key_beside_a_new_container_is_a_warning(tmp_path: Path,
+                                                           nix_instantiate: str) -> None:
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    config = write(tmp_path, DYNAMIC)
+    plan = plan_add(config, ContainerSpec("other", ports=[2022]))
+    assert any("${name}" in w and f"{config}:4" in w for w in plan.warnings)
+    commit(plan.changes)
+    proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "-E",
+                           f"builtins.attrNames (import {config} {{}}).containers"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and '"dyn"' in proc.stdout and '"other"' in proc.stdout
+    # the name refused above is one Nix itself rejects beside the dynamic key
+    clash = write(tmp_path, config.read_text().replace("containers.other", "containers.dyn"),
+                  "clash.nix")
+    proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "-E",
+                           f"(import {clash} {{}}).containers"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "already defined" in proc.stderr
+
+
+# --- refusals start with the place they are about ------------------------------------------------------
+
+CLASH_HOST = """{ ... }:
+{
+  services.openssh.enable = true;
+  containers.bar = {
+    privateNetwork = true;
+    forwardPorts = [ { hostPort = 8080; containerPort = 80; } ];
+  };
+  containers.web.autoStart = true;
+}
+"""
+
+
+@pytest.mark.parametrize(("spec", "where", "start"), [
+    (ContainerSpec("foo", ports=[22]), "4:3", "port 22 is already used by the host's sshd"),
+    (ContainerSpec("web", ports=[22]), "8:3", "port 22 is already used by the host's sshd"),
+    (ContainerSpec("web", private_network=True, forward_ports=["8080"]), "8:3",
+     "host port 8080 cannot be forwarded"),
+    (ContainerSpec("bar", forward_ports=["8080:81"]), "6:5",
+     "container bar already forwards host port 8080"),
+])
+def test_clashes_start_with_a_place_in_the_edited_file(
+    tmp_path: Path, spec: ContainerSpec, where: str, start: str
+) -> None:
+    config = write(tmp_path, CLASH_HOST)
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, spec)
+    assert str(info.value).startswith(f"{config}:{where}: {start}")
+    if "cannot be forwarded" in start:
+        assert f"container bar ({config}:6)" in info.value.message
+    assert config.read_text() == CLASH_HOST
+
+
+def test_an_existing_container_file_is_refused_at_its_first_column(tmp_path: Path) -> None:
+    config = write(tmp_path, CLASH_HOST)
+    (tmp_path / "containers").mkdir()
+    other = tmp_path / "containers" / "r.nix"
+    other.write_text("{ }\n")
+    with pytest.raises(ValidationError) as info:
+        plan_add(config, ContainerSpec("r", ports=[2022], route="path"))
+    assert str(info.value).startswith(f"{other}:1:1: ")
