@@ -291,7 +291,12 @@ class Document:
 
         A binding owns the comment lines directly above it and a comment at the end of its
         line; a binding alone on its lines is removed with those lines, one sharing a line
-        loses itself and the spaces before it. Parent sets left empty stay (``{ }``).
+        loses itself and the spaces before it. Only those bindings go, nothing is added:
+        in the nested form the parent's set literal stays, even empty (deleting ``a.b`` from
+        ``a = { b = 1; };`` leaves ``a = { };``); in the dotted form the parents spelled only
+        in the deleted key go with it (deleting ``a.b`` from ``a.b = 1; c = 2;`` leaves
+        ``c = 2;``, so ``a`` is no longer defined unless another binding defines it, and
+        deleting ``a.b.c`` from ``a.b = { c = 1; };`` leaves ``a.b = { };``).
         Inherited names are removed from their ``inherit`` (the whole statement when it was
         the last name). Deleting an absent path changes nothing; but when the path may be
         defined out of this text's sight (in an imported module, or inside a value that is
@@ -310,7 +315,12 @@ class Document:
         return append_item(self, self._editable(path), item)
 
     def remove(self, path: PathLike, item: object) -> Change:
-        """Remove every element of the list at ``path`` equal to ``item`` (no-op when none)."""
+        """Remove every element of the list at ``path`` equal to ``item`` (no-op when none).
+
+        When ``path`` is not written in this text but may be defined out of its sight (in an
+        imported module, or inside a value that is not an attribute-set literal, such as
+        ``a = { l = [ 1 ]; } // { };``), EditError says where, as for :meth:`delete`.
+        """
         return remove_item(self, self._editable(path), item)
 
     def rename(self, path: PathLike, new_path: PathLike) -> Change:

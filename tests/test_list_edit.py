@@ -102,3 +102,52 @@ def test_opening_a_one_line_list_keeps_every_comment_on_its_items_line(
     out = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
                           str(module), "-A", "a"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [*(json.loads(w) for w in WIDE), "zz"]
+
+
+# -- a list out of this text's sight --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "where"),
+    [
+        ("{ a = { l = [ 1 2 ]; } // { }; }\n", "a.l", "`{ l = [ 1 2 ]; } // { }`"),
+        ("{ b = import ./x.nix; }\n", "b.l", "`import ./x.nix`"),
+        ("let b = import ./x.nix; in { inherit b; }\n", "b.l", "inherited"),
+        ("import ./x.nix\n", "l", "`import ./x.nix`"),
+    ],
+)
+def test_remove_and_append_through_a_non_literal_value_are_refused(
+    source: str, path: str, where: str, nix_instantiate: str, tmp_path
+) -> None:
+    from nixgen.errors import EditError
+
+    (tmp_path / "x.nix").write_text("{ l = [ 1 2 ]; }\n")
+    module = tmp_path / "f.nix"
+    module.write_text(source)
+    # for Nix the item is there
+    out = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                          str(module), "-A", path], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [1, 2]
+    doc = Document.from_path(module)
+    for op, item in (("remove", 1), ("append", 3)):
+        with pytest.raises(EditError) as info:
+            getattr(doc, op)(path, item)
+        assert where in info.value.message or "not an attribute set" in info.value.message
+    with pytest.raises(EditError) as info:
+        doc.remove(path, 1)
+    assert where in info.value.message and info.value.line == 1
+
+
+def test_remove_of_a_list_defined_in_an_imported_module_is_refused(tmp_path) -> None:
+    from nixgen.errors import EditError
+
+    (tmp_path / "m.nix").write_text("{ a.l = [ 1 2 ]; }\n")
+    module = tmp_path / "f.nix"
+    module.write_text("{ imports = [ ./m.nix ]; }\n")
+    with pytest.raises(EditError) as info:
+        Document.from_path(module).remove("a.l", 1)
+    assert "m.nix" in info.value.message
+
+
+def test_remove_from_an_absent_list_is_still_no_change() -> None:
+    assert not Document.from_text("{ c = 1; }").remove("a.l", 1).changed
