@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Union
 
 from nixgen.errors import UsageError
+from nixgen.literal import decode_string
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -93,8 +94,9 @@ def _decode_escape(ch: str) -> str:
 def parse_path(text: str) -> tuple[Segment, ...]:
     """Parse the dotted notation ``a.b."c-d"`` into ``("a", "b", "c-d")``.
 
-    Quoted segments may contain dots and escapes (``\\"``, ``\\\\``, ``\\n``, ``\\${``).
-    ``${...}`` segments (bare or inside quotes) become :class:`Dynamic`.
+    Quoted segments may contain dots and escapes (``\\"``, ``\\\\``, ``\\n``, ``\\${``);
+    ``$`` before any character but ``{`` is text, as in Nix (``"a$b"``, ``"$${x}"``).
+    Only a real ``${...}`` (bare or inside quotes) makes a :class:`Dynamic` segment.
     Raises :class:`nixgen.errors.UsageError` on an empty or malformed path.
     """
     segs: list[Segment] = []
@@ -109,6 +111,11 @@ def parse_path(text: str) -> tuple[Segment, ...]:
             while i < n and text[i] != '"':
                 if text[i] == "\\" and i + 1 < n:
                     buf.append(_decode_escape(text[i + 1]))
+                    i += 2
+                    continue
+                if text[i] == "$" and i + 1 < n and text[i + 1] not in '{"\\':
+                    # Nix reads ``$`` and the character after it as text: ``$${x}`` is fixed.
+                    buf.append(text[i : i + 2])
                     i += 2
                     continue
                 if text.startswith("${", i):
@@ -186,17 +193,27 @@ def key_may_start_with(data: bytes, pos: int, name: Segment) -> bool:
 
 
 def _string_node_value(node: Node, data: bytes) -> Segment:
-    """Decode a ``"..."`` string node used as a name; Dynamic if it interpolates."""
+    """Decode a ``"..."`` string node used as a name; Dynamic only if it interpolates.
+
+    Escapes are decoded as Nix does (``"a\\$b"`` and ``"$${x}"`` are the fixed names ``a$b``
+    and ``$${x}``); only an ``interpolation`` child makes the name dynamic.
+    """
+    text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+    children = node.named_children
+    if any(child.type == "interpolation" for child in children):
+        return Dynamic(text)
+    value = decode_string(text)
+    if value is not None:
+        return value
     parts: list[str] = []
-    for child in node.named_children:
-        kind = child.type
+    for child in children:
         raw = data[child.start_byte : child.end_byte].decode("utf-8", "replace")
-        if kind == "string_fragment":
-            parts.append(raw)
-        elif kind == "escape_sequence":
+        if child.type == "escape_sequence":
             parts.append(_decode_escape(raw[1:]) if len(raw) == 2 else raw[1:])
+        elif child.type == "dollar_escape":
+            parts.append(raw[1:] if raw.startswith("\\") else raw)
         else:
-            return Dynamic(data[node.start_byte : node.end_byte].decode("utf-8", "replace"))
+            parts.append(raw)
     return "".join(parts)
 
 

@@ -85,3 +85,50 @@ def test_attr_names_from_source() -> None:
     assert isinstance(names[0], Dynamic) and names[0].text == "${x}"
     assert isinstance(names[1], Dynamic) and names[1].text == '"${y}z"'
     assert names[2] == "w"
+
+
+# -- escaped dollars: fixed names, read as Nix reads them ----------------------------------------
+
+# Keys whose names are fixed although they hold ``$`` (escaped or not followed by ``{``).
+FIXED_DOLLAR_KEYS = [r'"a\$b"', r'"\${x}"', r'"\$"', '"$"', '"a$"', '"$${x}"', r'"$\${x}"', '"$$"']
+
+
+def _nix_names(source: str, nix_instantiate: str) -> list[str]:
+    import json
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", "-E",
+         f"builtins.attrNames ({source})"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("key", FIXED_DOLLAR_KEYS)
+def test_escaped_dollar_key_is_the_name_nix_reads(key: str, nix_instantiate: str) -> None:
+    source = f"{{ {key} = 0; }}"
+    data = source.encode()
+    path = syntax.parse(data).root_node.named_children[0].named_children[0]
+    attrpath = path.named_children[0].child_by_field_name("attrpath")
+    [(name, _)] = attr_names(attrpath, data)
+    assert not isinstance(name, Dynamic)
+    assert [name] == _nix_names(source, nix_instantiate)
+    # the user's spelling of the same key means the same name, and writes back to it
+    assert parse_path(key) == (name,)
+    assert _nix_names(f"{{ {quote_attr(name)} = 0; }}", nix_instantiate) == [name]
+
+
+@pytest.mark.parametrize("key", [r'"\\${x}"', '"$$${x}"', '"a${x}"', '"${x}$"'])
+def test_a_real_interpolation_after_dollars_is_dynamic(key: str, nix_instantiate: str) -> None:
+    source = f'let x = "q"; in {{ {key} = 0; }}'
+    data = source.encode()
+    attrset = syntax.parse(data).root_node.named_children[0].child_by_field_name("body")
+    attrpath = attrset.named_children[0].named_children[0].child_by_field_name("attrpath")
+    [(name, _)] = attr_names(attrpath, data)
+    assert isinstance(name, Dynamic)
+    assert isinstance(parse_path(key)[0], Dynamic)
+    # Nix does interpolate it: the name it reads holds the variable's value
+    assert "q" in _nix_names(source, nix_instantiate)[0]

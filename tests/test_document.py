@@ -823,3 +823,89 @@ def test_corpus_every_binding_can_be_deleted_and_replaced(nix_instantiate: str, 
             [nix_instantiate, *NIX_OFFLINE, "--parse", *batch], capture_output=True, timeout=300
         )
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+# -- names with an escaped dollar are fixed names ---------------------------------------------
+
+
+def _nix_json(source: str | bytes, nix_instantiate: str, tmp_path: Path) -> object:
+    import json
+    import subprocess
+
+    from conftest import NIX_OFFLINE
+
+    module = tmp_path / "escaped.nix"
+    module.write_bytes(source.encode() if isinstance(source, str) else source)
+    proc = subprocess.run(
+        [nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json", str(module)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "spelled"),
+    [
+        (r'"a\$b"', "a$b", 's."a$b"'),
+        (r'"\${x}"', "${x}", r's."\${x}"'),
+        (r'"\$"', "$", 's."$"'),
+        ('"$${x}"', "$${x}", 's."$${x}"'),
+    ],
+)
+def test_escaped_dollar_key_is_found_and_edited_in_place(
+    key: str, name: str, spelled: str, nix_instantiate: str, tmp_path: Path
+) -> None:
+    before = f"{{ s = {{ {key} = 0; l = 1; }}; }}\n"
+    assert _nix_json(before, nix_instantiate, tmp_path) == {"s": {name: 0, "l": 1}}
+    doc = Document.from_text(before)
+    assert [b.value for b in doc.get(("s", name))] == [0]
+    assert doc.value("s") == {name: 0, "l": 1}
+    # set: the existing key gets the value (no second definition Nix would reject)
+    after = doc.set(("s", name), 1).document
+    assert after.source == before.replace(" = 0;", " = 1;")
+    assert _nix_json(after.data, nix_instantiate, tmp_path) == {"s": {name: 1, "l": 1}}
+    # the user's quoted spelling (`nixgen set 's."a$b"'`) means the same key
+    by_text = doc.set(spelled, 2).document
+    assert _nix_json(by_text.data, nix_instantiate, tmp_path) == {"s": {name: 2, "l": 1}}
+    # delete and rename find it
+    deleted = doc.delete(("s", name)).document
+    assert _nix_json(deleted.data, nix_instantiate, tmp_path) == {"s": {"l": 1}}
+    renamed = doc.rename(("s", name), ("s", "z")).document
+    assert _nix_json(renamed.data, nix_instantiate, tmp_path) == {"s": {"z": 0, "l": 1}}
+
+
+def test_append_to_a_list_under_an_escaped_dollar_key(nix_instantiate: str, tmp_path: Path) -> None:
+    before = '{ "a\\$b" = [ 1 ]; }\n'
+    change = Document.from_text(before).append(("a$b",), 2)
+    assert change.document.source == '{ "a\\$b" = [ 1 2 ]; }\n'
+    assert _nix_json(change.data, nix_instantiate, tmp_path) == {"a$b": [1, 2]}
+    removed = change.document.remove(("a$b",), 1).document
+    assert _nix_json(removed.data, nix_instantiate, tmp_path) == {"a$b": [2]}
+
+
+def test_a_key_that_really_interpolates_stays_dynamic() -> None:
+    doc = Document.from_text('let x = "q"; in { "\\\\${x}" = 0; "$$${x}" = 1; }')
+    assert all(isinstance(b.path[0], Dynamic) for b in doc.bindings())
+
+
+# -- delete: what becomes of the parents ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "path", "after"),
+    [
+        # dotted form: the parents spelled only in the deleted key go with it
+        ("{ a.b = 1; c = 2; }", "a.b", "{ c = 2; }"),
+        ("{ a.b.c = 1; a.x = 2; }", "a.b.c", "{ a.x = 2; }"),
+        # nested form: the set literal stays, even empty
+        ("{ a = { b = 1; }; c = 2; }", "a.b", "{ a = { }; c = 2; }"),
+        ("{ a.b = { c = 1; }; }", "a.b.c", "{ a.b = { }; }"),
+    ],
+)
+def test_delete_parents_in_the_dotted_and_the_nested_form(
+    before: str, path: str, after: str, nix_instantiate: str
+) -> None:
+    expect(before, "delete", (path,), after, nix_instantiate)
+    doc = Document.delete.__doc__ or ""
+    assert "a = { };" in doc and "c = 2;" in doc  # the docstring tells both forms
