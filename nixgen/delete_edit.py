@@ -8,7 +8,9 @@ A path with no definition in the text changes nothing, unless it may be defined 
 text does not show it: in a module this file imports (:mod:`nixgen.module_imports`), or
 inside a value that is not an attribute-set literal (``a = import ./a.nix;``,
 ``a = cfg // { … };``, a module body ``import ./base.nix { }``). Deleting there would
-silently do nothing, so EditError says where to edit instead.
+silently do nothing, so EditError says where to edit instead. In a ``rec`` set, whose names
+are variables of its own code, a deletion that code still reads (the name, or a path below
+it) is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from nixgen import scope
 from nixgen.attrpath import Segment, format_path
 from nixgen.binding_index import Binding, same
 from nixgen.change import Change, describe_value, edit_error, make_change
-from nixgen.item_layout import item_span, merge_spans
+from nixgen.item_layout import item_span, merge_spans, rec_scope_check
 from nixgen.module_imports import find_in_imports
 
 if TYPE_CHECKING:
@@ -58,7 +60,31 @@ def delete_path(doc: Document, want: tuple[Segment, ...]) -> Change:
                 while s > 0 and data[s - 1 : s] in (b" ", b"\t"):
                     s -= 1
                 spans.append((s, b.key_end))
+    _check_rec_scopes(doc, want, targets, spans)
     return make_change(doc, merge_spans(spans))
+
+
+def _check_rec_scopes(
+    doc: Document, want: tuple[Segment, ...], targets: list[Binding], spans: list[tuple[int, int]]
+) -> None:
+    """EditError when code left in a ``rec`` set reads a name the deletion takes or changes.
+
+    A binding of a ``rec`` set is a variable of the set's code: deleting it leaves its readers
+    dangling; deleting a path below a name of an enclosing ``rec`` set changes the value its
+    readers see (``a.b`` would break). Code that the deletion removes does not count.
+    """
+    action = f"delete {format_path(want)}"
+    skip = tuple(spans)
+    for b in targets:
+        for outer, item in scope.rec_parents(b.node):
+            if item == b.node and b.is_inherit:
+                names = [b.path[b.prefix_len]]
+            else:
+                names = scope.item_names(item, doc.data)
+            kept = scope.bound_names(outer, doc.data, {t.node.start_byte for t in targets})
+            for name in names:
+                kind = "removes" if item == b.node and name not in kept else "changes"
+                rec_scope_check(doc, outer, name, action, kind, skip)
 
 
 def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:

@@ -15,6 +15,10 @@ each of its indentation levels one level of the file's unit (:func:`indent_code`
 ends in a ``#`` comment (:func:`split_comment`) gets the comment where a line break ends it:
 after the new item on its own line, or moved to the end of the item's line
 (:func:`place_comment`, checked by :func:`comment_kept`).
+
+Names of a ``rec { … }`` set are variables of the code inside it: :func:`rec_scope_check`
+refuses an edit that adds a name such code reads (it would capture it) or takes away one it
+reads (it would dangle).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from nixgen import layout
+from nixgen import layout, scope
 from nixgen.attrpath import Dynamic, Segment, attr_name, attr_names, key_may_start_with
 from nixgen.binding_index import items
 from nixgen.change import Change, edit_error, make_change
@@ -49,6 +53,7 @@ __all__ = [
     "item_span",
     "merge_spans",
     "place_comment",
+    "rec_scope_check",
     "render",
     "split_comment",
     "too_wide",
@@ -281,6 +286,45 @@ def comment_kept(doc: Document, edits: tuple[Edit, ...], comment: str) -> bool:
     return False
 
 
+_REC_WHY = {
+    "adds": "would then read the new attribute instead of what it reads now",
+    "removes": "would then be left undefined (or read another variable of that name)",
+    "changes": "would then see the attribute set without the old path (a reference such as "
+    "{name}.… could break)",
+}
+
+
+def rec_scope_check(
+    doc: Document,
+    attrset: Node | None,
+    name: object,
+    action: str,
+    kind: str,
+    skip: tuple[tuple[int, int], ...] = (),
+) -> None:
+    """EditError when ``attrset`` is ``rec`` and code inside it reads the variable ``name``.
+
+    ``kind`` says what the edit does to the set's attribute ``name``: ``"adds"`` it (the code
+    would read it instead of what it reads now), ``"removes"`` it (the code would read a
+    variable no longer there) or ``"changes"`` a path below it (a reference to the old path
+    would break). ``action`` names the edit for the message; ``skip`` are byte spans the edit
+    removes, whose code no longer counts.
+    """
+    if attrset is None or not isinstance(name, str):
+        return
+    uses = scope.rec_uses(attrset, doc.data, name, skip)
+    if not uses:
+        return
+    line, col = doc.line_col(attrset.start_byte)
+    why = _REC_WHY[kind].format(name=name)
+    raise edit_error(
+        doc,
+        f"cannot {action}: the rec set at line {line}, col {col} reads the variable {name} "
+        f"here, which {why}",
+        uses[0].start_byte,
+    )
+
+
 def column(data: bytes, pos: int) -> int:
     """0-based column of ``pos`` in characters."""
     start = layout.line_start(data, pos)
@@ -325,7 +369,7 @@ def insert_item(
 
     It goes after ``anchor_item`` when given, else after the last item: on a new line
     with that item's indentation, or inline (`` item``) when the container is one line. A
-    one-line set without comments is opened up instead when the new item is multi-line, ends
+    one-line set is opened up instead (its comments kept on their items' lines) when the new item is multi-line, ends
     in a ``comment`` or its line would grow past 80 columns; a one-line set that cannot be
     opened (it shares its line with an outer bracket) keeps the item on one line. ``opener``
     is the container's opening bracket (``{`` or ``[``). ``comment`` (a ``#`` comment of the
@@ -468,12 +512,11 @@ def _open_set(
 ) -> Edit | None:
     """Rewrite a one-line set as one item per line with the new item at index ``at``.
 
-    None when the set holds a comment (which the rewrite could misplace) or sits inside
-    another bracket opened on its line (which would be left half open).
+    A comment between the items stays on the line of the item it follows (right after ``{``
+    when it comes first). None when the set sits inside another bracket opened on its line
+    (which would be left half open).
     """
     data = doc.data
-    if any(c.type == "comment" for c in attrset.named_children):
-        return None
     open_tok = next((c for c in attrset.children if c.type == "{"), None)
     close = attrset.children[-1]
     if open_tok is None or close.type != "}":
@@ -484,9 +527,25 @@ def _open_set(
     nl = layout.newline_at(data, attrset.start_byte, doc.newline)
     outer = layout.line_indent(data, attrset.start_byte)
     inner = outer + doc.indent_unit
-    texts = [data[n.start_byte : n.end_byte].decode("utf-8") for n in found]
+    head = "{"
+    texts: list[str] = []
+    children = [
+        c
+        for part in attrset.named_children
+        for c in (part.named_children if part.type == "binding_set" else (part,))
+    ]
+    for child in children:
+        text = data[child.start_byte : child.end_byte].decode("utf-8")
+        if child.type != "comment":
+            texts.append(text)
+        elif texts:
+            texts[-1] += f" {text}"
+        else:
+            head += f" {text}"
+    if len(texts) != len(found):
+        return None
     texts.insert(at, make(inner, nl, 0))
-    lines = ["{", *[inner + t for t in texts], outer + "}"]
+    lines = [head, *[inner + t for t in texts], outer + "}"]
     return Edit(open_tok.start_byte, close.end_byte, nl.join(lines))
 
 

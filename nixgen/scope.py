@@ -7,9 +7,16 @@ through all of that. Values written as ``lib.mkIf c { … }``, ``mkMerge [ … ]
 and friends are unwrapped by :func:`strip_value` / :func:`attrset_sources`, which name the
 wrappers they passed through; :func:`opaque_parts` names the parts of a value that may hold
 attributes no literal shows (``import ./x.nix``, ``cfg // { … }``).
+
+A ``rec { … }`` set is also a scope: its names are variables for the code inside it.
+:func:`bound_names` gives the names a set binds and :func:`rec_uses` the places inside a
+``rec`` set that read a variable of a given name, so that an edit adding, renaming or removing
+a name there can refuse instead of changing what that code refers to.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from tree_sitter import Node
 
@@ -19,9 +26,13 @@ __all__ = [
     "attrset_sources",
     "body",
     "body_sources",
+    "bound_names",
+    "item_names",
     "module_args",
     "node_text",
     "opaque_parts",
+    "rec_parents",
+    "rec_uses",
     "strip_value",
     "top_attrset",
     "unparen",
@@ -235,3 +246,87 @@ def opaque_parts(node: Node, data: bytes) -> list[Node]:
             return [inner]
         return [p for e in lst.named_children if e.type != "comment" for p in opaque_parts(e, data)]
     return [inner]
+
+
+def item_names(item: Node, data: bytes) -> list[str]:
+    """The names one item of an attribute set binds (see :func:`bound_names`)."""
+    from nixgen.attrpath import Dynamic, attr_name
+
+    if item.type == "binding":
+        path = item.child_by_field_name("attrpath")
+        nodes = [c for c in path.named_children if c.type != "comment"][:1] if path else []
+    elif item.type in ("inherit", "inherit_from"):
+        attrs = item.child_by_field_name("attrs")
+        nodes = [c for c in attrs.named_children if c.type != "comment"] if attrs else []
+    else:
+        return []
+    names = [attr_name(n, data) for n in nodes]
+    return [n for n in names if not isinstance(n, Dynamic)]
+
+
+def bound_names(attrset: Node, data: bytes, without: Collection[int] = ()) -> set[str]:
+    """The names an attribute set binds: the first segment of each static key, inherited names.
+
+    ``a.b = 1;`` binds ``a``; ``inherit x;`` and ``inherit (s) y;`` bind ``x`` and ``y``.
+    Interpolated keys (``${n} = …``) bind nothing known. Items starting at an offset in
+    ``without`` are left out (those an edit removes or renames).
+    """
+    found: set[str] = set()
+    for group in attrset.named_children:
+        if group.type != "binding_set":
+            continue
+        for item in group.named_children:
+            if item.start_byte not in without:
+                found.update(item_names(item, data))
+    return found
+
+
+def rec_parents(node: Node) -> list[tuple[Node, Node]]:
+    """``(rec set, its item holding node)`` for every ``rec`` set around ``node``, inner first."""
+    found: list[tuple[Node, Node]] = []
+    child = node
+    parent = node.parent
+    while parent is not None:
+        outer = parent.parent if parent.type == "binding_set" else None
+        if outer is not None and outer.type == "rec_attrset_expression":
+            found.append((outer, child))
+        child, parent = parent, parent.parent
+    return found
+
+
+def rec_uses(
+    attrset: Node, data: bytes, name: str, skip: tuple[tuple[int, int], ...] = ()
+) -> list[Node]:
+    """Where code inside the ``rec`` set ``attrset`` reads a variable called ``name``.
+
+    Empty for a set that is not ``rec``. Conservative: every ``name`` written as a variable
+    (also under a ``let`` or function that shadows it) and every ``inherit name;`` of a set or
+    ``let`` inside the set counts (the set's own ``inherit`` reads the scope outside it),
+    except in the byte spans ``skip`` (code that the edit removes).
+    """
+    if attrset.type != "rec_attrset_expression":
+        return []
+    raw = name.encode("utf-8")
+    found: list[Node] = []
+    stack = [attrset]
+    while stack:
+        node = stack.pop()
+        if any(s <= node.start_byte and node.end_byte <= e for s, e in skip):
+            continue
+        if node.type == "variable_expression":
+            ident = node.child_by_field_name("name")
+            if ident is not None and data[ident.start_byte : ident.end_byte] == raw:
+                found.append(node)
+            continue
+        if node.type == "inherit":
+            # the set's own ``inherit x;`` reads x outside it; one deeper reads the set's x
+            if node.parent is not None and node.parent.parent == attrset:
+                continue
+            attrs = node.child_by_field_name("attrs")
+            for attr in attrs.named_children if attrs is not None else ():
+                if attr.type != "comment" and data[attr.start_byte : attr.end_byte] == raw:
+                    found.append(attr)
+            continue
+        stack.extend(node.children)
+    found.sort(key=lambda n: n.start_byte)
+    return found

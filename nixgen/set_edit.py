@@ -6,7 +6,8 @@ the rest of the path as a dotted key, beside the sibling that shares the longest
 (:func:`nixgen.item_layout.closest_sibling`); a new ``imports`` with no such sibling goes
 first, as NixOS modules are written. When Nix's parse-time merging (replayed by
 :mod:`nixgen.merge`) would see a name twice there, the key goes beside the keys that already
-spell that name instead; a result Nix would reject is refused with EditError.
+spell that name instead; a result Nix would reject is refused with EditError, and so is a
+new name in a ``rec`` set whose code reads a variable of that name (it would capture it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from nixgen.item_layout import (
     insert_first,
     insert_item,
     place_comment,
+    rec_scope_check,
     render,
     split_comment,
 )
@@ -243,8 +245,14 @@ def _insert_at(
     value: object,
     comment: str | None = None,
 ) -> Edit:
-    """The edit adding ``rest = value;`` (then ``comment``) to the attribute set ``container``."""
+    """The edit adding ``rest = value;`` (then ``comment``) to the attribute set ``container``.
+
+    EditError when ``container`` is a ``rec`` set whose code reads a variable named like the
+    new key's first segment, which the new binding would capture.
+    """
     key = format_path(rest)
+    if rest[0] not in scope.bound_names(container, doc.data):
+        rec_scope_check(doc, container, rest[0], f"add {key}", "adds")
 
     def make(ind: str, nl: str, col: int) -> str:
         return f"{key} = {render(doc, value, ind, nl, lead=col + len(key) + 4)};"

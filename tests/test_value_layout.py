@@ -392,3 +392,33 @@ def test_python_values_compare_as_values() -> None:
     assert not doc.append("f", "x").changed
     assert doc.append("f", 1.0).changed
     assert doc.append("f", True).changed
+
+
+# -- opening a one-line set keeps its comments ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "path", "value", "expected", "nix_value"),
+    [
+        (
+            "{\n  a = { x = 1; /* keep */ y = 2; };\n}\n",
+            "a.z",
+            "v" * 60,
+            "{\n  a = {\n    x = 1; /* keep */\n    y = 2;\n    z = \"" + "v" * 60 + "\";\n  };\n}\n",
+            {"a": {"x": 1, "y": 2, "z": "v" * 60}},
+        ),
+        (
+            "{ /* first */ x = 1; /* c */ }",
+            "z",
+            "a\nb",
+            "{ /* first */\n  x = 1; /* c */\n  z = ''\n    a\n    b'';\n}",
+            {"x": 1, "z": "a\nb"},
+        ),
+    ],
+)
+def test_opening_a_one_line_set_keeps_each_comment_after_its_binding(
+    src: str, path: str, value: str, expected: str, nix_value: object, nix_instantiate: str
+) -> None:
+    out = Document.from_text(src).set(path, value).document.data.decode()
+    assert out == expected
+    assert _nix_json(nix_instantiate, out) == nix_value
