@@ -271,7 +271,9 @@ class Document:
         first, above the comments of the first binding). It takes the indentation of
         that sibling and the newline of its line; a one-line set stays on one line (``{ }``
         becomes ``{ key = value; }``) while it fits in 80 columns and the value is one line,
-        else it is opened up, one binding per line; multi-line values are laid out by
+        else it is opened up, one binding per line, each block comment staying on the line of
+        the binding it follows (a set sharing its line with an outer bracket stays on one line,
+        since opening it alone would leave the outer one half open); multi-line values are laid out by
         ``emit.to_nix`` at the binding's nesting level, and multi-line raw code (``Expr``) is
         indented under the binding's line. When a prefix of the path is defined by a value
         that is not a literal attribute set (``a = lib.mkIf c { … }``, ``a = import ./x.nix``),
@@ -282,7 +284,8 @@ class Document:
         deepest literal would make Nix see a name twice (``a.b.x = 1;`` before
         ``a = { … };``, adding ``a.b.y``), the new key goes beside the keys that already spell
         that name (``a.b.y = …;`` after ``a.b.x = 1;``). Any result that Nix would reject with
-        "attribute already defined" is refused with EditError.
+        "attribute already defined" is refused with EditError, and so is a new name in a
+        ``rec`` set whose code reads a variable of that name (the new key would capture it).
         """
         return set_value(self, self._editable(path), value)
 
@@ -301,6 +304,8 @@ class Document:
         the last name). Deleting an absent path changes nothing; but when the path may be
         defined out of this text's sight (in an imported module, or inside a value that is
         not an attribute-set literal, such as ``a = import ./a.nix;``), EditError says where.
+        A name that code in its ``rec`` set reads as a variable is not deleted (EditError at
+        that use), as the code would be left reading an undefined variable.
         """
         return delete_path(self, self._editable(path))
 
@@ -328,7 +333,8 @@ class Document:
 
         Every binding whose key spells the last segment of ``path`` is rewritten; the segments
         written in enclosing keys must stay the same (EditError otherwise), and ``new_path``
-        must not exist yet.
+        must not exist yet. In a ``rec`` set, a rename whose old name the set's code reads, or
+        whose new name it reads (it would be captured), is refused; comments inside a key stay.
         """
         old = self._editable(path)
         return rename_path(self, old, self._editable(new_path))

@@ -151,9 +151,10 @@ def test_set_opens_a_one_line_set_when_the_line_would_not_fit(nix_instantiate: s
     assert_delete_undoes(Document.from_text(before), change, "x.a.long")
 
 
-def test_set_keeps_a_one_line_set_with_comments_or_inside_another_inline(nix_instantiate: str) -> None:
+def test_set_opens_a_one_line_set_keeping_its_comments_but_not_one_inside_another(
+        nix_instantiate: str) -> None:
     before = "{\n  a = { b = 1; /* keep */ };\n}\n"
-    after = '{\n  a = { b = 1; c = "' + "z" * 70 + '"; /* keep */ };\n}\n'
+    after = '{\n  a = {\n    b = 1; /* keep */\n    c = "' + "z" * 70 + '";\n  };\n}\n'
     expect(before, "set", ("a.c", "z" * 70), after, nix_instantiate)
     # opening only the inner set of `{ a = { … }; }` would leave the outer one half open
     before = "{ a = { b = 1; }; }"
@@ -793,7 +794,11 @@ def test_corpus_every_binding_can_be_deleted_and_replaced(nix_instantiate: str, 
             if b.path in seen or any(isinstance(s, Dynamic) for s in b.path):
                 continue
             seen.add(b.path)
-            results = [doc.delete(b.path).document]
+            try:
+                results = [doc.delete(b.path).document]
+            except EditError as err:  # code in a rec set reads it: deleting would break that
+                assert "rec set" in err.message, err.message
+                continue
             assert not results[0].get(b.path)
             if len(doc.get(b.path)) == 1 and not b.is_inherit:
                 try:
