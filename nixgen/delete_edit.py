@@ -38,7 +38,7 @@ def delete_path(doc: Document, want: tuple[Segment, ...]) -> Change:
     inherit_groups: dict[int, list[Binding]] = {}
     targets = doc.find_prefix(want)
     if not targets:
-        _refuse_hidden(doc, want)
+        refuse_hidden(doc, want)
     for b in targets:
         node = b.node
         if any(s <= node.start_byte and node.end_byte <= e for s, e in done_nodes):
@@ -87,15 +87,21 @@ def _check_rec_scopes(
                 rec_scope_check(doc, outer, name, action, kind, skip)
 
 
-def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
-    """EditError when ``want``, written nowhere in ``doc``, may be defined out of its sight."""
+def refuse_hidden(doc: Document, want: tuple[Segment, ...], verb: str = "delete") -> None:
+    """EditError when ``want``, written nowhere in ``doc``, may be defined out of its sight.
+
+    That is: in a module this file imports, in the file's body when it is not an attribute
+    set literal (``import ./base.nix``), or inside the value of a prefix that is not one
+    (``a = { l = [ 1 ]; } // { };``, ``b = import ./x.nix;``, an inherited ``b``). ``verb``
+    says what was asked ("delete", "remove from").
+    """
     name = format_path(want)
     imported = find_in_imports(doc, want)
     if imported is not None:
         via, defs = imported
         raise edit_error(
             doc,
-            f"cannot delete {name} here: it is defined in {defs[0].location}, in a module "
+            f"cannot {verb} {name} here: it is defined in {defs[0].location}, in a module "
             "imported here; edit that file",
             via.key_start,
         )
@@ -104,7 +110,7 @@ def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
         text = " ".join(scope.node_text(part, doc.data).split())
         raise edit_error(
             doc,
-            f"cannot delete {name}: the file's body is `{text[:60]}`, not an attribute set "
+            f"cannot {verb} {name}: the file's body is `{text[:60]}`, not an attribute set "
             f"literal, so {name} can only be changed where that value is written",
             part.start_byte,
         )
@@ -125,4 +131,4 @@ def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
                     f"attribute set literal, so {name} can only be changed where that value "
                     "is written"
                 )
-            raise edit_error(doc, f"cannot delete {name}: {why}", b.key_start)
+            raise edit_error(doc, f"cannot {verb} {name}: {why}", b.key_start)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nixgen import layout, scope
+from nixgen import layout
 from nixgen.attrpath import Segment, format_path
-from nixgen.binding_index import Binding, same
+from nixgen.binding_index import Binding
 from nixgen.change import Change, describe_value, duplicates_message, edit_error, make_change
+from nixgen.delete_edit import refuse_hidden
 from nixgen.edits import Edit
 from nixgen.emit import Expr, to_nix_element
 from nixgen.item_layout import (
@@ -38,7 +39,6 @@ from nixgen.item_layout import (
     split_comment,
     too_wide,
 )
-from nixgen.module_imports import find_in_imports
 from nixgen.set_edit import set_value
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def remove_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     """Remove every element of the list at ``want`` equal to ``item`` (no change when none)."""
     binding, lst = _list_of(doc, want)
     if binding is None or lst is None:
-        _refuse_hidden(doc, want)
+        refuse_hidden(doc, want, "remove from")
         return Change((), doc)
     item, _ = split_comment(item)
     item = _short_form(doc.data, lst, item)
@@ -104,53 +104,6 @@ def remove_item(doc: Document, want: tuple[Segment, ...], item: object) -> Chang
     key = _Key.of(item, render(doc, item, ind, doc.newline, element=True))
     spans = [item_span(doc.data, e, lst) for e in elements if key.matches(doc.data, e)]
     return make_change(doc, merge_spans(spans))
-
-
-def _refuse_hidden(doc: Document, want: tuple[Segment, ...]) -> None:
-    """EditError when the list ``want``, written nowhere in ``doc``, may be defined elsewhere.
-
-    That is: in a module this file imports, in the file's body when it is not an attribute
-    set literal (``import ./base.nix``), or inside the value of a prefix that is not one
-    (``a = { l = [ 1 ]; } // { };``, ``b = import ./x.nix;``, an inherited ``b``). For Nix
-    the item may be there, so "nothing to change" would be wrong.
-    """
-    name = format_path(want)
-    imported = find_in_imports(doc, want)
-    if imported is not None:
-        via, defs = imported
-        raise edit_error(
-            doc,
-            f"cannot remove from {name} here: it is defined in {defs[0].location}, in a "
-            "module imported here; edit that file",
-            via.key_start,
-        )
-    body = scope.body(doc.tree.root_node)
-    for part in scope.opaque_parts(body, doc.data) if body is not None else ():
-        text = " ".join(scope.node_text(part, doc.data).split())
-        raise edit_error(
-            doc,
-            f"cannot remove from {name}: the file's body is `{text[:60]}`, not an attribute "
-            f"set literal, so {name} can only be changed where that value is written",
-            part.start_byte,
-        )
-    related = doc.related(want)
-    for k in range(1, len(want)):
-        for b in related:
-            if len(b.path) != k or not same(b.path, want[:k]):
-                continue
-            prefix = format_path(want[:k])
-            if b.is_inherit:
-                why = f"{prefix} is inherited here, so {name} can only be changed at its source"
-            else:
-                expr = b.node.child_by_field_name("expression")
-                if expr is None or not scope.opaque_parts(expr, doc.data):
-                    continue
-                why = (
-                    f"{prefix} is defined here as {describe_value(b, doc.data)}, not as an "
-                    f"attribute set literal, so {name} can only be changed where that value "
-                    "is written"
-                )
-            raise edit_error(doc, f"cannot remove from {name}: {why}", b.key_start)
 
 
 def _alone(data: bytes, binding: Binding) -> bool:
