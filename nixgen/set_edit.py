@@ -215,10 +215,12 @@ def _deepest_literal(
         elif defs and (conditional or target is None):
             target, depth = defs[0].literal_set, k
     if target is None:
+        body = scope.body(doc.tree.root_node)
         raise edit_error(
             doc,
             "the file's body is not an attribute set, so there is no place to add "
             f"{format_path(want)}",
+            body.start_byte if body is not None else 0,
         )
     return target, depth
 

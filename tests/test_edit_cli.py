@@ -603,3 +603,12 @@ def test_full_form_with_a_conditional_config_is_refused_not_broken(cli, tmp_path
     # what the conditional set already holds can still be changed in place
     ok(cli("set", "systemd.services.backup.description", '"Backups"', "-f", file))
     assert file.read_bytes() == before.replace(b'"Nightly backup"', b'"Backups"')
+
+
+def test_a_body_that_is_not_a_set_is_refused_at_the_body(cli, tmp_path: Path) -> None:
+    file = tmp_path / "module.nix"
+    file.write_text("{ lib, ... }:\n\nimport ./base.nix\n")
+    proc = cli("set", "networking.hostName", '"x"', "-f", file)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith(f"nixgen: error: {file}:3:1: the file's body")
+    assert file.read_text() == "{ lib, ... }:\n\nimport ./base.nix\n"
