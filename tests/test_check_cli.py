@@ -360,3 +360,26 @@ def test_an_unfixable_container_file_does_not_hide_the_other_findings(tmp_path: 
         assert {("NG303", "c.nix"), ("NG401", "configuration.nix")} <= codes
         assert all(f["fix"] is None for f in found if f["code"] == "NG303")
         assert container.read_text() == text
+
+
+def test_imports_are_followed_from_a_symlinked_modules_target(tmp_path: Path,
+                                                              nix_instantiate: str) -> None:
+    import subprocess
+
+    (tmp_path / "dir1").mkdir()
+    (tmp_path / "dir2").mkdir()
+    (tmp_path / "dir2" / "real.nix").write_text("{ imports = [ ./x.nix ]; }\n")
+    (tmp_path / "dir2" / "x.nix").write_text("{ a = 1; a = 2; }\n")  # NG101, beside the target
+    (tmp_path / "dir1" / "x.nix").write_text("{ a = 1; }\n")  # beside the link: not imported
+    (tmp_path / "dir1" / "link.nix").symlink_to("../dir2/real.nix")
+    config = tmp_path / "configuration.nix"
+    config.write_text("{ imports = [ ./dir1/link.nix ]; }\n")
+    # Nix itself takes ./x.nix from beside the link's target
+    probe = subprocess.run([nix_instantiate, "--option", "substituters", "", "--eval", "-E",
+                            f"(import {tmp_path}/dir1/link.nix).imports"], capture_output=True,
+                           text=True)
+    assert f"{tmp_path}/dir2/x.nix" in probe.stdout, probe.stderr
+    proc = run_cli("check", str(config), "--format", "json")
+    findings = json.loads(proc.stdout)
+    assert [(Path(f["file"]).name, Path(f["file"]).parent.name, f["code"]) for f in findings] \
+        == [("x.nix", "dir2", "NG101")]

@@ -106,7 +106,15 @@ def check_source(
 
 
 def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
-    """Modules imported by a literal relative or absolute path in ``imports = [ … ];``."""
+    """Modules imported by a literal relative or absolute path in ``imports = [ … ];``.
+
+    A relative path is taken from the folder of the file itself, after its symlinks, as Nix
+    does (a module reached through a symlink imports what lies beside its target).
+    """
+    base = path.parent
+    real_base = Path(os.path.realpath(path)).parent
+    if real_base != Path(os.path.realpath(base)):  # the file is a symlink: beside its target
+        base = real_base
     top = top_attrset(tree.root_node)
     out: list[Path] = []
     if top is None:
@@ -124,7 +132,7 @@ def import_paths(data: bytes, tree: Any, path: Path) -> list[Path]:
             value = literal(element, data)
             if not isinstance(value, Path) or str(value).startswith(("<", "~")):
                 continue
-            target = Path(os.path.normpath(path.parent / value))
+            target = Path(os.path.normpath(base / value))
             if target.is_dir():
                 target = target / "default.nix"
             out.append(target)
