@@ -731,6 +731,24 @@ def _conflict(what: str, file: Path, line: int, col: int | None = None) -> Valid
     )
 
 
+class _WholeRewrite(Exception):
+    """Raised under ``--replace`` for a conflict that rewriting values in place cannot settle
+    (another dialect or route, a ``config`` that is not an attribute set, a list nixgen cannot
+    read): the container is then rewritten whole, as a new one would be written."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _written(b: Any) -> str:
+    """A binding's value as written, on one line."""
+    node = b.value_node
+    if node is None:
+        return " ".join(b.text.split())
+    return " ".join(b.data[node.start_byte : node.end_byte].decode("utf-8", "replace").split())
+
+
 @dataclass(frozen=True)
 class Unread:
     """A value nixgen cannot read without evaluating: its source text as written."""
@@ -998,19 +1016,35 @@ def _add_guest(
     done: list[str],
     *,
     line_offset: int = 0,
+    replace: bool = False,
 ) -> Document:
     """Enable sshd, add ``ports`` and ``keys`` to the guest configuration at ``guest_root``.
 
     When all of it is already there, ``doc`` comes back as it was: the one-line set that new
-    lines would have opened stays on its line."""
+    lines would have opened stays on its line. ``replace``: an sshd switched off is switched on
+    and ports taken from a list nixgen cannot add to are written out as a list (each value
+    rewritten in place) instead of refused."""
     original, done_before = doc, len(done)
-    ports = _ports_to_add(doc, (*guest_root, *SSH_PORTS), ports, c, file, line_offset)
+    ports_path = (*guest_root, *SSH_PORTS)
+    ports = _ports_to_add(doc, ports_path, ports, c, file, line_offset, replace=replace)
+    defs = doc.get(ports_path)
+    if replace and ports and len(defs) == 1 and _plain_list(defs[0]) is None:
+        known = ssh_ports_value(defs[0]) or []
+        was = _written(defs[0])
+        doc = doc.set(ports_path, [*known, *ports]).document
+        listed = " ".join(str(p) for p in [*known, *ports])
+        done.append(f"replaced {'.'.join(SSH_PORTS)} = {was} with [ {listed} ]")
+        ports = []
     doc = open_one_line_set(doc, guest_root)
     enable_path = (*guest_root, *SSH_ENABLE)
     defs = doc.get(enable_path)
     if not defs:
         doc = doc.set(enable_path, True).document
         done.append("enabled sshd")
+    elif literal_of(defs[0]) is False and replace:
+        was = _written(defs[0])
+        doc = doc.set(enable_path, True).document
+        done.append(f"replaced {'.'.join(SSH_ENABLE)} = {was} with true")
     elif literal_of(defs[0]) is False:
         col = None if line_offset else defs[0].col  # columns of a dedented body are shifted
         raise _conflict(f"container {c.name} disables sshd", file, defs[0].line + line_offset, col)
@@ -1032,6 +1066,62 @@ def _add_guest(
     return doc if len(done) > done_before else original
 
 
+def _plain_list(b: Any) -> Any:
+    """The list literal a binding's value is (through ``with`` and parentheses), else None."""
+    node = b.value_node
+    while node is not None and node.type in ("with_expression", "parenthesized_expression"):
+        node = node.child_by_field_name("body" if node.type == "with_expression" else "expression")
+    return node if node is not None and node.type == "list_expression" else None
+
+
+def _forward_element(
+    c: Container, ws: _Workspace, fwd: Mapping[str, Any]
+) -> tuple[Path, Any] | None:
+    """Under ``--replace``: the file and the edit that make the element of the container's
+    ``forwardPorts`` list forwarding ``fwd``'s host port and protocol forward to ``fwd``'s
+    container port (its ``containerPort`` value rewritten, or written after ``hostPort`` when
+    absent); None when no such element is an attribute set of literals in a list literal."""
+    from nixgen.edits import Edit
+    from nixgen.literal import Unevaluated, literal_value
+
+    for file in dict.fromkeys(c.definition_files):
+        doc = ws.doc(file)
+        for b in doc.get((*config_root(doc), *prefix_of(c.dialect), c.name, "forwardPorts")):
+            node = _plain_list(b)
+            if node is None:
+                continue
+            for item in node.named_children:
+                element = _strip_parens(item)
+                if element is None or element.type != "attrset_expression":
+                    continue
+                values: dict[str, Any] = {}
+                nodes: dict[str, Any] = {}
+                for part in element.named_children:
+                    if part.type != "binding_set":
+                        continue
+                    for binding in part.named_children:
+                        key = binding.child_by_field_name("attrpath")
+                        value = binding.child_by_field_name("expression")
+                        if binding.type != "binding" or key is None or value is None:
+                            continue
+                        name = doc.data[key.start_byte : key.end_byte].decode("utf-8")
+                        values[name] = literal_value(value, doc.data)
+                        nodes[name] = value
+                if any(isinstance(v, Unevaluated) for v in values.values()):
+                    continue
+                if values.get("hostPort") != fwd["hostPort"]:
+                    continue
+                if values.get("protocol", "tcp") != fwd["protocol"]:
+                    continue
+                port = str(fwd["containerPort"])
+                target = nodes.get("containerPort")
+                if target is not None:
+                    return file, Edit(target.start_byte, target.end_byte, port)
+                end = nodes["hostPort"].parent.end_byte
+                return file, Edit(end, end, f" containerPort = {port};")
+    return None
+
+
 def _ports_to_add(
     doc: Document,
     path: tuple[Any, ...],
@@ -1039,6 +1129,8 @@ def _ports_to_add(
     c: Container,
     file: Path,
     line_offset: int,
+    *,
+    replace: bool = False,
 ) -> list[int]:
     """The ``ports`` to append to the sshd ports at ``path`` of ``doc`` (as the user wrote it).
 
@@ -1051,15 +1143,16 @@ def _ports_to_add(
     if len(defs) != 1:
         return list(ports)  # undefined (to be written), or refused as defined twice
     b = defs[0]
-    node = b.value_node
-    while node is not None and node.type in ("with_expression", "parenthesized_expression"):
-        node = node.child_by_field_name("body" if node.type == "with_expression" else "expression")
-    if node is not None and node.type == "list_expression":
+    if _plain_list(b) is not None:
         return list(ports)
-    known = ssh_ports_value(b) or []
-    missing = [p for p in ports if p not in known]
+    known = ssh_ports_value(b)
+    missing = [p for p in ports if p not in (known or [])]
     if not missing:
         return []
+    if replace:  # ``replace``: the missing ports, for the caller to write the list out whole
+        if known is None or getattr(b, "is_inherit", False) or b.value_node is None:
+            raise _WholeRewrite("its sshd ports are a list nixgen cannot read")
+        return missing
     listed = ", ".join(str(p) for p in missing)
     noun = "port" if len(missing) == 1 else "ports"
     source = ssh_ports_source(b)
@@ -1086,8 +1179,15 @@ def _extend(
     """Add what is missing to an existing container; ValidationError on a conflict.
 
     ``known``: the ports its sshd already lists over all its definitions (:func:`known_ports`;
-    default: the ports discovery read); those are not added again."""
+    default: the ports discovery read); those are not added again.
+
+    Under ``spec.replace`` a conflicting value is rewritten in place (each such binding's value
+    replaced, as ``nixgen set`` does) and every other byte is kept; :class:`_WholeRewrite`
+    when a conflict cannot be settled that way."""
+    replace = spec.replace
     if dialect != c.dialect:
+        if replace:
+            raise _WholeRewrite(f"it was declared in the {c.dialect} dialect, not {dialect}")
         raise _conflict(
             f"container {c.name} is already declared in the {c.dialect} dialect, not {dialect}",
             c.file,
@@ -1095,6 +1195,8 @@ def _extend(
             c.col,
         )
     if spec.route is not None and c.route not in ("unknown", spec.route):
+        if replace:
+            raise _WholeRewrite(f"it used the {c.route} route, not {spec.route}")
         raise _conflict(
             f"container {c.name} already uses the {c.route} route, not {spec.route}",
             c.file,
@@ -1111,12 +1213,24 @@ def _extend(
         *_address_options(spec),
     ]
     host_sets: list[tuple[tuple[str, ...], Any]] = []
+    # --replace: (file, path under the container, new value, what it was) of each value to
+    # rewrite in place
+    rewrites: list[tuple[Path, tuple[str, ...], Any, str]] = []
+
+    def rewrite(rel: tuple[str, ...], wanted: Any) -> None:
+        bound = _find_binding(c, rel, ws)
+        assert bound is not None
+        rewrites.append((bound[1], rel, wanted, _written(bound[0])))
+
     for key, wanted in scalar_options:
         if wanted is None:
             continue
         found = _find_literal(c, (key,), ws)
         if found is None:
             host_sets.append(((key,), wanted))
+        elif replace and (isinstance(found[0], Unread) or (
+                found[0] != wanted and not _same_address(found[0], wanted))):
+            rewrite((key,), wanted)
         elif isinstance(found[0], Unread):
             from nixgen.emit import to_nix
 
@@ -1145,8 +1259,21 @@ def _extend(
             if mounts is None:
                 host_sets.append((("bindMounts", target), value))
             elif mounts != value:
+                if replace:
+                    raise _WholeRewrite(f"its bind mount of {target} is not written where "
+                                        "nixgen can rewrite it")
                 raise _conflict(f"container {c.name} already bind-mounts {target} differently",
                                 c.file, c.line, c.col)
+        elif found[0] != value and replace and isinstance(found[0], dict):
+            for option, wanted in value.items():  # only the options that differ
+                if found[0].get(option) == wanted:
+                    continue
+                if _find_binding(c, ("bindMounts", target, option), ws) is None:
+                    host_sets.append((("bindMounts", target, option), wanted))
+                else:
+                    rewrite(("bindMounts", target, option), wanted)
+        elif found[0] != value and replace:
+            rewrite(("bindMounts", target), value)
         elif found[0] != value:
             raise _conflict(
                 f"container {c.name} already bind-mounts {target} differently",
@@ -1155,10 +1282,18 @@ def _extend(
     forwards = [parse_forward_port(f) for f in spec.forward_ports]
     present = [{"protocol": "tcp", **f} for f in c.forward_ports]  # NixOS's default protocol
     new_forwards = [f for f in forwards if f not in present]
-    for fwd in new_forwards:
+    forward_rewrites: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for fwd in list(new_forwards):
         for old in present:
             same_port = old.get("hostPort") == fwd["hostPort"]
             if same_port and old.get("protocol", "tcp") == fwd["protocol"]:
+                if replace:
+                    if _forward_element(c, ws, fwd) is None:
+                        raise _WholeRewrite(f"its forward of host port {fwd['hostPort']} is "
+                                            "not written where nixgen can rewrite it")
+                    forward_rewrites.append((fwd, old))
+                    new_forwards.remove(fwd)
+                    break
                 found = _find_literal(c, ("forwardPorts",), ws)
                 where = found[1:] if found else (c.file, c.line, c.col)
                 raise _conflict(
@@ -1170,6 +1305,9 @@ def _extend(
     if effective_route == "path":
         if spec.ports or spec.ssh_keys:
             if c.container_file is None:
+                if replace:
+                    missing = container_file_for(c.path_file or c.file, c.name)
+                    raise _WholeRewrite(f"its file {missing} does not exist")
                 raise _conflict(
                     f"container {c.name} uses the path route but "
                     f"{container_file_for(c.path_file or c.file, c.name)} does not exist",
@@ -1180,7 +1318,14 @@ def _extend(
         else:
             guest_file, guest_root = c.file, ()
     else:
-        guest_file = _config_file(c, ws)
+        try:
+            guest_file = _config_file(c, ws)
+        except ValidationError:
+            if not replace:
+                raise
+            if spec.ports or spec.ssh_keys:
+                raise _WholeRewrite("its config is not an attribute set nixgen can edit") from None
+            guest_file = c.file  # nothing is added to that config: it is kept as it is
         guest_root = (*root, "config")
     known_keys = {key_identity(k) for k in c.ssh_keys}
     new_keys = [k for k in spec.ssh_keys if key_identity(k) not in known_keys]
@@ -1208,7 +1353,8 @@ def _extend(
         guest_root = (*config_root(doc), *guest_root)
         function = _function_config(doc, guest_root) if effective_route == "config" else None
         if function is None:
-            doc = _add_guest(doc, guest_root, c, spec.ports, new_keys, dialect, guest_file, done)
+            doc = _add_guest(doc, guest_root, c, spec.ports, new_keys, dialect, guest_file, done,
+                             replace=replace)
         else:
             # config = { config, pkgs, ... }: { … }; edit the set the function returns
             opened = body_document(doc.data, function)
@@ -1218,12 +1364,26 @@ def _extend(
             sub, base = opened
             first_line = doc.line_col(function.start_byte)[0]
             new_sub = _add_guest(sub, (), c, spec.ports, new_keys, dialect, guest_file, done,
-                                 line_offset=first_line - 1)
+                                 line_offset=first_line - 1, replace=replace)
             old_text = doc.data[function.start_byte : function.end_byte]
             new_text = reindent(new_sub.data, base)
             if new_text != old_text:
                 doc = doc.apply([_replacement(function.start_byte, old_text, new_text)])
         ws.update(guest_file, doc)
+    for file, rel, wanted, was in rewrites:
+        from nixgen.emit import to_nix
+
+        doc = ws.doc(file)
+        doc = doc.set((*config_root(doc), *root, *rel), wanted).document
+        ws.update(file, doc)
+        done.append(f"replaced {'.'.join(rel)} = {was} with {to_nix(wanted)}")
+    for fwd, old in forward_rewrites:
+        found = _forward_element(c, ws, fwd)
+        assert found is not None
+        file, edit = found
+        ws.update(file, ws.doc(file).apply([edit]))
+        done.append(f"replaced the forward of host port {fwd['hostPort']}/{fwd['protocol']}: "
+                    f"to port {fwd['containerPort']}, was {old.get('containerPort')}")
     if host_sets or new_forwards:
         doc = ws.doc(c.file)
         root = (*config_root(doc), *root)
@@ -1345,7 +1505,7 @@ def plan_add(
         notes.append(f"dialect question to NixOS: {asked}" if declared_dialects is not None
                      else f"NixOS not consulted, the file-based rule decided: {asked}")
     ws = _Workspace(buffers, modules)
-    extending = existing is not None and not spec.replace
+    extending = existing is not None  # --replace too: conflicting values are rewritten in place
     has_private = False
     if existing is not None:
         found = _find_literal(existing, ("privateNetwork",), ws)
@@ -1394,15 +1554,26 @@ def plan_add(
         )
     notes.extend(warnings)
     state_version = host_state_version(modules)
-    if existing is not None and not spec.replace:
-        done = _extend(ws, existing, spec, dialect, route, known)
-        changes = ws.changes()
-        if not changes:
-            return Plan([], f"container {spec.name} already has these settings; nothing to change",
-                        True, dialect, existing.route, notes, spec.name, warnings)
-        where = ", ".join(str(c.path) for c in changes)
-        return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} ({where})",
-                    False, dialect, existing.route, notes, spec.name, warnings)
+    whole = None  # why --replace rewrites the whole container
+    if existing is not None:
+        try:
+            done = _extend(ws, existing, spec, dialect, route, known)
+        except _WholeRewrite as exc:
+            whole = exc.reason
+        else:
+            changes = ws.changes()
+            if not changes:
+                return Plan([], f"container {spec.name} already has these settings; "
+                            "nothing to change",
+                            True, dialect, existing.route, notes, spec.name, warnings)
+            where = ", ".join(str(c.path) for c in changes)
+            return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} "
+                        f"({where})", False, dialect, existing.route, notes, spec.name, warnings)
+        # the old definition goes, and with it what it set: nothing is kept
+        validate_spec(spec, dialect=dialect, has_private_network=False)
+        ws = _Workspace(buffers, modules)
+        warnings.extend(_check_dynamic_keys(ws.doc(target), target, dialect, spec.name))
+        notes.extend(w for w in warnings if w not in notes)
     done = None
     if existing is not None:
         if len(matches) == 1:
@@ -1415,6 +1586,9 @@ def plan_add(
     verb = "replaced" if existing is not None else "added"
     detail = f": {', '.join(done)}" if done else ""
     summary = f"{verb} container {spec.name} ({dialect} dialect, {route} route) in {target}{detail}"
+    if whole is not None:
+        summary += (f"; the whole definition was rewritten since {whole}, "
+                    "so none of its other settings were kept")
     created = [str(c.path) for c in changes if c.snapshot is None and c.new_data is not None]
     if created:
         summary += f"; created {', '.join(created)}"

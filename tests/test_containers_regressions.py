@@ -348,26 +348,16 @@ REPLACE_HOST = """{ config, pkgs, ... }:
 """
 
 
-def test_replace_rewrites_the_container_where_it_was(tmp_path: Path,
-                                                      nix_instantiate: str) -> None:
+def test_replace_without_a_conflict_adds_like_a_plain_add(tmp_path: Path,
+                                                         nix_instantiate: str) -> None:
     config = write(tmp_path, REPLACE_HOST)
-    text = add(config, ContainerSpec("web", ports=[2050], dialect="modern", replace=True))
-    assert text == REPLACE_HOST.replace(
-        """  containers.web = {
-    autoStart = true;
-    config = { config, pkgs, ... }: { services.nginx.enable = true; };
-  };
-""",
-        """  containers.web = {
-    config = {
-      services.openssh.enable = true;
-      services.openssh.ports = [ 2050 ];
-      system.stateVersion = "24.05";
-    };
-  };
-""",
-    )
-    assert nix_parse_ok(text.encode(), nix_instantiate)[0]
+    replaced = add(config, ContainerSpec("web", ports=[2050], dialect="modern", replace=True))
+    config.write_text(REPLACE_HOST)
+    plain = add(config, ContainerSpec("web", ports=[2050], dialect="modern"))
+    assert replaced == plain
+    assert "autoStart = true;" in replaced and "services.nginx.enable = true;" in replaced
+    assert "# The web container." in replaced
+    assert nix_parse_ok(replaced.encode(), nix_instantiate)[0]
 
 
 def test_replace_in_place_also_changes_the_route(tmp_path: Path) -> None:
@@ -825,8 +815,8 @@ def test_addresses_need_no_flag_when_the_container_has_a_private_network(
 
     with pytest.raises(UsageError, match="need --private-network"):
         plan_add(config, ContainerSpec("n", host_address="10.9.0.5"))
-    with pytest.raises(UsageError, match="need --private-network"):
-        plan_add(config, ContainerSpec("h", host_address="10.9.0.1", replace=True))
+    # --replace keeps the private network the container has: no flag needed either
+    assert plan_add(config, ContainerSpec("h", host_address="10.9.0.1", replace=True)).noop
 
 
 # --- names computed at evaluation time in the same set ------------------------------------------------
@@ -918,3 +908,151 @@ def test_an_existing_container_file_is_refused_at_its_first_column(tmp_path: Pat
     with pytest.raises(ValidationError) as info:
         plan_add(config, ContainerSpec("r", ports=[2022], route="path"))
     assert str(info.value).startswith(f"{other}:1:1: ")
+
+
+# --- --replace rewrites only the conflicting values ---------------------------------------------
+
+FULL_WEB = """{ config, pkgs, ... }:
+
+{
+  services.openssh.enable = true;
+
+  # The web container: sshd on 2022, nginx forwarded from 8080.
+  containers.web = {
+    privateNetwork = true;
+    hostAddress = "10.0.0.1";
+    localAddress = "10.0.0.2";
+    autoStart = true;
+    forwardPorts = [
+      { containerPort = 80; hostPort = 8080; protocol = "tcp"; }
+    ];
+    bindMounts = {
+      "/srv" = { hostPath = "/data/srv"; isReadOnly = true; };
+    };
+    config = {
+      services.openssh.enable = true;
+      services.openssh.ports = [ 2022 ];
+    };
+  };
+
+  system.stateVersion = "24.05";
+}
+"""
+
+GUEST_LET = """{ ... }:
+let sshPorts = [ 2022 ]; in
+{
+  # sshd is off for now
+  containers.web = {
+    autoStart = true;
+    config = {
+      services.openssh.enable = false;
+      services.openssh.ports = sshPorts;
+    };
+  };
+}
+"""
+
+
+def _web_settings(nix_instantiate: str, config: Path) -> dict[str, object]:
+    """Container ``web``'s settings and its sshd's, as the real Nix evaluates them with the
+    stand-in NixOS (tests/fixtures/nixos)."""
+    import json
+    import subprocess
+
+    from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+    expr = (f"let n = {STAND_IN_NIXOS}; h = import n {{ configuration = {config}; }}; "
+            "c = h.config.containers.web; g = import n { configuration = c.config; }; in "
+            "{ inherit (c) privateNetwork hostAddress localAddress autoStart forwardPorts "
+            "bindMounts; ssh = { inherit (g.config.services.openssh) enable ports; }; }")
+    proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                           "-E", expr], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _with_spans(original: bytes, spans: list[tuple[str, str]]) -> bytes:
+    """``original`` with each (old, new) text replaced where it occurs (once) and nothing else."""
+    out = original
+    for old, new in spans:
+        assert out.count(old.encode()) == 1, old
+        out = out.replace(old.encode(), new.encode())
+    return out
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize(
+    ("spec", "spans", "expect"),
+    [
+        (ContainerSpec("web", private_network=True, host_address="10.0.0.9", replace=True),
+         [('"10.0.0.1"', '"10.0.0.9"')],
+         {"hostAddress": "10.0.0.9"}),
+        (ContainerSpec("web", local_address="10.0.0.3", auto_start=True, ports=[2023],
+                       replace=True),
+         [('"10.0.0.2"', '"10.0.0.3"'), ("[ 2022 ]", "[ 2022 2023 ]")],
+         {"localAddress": "10.0.0.3", "ssh": {"enable": True, "ports": [2022, 2023]}}),
+        (ContainerSpec("web", bind_mounts=["/x:/srv"], replace=True),
+         [('"/data/srv"', '"/x"')],
+         {"bindMounts": {"/srv": {"hostPath": "/x", "isReadOnly": True}}}),
+        (ContainerSpec("web", bind_mounts=["/data/srv:/srv:rw"], replace=True),
+         [("isReadOnly = true", "isReadOnly = false")],
+         {"bindMounts": {"/srv": {"hostPath": "/data/srv", "isReadOnly": False}}}),
+        (ContainerSpec("web", forward_ports=["8080:81"], replace=True),
+         [("containerPort = 80;", "containerPort = 81;")],
+         {"forwardPorts": [{"containerPort": 81, "hostPort": 8080, "protocol": "tcp"}]}),
+    ],
+    ids=["host-address", "local-address", "bind-host-path", "bind-read-write", "forward"],
+)
+def test_replace_rewrites_only_the_conflicting_values(
+    tmp_path: Path, nix_instantiate: str, newline: str, spec: ContainerSpec,
+    spans: list[tuple[str, str]], expect: dict[str, object]
+) -> None:
+    original = FULL_WEB.replace("\n", newline).encode()
+    config = tmp_path / "configuration.nix"
+    config.write_bytes(original)
+    before = _web_settings(nix_instantiate, config)
+    plan = plan_add(config, spec)
+    commit(plan.changes)
+    assert config.read_bytes() == _with_spans(original, spans)
+    assert "whole definition" not in plan.summary and "replaced" in plan.summary
+    assert _web_settings(nix_instantiate, config) == {**before, **expect}
+
+
+def test_replace_switches_sshd_on_and_writes_a_let_list_out_in_place(
+    tmp_path: Path, nix_instantiate: str
+) -> None:
+    config = write(tmp_path, GUEST_LET)
+    before = _web_settings(nix_instantiate, config)
+    with pytest.raises(ValidationError, match="--replace"):
+        plan_add(config, ContainerSpec("web", ports=[2023]))
+    add(config, ContainerSpec("web", ports=[2023], replace=True))
+    assert config.read_bytes() == _with_spans(
+        GUEST_LET.encode(),
+        [("enable = false;", "enable = true;"), ("ports = sshPorts;", "ports = [ 2022 2023 ];")],
+    )
+    after = _web_settings(nix_instantiate, config)
+    assert after == {**before, "ssh": {"enable": True, "ports": [2022, 2023]}}
+
+
+def test_replace_from_the_command_line_keeps_the_other_settings(
+    tmp_path: Path, nix_instantiate: str
+) -> None:
+    from conftest import run_cli
+
+    config = write(tmp_path, FULL_WEB)
+    before = _web_settings(nix_instantiate, config)
+    proc = run_cli("add-container", "web", "-f", str(config), "--private-network",
+                   "--host-address", "10.0.0.9", "--replace",
+                   env={"NIXGEN_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode == 0, proc.stderr
+    assert config.read_bytes() == _with_spans(FULL_WEB.encode(), [('"10.0.0.1"', '"10.0.0.9"')])
+    assert _web_settings(nix_instantiate, config) == {**before, "hostAddress": "10.0.0.9"}
+
+
+def test_replace_into_another_dialect_says_the_whole_definition_was_rewritten(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path, GUEST_LET)
+    plan = plan_add(config, ContainerSpec("web", ports=[2023], dialect="legacy", replace=True))
+    assert "whole definition was rewritten" in plan.summary and "modern dialect" in plan.summary

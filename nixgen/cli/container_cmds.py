@@ -128,7 +128,15 @@ def add_container(
     bind_mount: list[str] = typer.Option(
         [], "--bind-mount", metavar="HOST[:CONTAINER][:ro|rw]", help="A bind mount (modern)."
     ),
-    replace: bool = typer.Option(False, "--replace", help="Rewrite a conflicting definition."),
+    replace: bool = typer.Option(
+        False, "--replace",
+        help="Settle conflicts with the existing container by rewriting only the conflicting "
+        "values in place (every other setting, comment and layout kept). When the dialect or "
+        "route must change, or a conflicting value cannot be rewritten where it is written (a "
+        "config that is not an attribute set, a list nixgen cannot read), the whole definition "
+        "is rewritten and its other settings are lost. Also overwrites an existing "
+        "containers/NAME.nix of a new path-route container.",
+    ),
     force: bool = typer.Option(False, "--force", help="Write even when a port clashes."),
     nixos: str | None = typer.Option(
         None, "--nixos", metavar="EXPR",
