@@ -727,7 +727,7 @@ def _describe(spec: ContainerSpec) -> list[str]:
 
 def _conflict(what: str, file: Path, line: int, col: int | None = None) -> ValidationError:
     return ValidationError(
-        f"{what}; give --replace to rewrite the container", file=file, line=line, col=col
+        f"{what}; give --replace to rewrite the conflicting value", file=file, line=line, col=col
     )
 
 
@@ -1167,7 +1167,7 @@ def _ports_to_add(
         where = f"`{source[0] if source is not None else ' '.join(b.text.split())}`"
         fix = f"add {noun} {listed} where that list is defined yourself"
     what = (f"container {c.name} takes its sshd ports from {where}, a list nixgen did not "
-            f"write and cannot add to: {fix}, or give --replace to rewrite the container")
+            f"write and cannot add to: {fix}, or give --replace to rewrite the conflicting value")
     col = None if line_offset else b.col  # columns of a dedented body are shifted
     raise ValidationError(what, file=file, line=b.line + line_offset, col=col)
 
