@@ -854,10 +854,12 @@ def known_ports(c: Container, modules: Sequence[Module],
                 buffers: Mapping[Path, bytes] | None = None) -> tuple[list[int], list[str]]:
     """Every port container ``c``'s sshd lists over all its definitions (config bindings,
     ``config`` functions, its path-route file), list elements bound by a ``let`` included;
-    and ``file:line`` of each ``ports`` definition that could not be read in full."""
+    and ``file:line`` of each ``ports`` definition that could not be read in full. A
+    definition under ``mkIf``/``mkForce``/… may not be in effect: its ports do not count
+    as listed, and its place is among those not read."""
     from nixgen.containers import load_document, ssh_ports_hidden
 
-    ports: list[int] = list(c.ports)
+    ports: list[int] = []
     unread: list[str] = []
     read_in_full: set[str] = set()
 
@@ -865,6 +867,10 @@ def known_ports(c: Container, modules: Sequence[Module],
              outer: tuple[Any, bytes] | None = None) -> None:
         if rel != SSH_PORTS:
             if ssh_ports_hidden(b, rel) and site not in unread:
+                unread.append(site)
+            return
+        if b.wrappers:  # conditional or overridden: only evaluation can tell
+            if site not in unread:
                 unread.append(site)
             return
         found, complete = _port_elements(b.value_node, b.data, outer)
@@ -1545,10 +1551,11 @@ def plan_add(
         _check_address_clash(spec, containers, address_site, modules)
     if not extending:
         warnings.extend(_check_dynamic_keys(ws.doc(target), target, dialect, spec.name))
+    unread_warning = None  # said only when the port is really added
     if extending and new_ports and unread:
         listed = ", ".join(str(p) for p in new_ports)
-        warnings.append(
-            f"some sshd ports of container {spec.name} could not be read "
+        unread_warning = (
+            f"some sshd ports of container {spec.name} could not be read or are conditional "
             f"({', '.join(unread)}); port{'s' if len(new_ports) > 1 else ''} {listed} "
             "added all the same, and may now be listed twice"
         )
@@ -1557,15 +1564,27 @@ def plan_add(
     whole = None  # why --replace rewrites the whole container
     if existing is not None:
         try:
+            if spec.replace and len(existing.definitions) > 1:
+                # values rewritten in one definition would clash with those of the others
+                raise _WholeRewrite("the container is defined in several places")
             done = _extend(ws, existing, spec, dialect, route, known)
         except _WholeRewrite as exc:
             whole = exc.reason
+        except EditError as exc:
+            if not spec.replace:
+                raise
+            whole = f"a value could not be changed where it is written ({exc.message})"
         else:
             changes = ws.changes()
             if not changes:
+                doubt = (f" (as written; only evaluation can tell whether "
+                         f"{', '.join(unread)} is in effect)") if unread_warning else ""
                 return Plan([], f"container {spec.name} already has these settings; "
-                            "nothing to change",
+                            f"nothing to change{doubt}",
                             True, dialect, existing.route, notes, spec.name, warnings)
+            if unread_warning is not None:
+                warnings.append(unread_warning)
+                notes.append(unread_warning)
             where = ", ".join(str(c.path) for c in changes)
             return Plan(changes, f"container {spec.name}: {', '.join(done) or 'updated'} "
                         f"({where})", False, dialect, existing.route, notes, spec.name, warnings)

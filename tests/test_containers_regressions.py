@@ -1056,3 +1056,56 @@ def test_replace_into_another_dialect_says_the_whole_definition_was_rewritten(
     config = write(tmp_path, GUEST_LET)
     plan = plan_add(config, ContainerSpec("web", ports=[2023], dialect="legacy", replace=True))
     assert "whole definition was rewritten" in plan.summary and "modern dialect" in plan.summary
+
+
+def _host_value(config: Path, option: str, nix_instantiate: str) -> object:
+    """``config.OPTION`` of the host ``config`` as the stand-in NixOS evaluates it."""
+    import json
+    import subprocess
+
+    from conftest import NIX_OFFLINE, STAND_IN_NIXOS
+
+    expr = (f"let h = import {STAND_IN_NIXOS} {{ configuration = {config}; }}; "
+            f"in h.config.{option}")
+    proc = subprocess.run([nix_instantiate, *NIX_OFFLINE, "--eval", "--strict", "--json",
+                           "-E", expr], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_replace_of_a_container_split_over_files_rewrites_it_whole(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    config = write(tmp_path, "{ config, lib, ... }:\n{ imports = [ ./extra.nix ];\n"
+                   '  containers.web.config = { networking.hostName = "web"; }; }\n')
+    write(tmp_path, "{ lib, ... }:\n{ containers.web.autoStart = false;\n"
+          "  containers.web.config = { services.openssh.enable = false; }; }\n", "extra.nix")
+    plan = plan_add(config, ContainerSpec(name="web", ports=[2022], auto_start=True,
+                                          replace=True))
+    commit(plan.changes)
+    assert "defined in several places" in plan.summary
+    assert _host_value(config, "containers.web.autoStart", nix_instantiate) is True
+    assert sorted(_guest_ports(nix_instantiate, config, "containers.web")) == [2022]
+
+
+def test_replace_falls_back_to_a_whole_rewrite_where_a_value_cannot_be_edited(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    config = write(tmp_path, '{ config, lib, ... }:\nlet\n  addr = "10.0.0.1";\n'
+                   "  hostSide = { privateNetwork = true; hostAddress = addr; config = { }; };\n"
+                   "in\n{ containers.web = hostSide; }\n")
+    plan = plan_add(config, ContainerSpec(name="web", private_network=True,
+                                          host_address="10.0.0.9", replace=True))
+    commit(plan.changes)
+    assert "whole definition was rewritten" in plan.summary
+    assert _host_value(config, "containers.web.hostAddress", nix_instantiate) == "10.0.0.9"
+
+
+def test_ports_of_a_definition_under_mkif_are_not_taken_as_listed(
+        tmp_path: Path, nix_instantiate: str) -> None:
+    config = write(tmp_path, "{ config, lib, ... }:\n{ imports = [ ./extra.nix ];\n"
+                   "  containers.web.config = { services.openssh.enable = true; }; }\n")
+    write(tmp_path, "{ lib, ... }:\n{ containers.web = lib.mkIf false "
+          "{ config = { services.openssh.ports = [ 2022 ]; }; }; }\n", "extra.nix")
+    plan = plan_add(config, ContainerSpec(name="web", ports=[2022]))
+    assert not plan.noop and any("extra.nix:2" in w for w in plan.warnings)
+    commit(plan.changes)
+    assert _guest_ports(nix_instantiate, config, "containers.web") == [2022]
