@@ -77,6 +77,8 @@ def _check_rec_scopes(
     skip = tuple(spans)
     for b in targets:
         for outer, item in scope.rec_parents(b.node):
+            if item == b.node and b.is_inherit and b.node.type == "inherit":
+                continue  # `inherit x;` binds the x outside: its readers then read that same x
             if item == b.node and b.is_inherit:
                 names = [b.path[b.prefix_len]]
             else:

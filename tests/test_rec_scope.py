@@ -123,3 +123,16 @@ def test_a_rename_that_would_drop_a_comment_in_the_key_is_refused() -> None:
 def test_a_same_depth_rename_keeps_the_spelling_of_unchanged_segments() -> None:
     out = _run(Document.from_text('{ a."b".c = 1; }'), "rename", ("a.b.c", "x.b.c"))
     assert out == b'{ x."b".c = 1; }'
+
+
+def test_deleting_a_plain_inherit_from_a_rec_set_is_made(nix_instantiate: str,
+                                                         tmp_path: Path) -> None:
+    # `inherit x;` binds the x outside the set: once it is gone, `a` reads that same x
+    before = b"let x = 1; in rec { inherit x; a = x; }"
+    after = Document.from_text(before).delete("x").document.data
+    assert after == b"let x = 1; in rec { a = x; }"
+    assert _eval(nix_instantiate, after, tmp_path) == {"a": 1}
+    # `inherit (s) x;` binds another x than the one outside: still refused
+    other = b"let s = { x = 1; }; x = 2; in rec { inherit (s) x; a = x; }"
+    with pytest.raises(EditError, match="reads the variable x"):
+        Document.from_text(other).delete("x")
