@@ -527,21 +527,12 @@ def _open_set(
     nl = layout.newline_at(data, attrset.start_byte, doc.newline)
     outer = layout.line_indent(data, attrset.start_byte)
     inner = outer + doc.indent_unit
-    head = "{"
-    texts: list[str] = []
     children = [
         c
         for part in attrset.named_children
         for c in (part.named_children if part.type == "binding_set" else (part,))
     ]
-    for child in children:
-        text = data[child.start_byte : child.end_byte].decode("utf-8")
-        if child.type != "comment":
-            texts.append(text)
-        elif texts:
-            texts[-1] += f" {text}"
-        else:
-            head += f" {text}"
+    head, texts = layout.items_with_comments(children, data, "{")
     if len(texts) != len(found):
         return None
     texts.insert(at, make(inner, nl, 0))

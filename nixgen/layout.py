@@ -9,6 +9,8 @@ byte outside an edit stays exactly as it was.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "detect_indent_unit",
@@ -65,6 +67,22 @@ def detect_indent_unit(data: bytes) -> str:
         if 1 < step <= 8:
             return " " * step
     return "  "
+
+
+def items_with_comments(children: Iterable[Any], data: bytes, head: str) -> tuple[str, list[str]]:
+    """The source text of each of ``children`` (tree-sitter nodes) that is not a comment, each
+    comment joined to the text of the item it follows, or to ``head`` (the opening bracket)
+    when it comes first: how an opened one-line set or list keeps its comments."""
+    items: list[str] = []
+    for child in children:
+        text = data[child.start_byte : child.end_byte].decode("utf-8")
+        if child.type != "comment":
+            items.append(text)
+        elif items:
+            items[-1] += f" {text}"
+        else:
+            head += f" {text}"
+    return head, items
 
 
 def line_start(data: bytes, pos: int) -> int:

@@ -271,16 +271,7 @@ def _explode_list(doc: Document, lst: Node, new_item: Callable[[str, str], str])
     nl = layout.newline_at(data, lst.start_byte, doc.newline)
     outer = layout.line_indent(data, lst.start_byte)
     inner = outer + doc.indent_unit
-    head = "["
-    items: list[str] = []
-    for child in lst.named_children:
-        text = data[child.start_byte : child.end_byte].decode("utf-8")
-        if child.type != "comment":
-            items.append(text)
-        elif items:
-            items[-1] += f" {text}"
-        else:
-            head += f" {text}"
+    head, items = layout.items_with_comments(lst.named_children, data, "[")
     items.append(new_item(inner, nl))
     lines = [head, *[inner + t for t in items], outer + "]"]
     return Edit(lst.start_byte, lst.end_byte, nl.join(lines))
