@@ -380,11 +380,9 @@ def check_document(
 
 def _moved_here(f: Finding, path: Path, data: bytes, line: int, col: int) -> Finding:
     """``f`` (located in another file) at ``line``:``col`` of this file, naming its place."""
-    lines = data.split(b"\n")
-    line = min(max(line, 1), len(lines))
-    text = lines[line - 1].decode("utf-8", "replace")
-    start = sum(len(x) + 1 for x in lines[: line - 1]) + len(
-        text[: max(col - 1, 0)].encode("utf-8"))
+    from nixgen.offsets import byte_offset
+
+    start = byte_offset(data, line, col)
     m = re.match(rb"[A-Za-z0-9_.'-]+", data[start:])
     end = start + (len(m.group(0)) if m else 0)
     end_col = col + len(data[start:end].decode("utf-8", "replace"))
