@@ -671,8 +671,7 @@ class Nix:
             target = os.readlink(path)
         except OSError:
             return None
-        m = re.fullmatch(re.escape(path.name) + r"-(\d+)-link", os.path.basename(target))
-        return int(m.group(1)) if m else None
+        return _generation_number(path, os.path.basename(target))
 
     def restore_profiles(self, before: Mapping[Path, int | None],
                          changed: Iterable[Path]) -> list[str]:
@@ -690,7 +689,7 @@ class Nix:
                     continue
                 target = os.readlink(profile)
                 link = profile.with_name(os.path.basename(target))
-                if re.fullmatch(re.escape(profile.name) + r"-\d+-link", link.name):
+                if _generation_number(profile, link.name) is not None:
                     link.unlink(missing_ok=True)
                 profile.unlink()
             except (NixCommandError, OSError) as err:
@@ -759,6 +758,12 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         signal_module.pthread_sigmask(signal_module.SIG_SETMASK, previous)
+
+
+def _generation_number(profile: Path, link_name: str) -> int | None:
+    """N when ``link_name`` is the generation link ``PROFILE-N-link`` of ``profile``."""
+    m = re.fullmatch(re.escape(profile.name) + r"-(\d+)-link", link_name)
+    return int(m.group(1)) if m else None
 
 
 def _user_trace(err_text: str) -> str:
